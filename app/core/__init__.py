@@ -1,0 +1,1 @@
+"""The engine: plain Python, no Qt. The CLI and the GUI both drive it."""
