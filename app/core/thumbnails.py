@@ -1,0 +1,284 @@
+"""JPEG thumbnails for the upload pipeline: fast, upright, sRGB and free of metadata.
+
+Safe to call from many threads at once: each call works on its own objects; the only
+shared state is the one-time plugin set-up, done under a lock.
+
+The output is an RGB JPEG with no EXIF, XMP, comment or ICC profile. Pixels are converted
+to sRGB when the source embeds another profile (so they need no profile to look right).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, cast
+
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+from app.core import formats
+from app.core.models import ImageFormat
+
+try:
+    from PIL import ImageCms as _ImageCms
+except ImportError:  # Pillow built without LittleCMS: colour profiles are then ignored.
+    _ImageCms = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class ThumbnailSpec:
+    """The longest side of the thumbnail in pixels, and its JPEG quality."""
+
+    max_side: int = 300
+    quality: int = 85
+
+    def __post_init__(self) -> None:
+        if type(self.max_side) is not int or not 16 <= self.max_side <= 4096:
+            raise ValueError(
+                f"Thumbnail size must be a whole number from 16 to 4096 pixels, "
+                f"not {self.max_side!r}."
+            )
+        if type(self.quality) is not int or not 1 <= self.quality <= 95:
+            raise ValueError(
+                f"Thumbnail JPEG quality must be a whole number from 1 to 95, not {self.quality!r}."
+            )
+
+
+class ThumbnailError(Exception):
+    """No thumbnail could be made; str() is a plain sentence to show the user."""
+
+
+_WHITE = (255, 255, 255)
+
+# Pillow plugin names to try for each detected format (nothing else is attempted).
+_PILLOW_FORMATS: dict[ImageFormat, tuple[str, ...]] = {
+    formats.JPEG: ("JPEG",),
+    formats.PNG: ("PNG",),
+    formats.WEBP: ("WEBP",),
+    formats.GIF: ("GIF",),
+    formats.TIFF: ("TIFF",),
+    formats.HEIC: ("HEIF",),
+    formats.HEIF: ("HEIF", "AVIF"),
+    formats.AVIF: ("AVIF",),
+}
+
+# What a viewer does to the stored pixels for each EXIF orientation (1 = nothing).
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+_ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+_DAMAGE_WORDS = ("truncated", "broken data stream", "end of file", "premature end")
+
+_setup_lock = threading.Lock()
+_pillow_initialised = False
+_heif_attempted = False
+
+
+def make_thumbnail(path: Path, spec: ThumbnailSpec) -> bytes:
+    """JPEG bytes of an upright thumbnail whose longest side is at most spec.max_side.
+
+    Never upscales. Raises ThumbnailError (with a plain-language message) for anything
+    that is not a readable supported image.
+    """
+    try:
+        file = path.open("rb")
+    except OSError as exc:
+        raise ThumbnailError(f"The file could not be read: {_short_reason(exc, path)}.") from exc
+    with file:
+        try:
+            head = file.read(formats.HEAD_SIZE)
+            fmt = formats.detect_format(head)
+            if fmt is None:
+                raise ThumbnailError(formats.describe_unrecognised(head))
+            file.seek(0)
+            return _thumbnail(file, _available_pillow_formats(fmt), spec)
+        except ThumbnailError:
+            raise
+        except Exception as exc:  # any decoder failure becomes a readable sentence
+            raise _explain(exc, path) from exc
+
+
+def _thumbnail(file: IO[bytes], pillow_formats: tuple[str, ...], spec: ThumbnailSpec) -> bytes:
+    with Image.open(file, formats=pillow_formats) as source:
+        _check_pixel_limit(source.width * source.height)
+        if source.format in ("JPEG", "MPO"):
+            # DCT-domain downscaling while decoding: the big win. It only works before
+            # the image is loaded, hence before any transpose. The target is computed in
+            # stored orientation; max_side bounds both sides, so orientations 5-8 (which
+            # swap width and height) need the same draft size. Drafting to the final size
+            # rather than 2x it (1/8 instead of 1/4 scale for 12 MP) measured 42 vs 55 ms,
+            # 52 vs 55 dB PSNR against a full-size LANCZOS reference: invisible at 300 px.
+            source.draft("RGB", _fitted_size(source.size, spec.max_side))
+        image = _resizable(source)
+        image.thumbnail((spec.max_side, spec.max_side), Image.Resampling.LANCZOS)
+        # Orientation is read only after decoding: Pillow's TIFF plugin rotates while
+        # loading and then drops the tag (pillow-heif does the same at open).
+        method = _ORIENTATION_TRANSPOSE.get(_orientation(source))
+        if method is not None:
+            image = image.transpose(method)
+        image = _to_srgb(image, source.info.get("icc_profile"))
+        image.info = {}  # JPEG save would otherwise copy a source comment
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=spec.quality, optimize=True)
+    return buffer.getvalue()
+
+
+def _available_pillow_formats(fmt: ImageFormat) -> tuple[str, ...]:
+    """Pillow plugins for fmt, registering pillow-heif on the first HEIC/HEIF file."""
+    global _pillow_initialised, _heif_attempted
+    with _setup_lock:
+        if not _pillow_initialised:
+            Image.init()
+            _pillow_initialised = True
+        if "HEIF" in _PILLOW_FORMATS[fmt] and not _heif_attempted:
+            _heif_attempted = True
+            try:
+                import pillow_heif
+
+                pillow_heif.register_heif_opener()
+            except (ImportError, OSError):
+                pass  # reported below as missing support
+    names = tuple(name for name in _PILLOW_FORMATS[fmt] if name in Image.OPEN)
+    if not names:
+        raise ThumbnailError(f"{fmt.name} support is not installed, so no thumbnail could be made.")
+    return names
+
+
+def _fitted_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    width, height = size
+    scale = min(1.0, max_side / max(width, height, 1))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def _check_pixel_limit(pixels: int) -> None:
+    """Pillow only warns between 1x and 2x its limit; we refuse from 1x.
+
+    (Our own check instead of warnings.catch_warnings, which is not thread-safe.)
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and pixels > limit:
+        raise ThumbnailError(_too_large_message(pixels))
+
+
+def _too_large_message(pixels: int | None) -> str:
+    limit = Image.MAX_IMAGE_PIXELS
+    if pixels is None or limit is None:
+        return "The image is too large to decode safely."
+    return (
+        f"The image is too large to decode safely ({_megapixels(pixels)} megapixels; "
+        f"the limit is {_megapixels(limit)})."
+    )
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f}" if pixels >= 1e6 else f"{pixels / 1e6:.2g}"
+
+
+def _resizable(image: Image.Image) -> Image.Image:
+    """Load the image in a mode that resizes well.
+
+    Pillow resizes P and 1 with nearest-neighbour only, cannot resize 16-bit grey, and
+    "transparency" keys (exact colour matches) do not survive resampling.
+    """
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        return _deep_grey_to_l(image)
+    if image.mode in ("P", "PA") or "transparency" in image.info:
+        return image.convert("RGBA" if image.has_transparency_data else "RGB")
+    if image.mode == "1":
+        return image.convert("L")
+    image.load()
+    return image
+
+
+def _deep_grey_to_l(image: Image.Image) -> Image.Image:
+    """Scale 16/32-bit grey to 8 bits (Pillow's own convert("L") clips at 255).
+
+    16-bit images use their full 0..65535 range; 32-bit int and float images, which have
+    no fixed range, are stretched from their darkest to their brightest value.
+    """
+    floats = image.convert("F")
+    if image.mode.startswith("I;16"):
+        low, high = 0.0, 65535.0
+    else:
+        low, high = cast(tuple[float, float], floats.getextrema())  # one band: (min, max)
+    scale = 255.0 / (high - low) if high > low else 0.0
+    offset = -low * scale
+    grey = floats.point(lambda v: v * scale + offset).convert("L")
+    grey.info.pop("transparency", None)
+    return grey
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation 1-8; damaged EXIF or out-of-range values count as upright."""
+    try:
+        value = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # EXIF is optional metadata: never fail a thumbnail over it
+        return 1
+    return value if isinstance(value, int) and value in _ORIENTATION_TRANSPOSE else 1
+
+
+def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """RGB pixels in sRGB: transparency over white, embedded profile applied."""
+    if image.mode in _ALPHA_MODES:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, _WHITE)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        image = flat
+    if icc_profile and image.mode in ("RGB", "L", "CMYK"):
+        converted = _apply_profile(image, icc_profile)
+        if converted is not None:
+            return converted
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _apply_profile(image: Image.Image, icc_profile: bytes) -> Image.Image | None:
+    """Convert from the embedded profile to sRGB; None when that is not needed or fails."""
+    if _ImageCms is None:
+        return None
+    try:
+        source = _ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        if _ImageCms.getProfileDescription(source).strip().startswith("sRGB"):
+            return None
+        return _ImageCms.profileToProfile(
+            image, source, _ImageCms.createProfile("sRGB"), outputMode="RGB"
+        )
+    except (_ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None  # a broken profile: fall back to plain conversion
+
+
+def _explain(exc: Exception, path: Path) -> ThumbnailError:
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        match = re.search(r"\((\d+) pixels\)", str(exc))
+        return ThumbnailError(_too_large_message(int(match.group(1)) if match else None))
+    if isinstance(exc, UnidentifiedImageError):
+        return ThumbnailError(
+            "The file starts like an image but its contents are damaged, "
+            "so no thumbnail could be made."
+        )
+    if isinstance(exc, MemoryError):
+        return ThumbnailError("There was not enough memory to make this thumbnail.")
+    reason = _short_reason(exc, path)
+    if isinstance(exc, EOFError) or any(w in reason.lower() for w in _DAMAGE_WORDS):
+        return ThumbnailError(
+            "The image data is truncated or damaged, so no thumbnail could be made."
+        )
+    return ThumbnailError(f"The image could not be decoded: {reason}.")
+
+
+def _short_reason(exc: BaseException, path: Path) -> str:
+    """First line of the message, without the full path, at most 120 characters."""
+    text = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or ""
+    lines = text.strip().splitlines()
+    reason = lines[0] if lines else type(exc).__name__
+    reason = reason.replace(str(path), path.name).rstrip(".")
+    return reason if len(reason) <= 120 else reason[:117] + "..."

@@ -1,0 +1,451 @@
+"""Generate test images on the fly, so no binary blobs live in the repository.
+
+Every function writes one file and returns its Path. Pictures that tests inspect use
+large flat colour areas so JPEG loss cannot blur the answer.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ORIENTATION_TAG = 0x0112
+GPS_IFD_TAG = 0x8825
+
+RED = (255, 0, 0)
+GREEN = (0, 255, 0)
+BLUE = (0, 0, 255)
+WHITE = (255, 255, 255)
+
+# What a viewer must see once an orientation tag is honoured: four coloured quadrants.
+UPRIGHT_QUADRANTS = {
+    "top_left": RED,
+    "top_right": GREEN,
+    "bottom_left": BLUE,
+    "bottom_right": WHITE,
+}
+
+# The transpose that turns an upright picture into the pixels a camera stores with each
+# orientation tag (the inverse of what a viewer applies; EXIF 2.3, tag 0x0112).
+_STORED_FROM_UPRIGHT = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,  # the viewer rotates 90° clockwise
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,  # the viewer rotates 90° counter-clockwise
+}
+
+
+def _exif_bytes(orientation: int | None = None, gps: bool = False) -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # Make
+    if orientation is not None:
+        exif[ORIENTATION_TAG] = orientation
+    if gps:
+        exif[GPS_IFD_TAG] = {
+            1: "N",
+            2: (48.0, 51.0, 29.0),
+            3: "E",
+            4: (2.0, 17.0, 40.0),
+        }
+    return exif.tobytes()
+
+
+def quadrants(size: tuple[int, int]) -> Image.Image:
+    """An upright RGB picture split into UPRIGHT_QUADRANTS."""
+    width, height = size
+    im = Image.new("RGB", size, WHITE)
+    im.paste(RED, (0, 0, width // 2, height // 2))
+    im.paste(GREEN, (width // 2, 0, width, height // 2))
+    im.paste(BLUE, (0, height // 2, width // 2, height))
+    return im
+
+
+def _noisy_rgb(size: tuple[int, int], seed: int) -> Image.Image:
+    """Smooth colour blobs plus a ramp plus grain: compresses and decodes like a photo."""
+    width = size[0]
+    rng = np.random.default_rng(seed)
+    blobs = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), "RGB")
+    pixels = np.asarray(blobs.resize(size, Image.Resampling.BICUBIC)) >> 1  # 0..127
+    pixels += (np.arange(width) * 64 // max(width, 1)).astype(np.uint8)[None, :, None]  # +0..63
+    grain = np.frombuffer(rng.bytes(pixels.size), np.uint8).reshape(pixels.shape)
+    pixels += grain & 31  # +0..31: at most 221, so uint8 never wraps
+    pixels += 16
+    return Image.fromarray(pixels, "RGB")
+
+
+def jpeg_photo(
+    path: Path,
+    size: tuple[int, int] = (64, 48),
+    orientation: int | None = None,
+    noisy: bool = True,
+    exif_gps: bool = False,
+    quality: int = 90,
+    seed: int = 0,
+    private_text: bytes | None = None,
+) -> Path:
+    """A photo-like JPEG with a camera EXIF block (optionally orientation and GPS).
+
+    private_text, when given, is stored both as a JPEG comment and inside XMP.
+    """
+    im = _noisy_rgb(size, seed) if noisy else quadrants(size)
+    extra: dict[str, bytes] = {}
+    if private_text is not None:
+        extra = {"comment": private_text, "xmp": b"<x:xmpmeta>" + private_text + b"</x:xmpmeta>"}
+    im.save(path, "JPEG", quality=quality, exif=_exif_bytes(orientation, exif_gps), **extra)
+    return path
+
+
+def realistic_12mp_jpeg(path: Path, seed: int = 0, orientation: int | None = None) -> Path:
+    """A 4000x3000 photo-like JPEG at quality 90 (a few MB), in well under a second."""
+    return jpeg_photo(path, (4000, 3000), orientation=orientation, quality=90, seed=seed)
+
+
+def oriented_image(
+    path: Path, orientation: int, size: tuple[int, int] = (64, 32), fmt: str = "JPEG"
+) -> Path:
+    """An image whose stored pixels are rotated/flipped so that a viewer honouring
+    `orientation` sees quadrants(size) upright. Any tag value is written as is.
+
+    fmt: JPEG, PNG (eXIf chunk), WEBP (lossless) or TIFF (tag 274).
+    """
+    upright = quadrants(size)
+    method = _STORED_FROM_UPRIGHT.get(orientation)
+    stored = upright.transpose(method) if method is not None else upright
+    options: dict[str, object] = {}
+    if fmt == "JPEG":
+        options = {"quality": 95}
+    elif fmt == "WEBP":
+        options = {"lossless": True}
+    stored.save(path, fmt, exif=_exif_bytes(orientation), **options)
+    return path
+
+
+def oriented_jpeg(path: Path, orientation: int, size: tuple[int, int] = (64, 32)) -> Path:
+    return oriented_image(path, orientation, size, "JPEG")
+
+
+def orientation_out_of_range_jpeg(path: Path, value: int = 9) -> Path:
+    """An upright quadrants JPEG carrying a nonsense orientation value."""
+    return oriented_jpeg(path, value)
+
+
+def corrupt_exif_jpeg(path: Path) -> Path:
+    """A valid JPEG whose APP1 Exif segment holds a broken TIFF structure."""
+    quadrants((32, 16)).save(path, "JPEG", quality=95)
+    data = path.read_bytes()
+    # TIFF header pointing its first IFD far past the end, then an IFD claiming 65535 entries.
+    payload = (
+        b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 0x7FFFFFF0) + b"\xff\xff" + b"\x00" * 8
+    )
+    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    path.write_bytes(data[:2] + segment + data[2:])
+    return path
+
+
+def _s15f16(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def swapped_primaries_icc() -> bytes:
+    """A minimal ICC v2 RGB profile whose red and green primaries are swapped (linear TRC).
+
+    Pixels (255, 0, 0) tagged with it are really pure green: a crisp test that an embedded
+    profile was honoured.
+    """
+    d50 = (0.9642, 1.0, 0.8249)
+    srgb_red = (0.4361, 0.2225, 0.0139)  # sRGB colorants, adapted to D50
+    srgb_green = (0.3851, 0.7169, 0.0971)
+    srgb_blue = (0.1431, 0.0606, 0.7141)
+
+    def xyz(values: tuple[float, float, float]) -> bytes:
+        return b"XYZ \0\0\0\0" + b"".join(_s15f16(v) for v in values)
+
+    name = b"Swapped red/green test profile\0"
+    desc = b"desc\0\0\0\0" + struct.pack(">I", len(name)) + name + b"\0" * (8 + 3 + 67)
+    linear = b"curv\0\0\0\0" + struct.pack(">I", 0)
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz(d50)),
+        (b"rXYZ", xyz(srgb_green)),
+        (b"gXYZ", xyz(srgb_red)),
+        (b"bXYZ", xyz(srgb_blue)),
+        (b"rTRC", linear),
+        (b"gTRC", linear),
+        (b"bTRC", linear),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for signature, body in tags:
+        body += b"\0" * (-len(body) % 4)
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    size = offset + len(data)
+    header = (
+        struct.pack(">I", size)
+        + b"\0\0\0\0"
+        + struct.pack(">I", 0x02100000)
+        + b"mntrRGB XYZ "
+        + b"\0" * 12
+        + b"acsp"
+        + b"\0" * 24
+        + struct.pack(">I", 0)
+        + b"".join(_s15f16(v) for v in d50)
+        + b"\0" * 48
+    )
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def profiled_png(path: Path, icc_profile: bytes, size: tuple[int, int] = (32, 16)) -> Path:
+    """A pure (255, 0, 0) PNG carrying the given ICC profile."""
+    Image.new("RGB", size, RED).save(path, "PNG", icc_profile=icc_profile)
+    return path
+
+
+def png_rgba(path: Path, size: tuple[int, int] = (40, 20)) -> Path:
+    """Left half fully transparent (black underneath), right half opaque red."""
+    width, height = size
+    im = Image.new("RGBA", size, (0, 0, 0, 0))
+    im.paste((255, 0, 0, 255), (width // 2, 0, width, height))
+    im.save(path, "PNG")
+    return path
+
+
+def la_png(path: Path, size: tuple[int, int] = (40, 20)) -> Path:
+    """Grey with alpha: left half transparent, right half opaque black."""
+    width, height = size
+    im = Image.new("LA", size, (0, 0))
+    im.paste((0, 255), (width // 2, 0, width, height))
+    im.save(path, "PNG")
+    return path
+
+
+def palette_png(path: Path, size: tuple[int, int] = (40, 20)) -> Path:
+    """A palette PNG: left half uses the transparent index, right half opaque blue."""
+    width, height = size
+    im = Image.new("P", size, 0)
+    im.putpalette([0, 0, 0, 0, 0, 255] + [0, 0, 0] * 254)
+    im.paste(1, (width // 2, 0, width, height))
+    im.save(path, "PNG", transparency=0)
+    return path
+
+
+def cmyk_jpeg(path: Path, size: tuple[int, int] = (40, 20)) -> Path:
+    """A CMYK JPEG (Adobe style): left half pure cyan, right half pure black."""
+    width, height = size
+    im = Image.new("CMYK", size, (255, 0, 0, 0))
+    im.paste((0, 0, 0, 255), (width // 2, 0, width, height))
+    im.save(path, "JPEG", quality=95)
+    return path
+
+
+def gray16_png(path: Path, size: tuple[int, int] = (256, 8)) -> Path:
+    """16-bit grayscale PNG with a left-to-right ramp over the full 0..65535 range."""
+    width, height = size
+    ramp = np.linspace(0, 65535, width, dtype=np.float64).astype(np.uint16)
+    Image.fromarray(np.tile(ramp, (height, 1))).save(path, "PNG")
+    return path
+
+
+def gray32_tiff(path: Path, size: tuple[int, int] = (256, 8), floating: bool = False) -> Path:
+    """32-bit integer (mode I) or float (mode F) grayscale TIFF with a left-to-right ramp."""
+    width, height = size
+    if floating:
+        ramp = np.linspace(0.0, 1.0, width, dtype=np.float32)
+    else:
+        ramp = np.linspace(0, 1_000_000, width).astype(np.int32)
+    Image.fromarray(np.tile(ramp, (height, 1))).save(path, "TIFF")
+    return path
+
+
+def bilevel_png(path: Path, size: tuple[int, int] = (32, 16)) -> Path:
+    """A 1-bit PNG: left half black, right half white."""
+    width, height = size
+    im = Image.new("1", size, 0)
+    im.paste(1, (width // 2, 0, width, height))
+    im.save(path, "PNG")
+    return path
+
+
+def _frames() -> list[Image.Image]:
+    return [Image.new("RGB", (32, 16), RED), Image.new("RGB", (32, 16), BLUE)]
+
+
+def animated_gif(path: Path) -> Path:
+    """Two frames: red, then blue."""
+    first, *rest = _frames()
+    first.save(path, "GIF", save_all=True, append_images=rest, duration=100, loop=0)
+    return path
+
+
+def animated_webp(path: Path) -> Path:
+    """Two frames: red, then blue (lossless, so colours stay exact)."""
+    first, *rest = _frames()
+    first.save(path, "WEBP", save_all=True, append_images=rest, duration=100, lossless=True)
+    return path
+
+
+def webp(path: Path, size: tuple[int, int] = (32, 16)) -> Path:
+    quadrants(size).save(path, "WEBP", lossless=True)
+    return path
+
+
+def gif(path: Path, size: tuple[int, int] = (32, 16)) -> Path:
+    quadrants(size).save(path, "GIF")
+    return path
+
+
+def png(path: Path, size: tuple[int, int] = (32, 16)) -> Path:
+    quadrants(size).save(path, "PNG")
+    return path
+
+
+def tiff(path: Path, size: tuple[int, int] = (32, 16)) -> Path:
+    """An RGB TIFF in Intel byte order ("II*")."""
+    quadrants(size).save(path, "TIFF")
+    return path
+
+
+def gray16_big_endian_tiff(path: Path, size: tuple[int, int] = (256, 8)) -> Path:
+    """A 16-bit grey ramp TIFF in Motorola byte order ("MM*"), Pillow mode I;16B."""
+    width, height = size
+    ramp = np.linspace(0, 65535, width).astype(">u2")
+    Image.frombytes("I;16B", size, np.tile(ramp, (height, 1)).tobytes()).save(path, "TIFF")
+    return path
+
+
+def avif(path: Path, size: tuple[int, int] = (32, 16), orientation: int | None = None) -> Path:
+    """An AVIF whose viewer-facing picture is quadrants(size).
+
+    Pillow turns the EXIF orientation into the file's irot/imir boxes when saving.
+    """
+    upright = quadrants(size)
+    method = _STORED_FROM_UPRIGHT.get(orientation or 1)
+    stored = upright.transpose(method) if method is not None else upright
+    stored.save(path, "AVIF", quality=90, exif=_exif_bytes(orientation))
+    return path
+
+
+def heic_writable() -> bool:
+    """True when pillow-heif is installed with an HEVC encoder."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    return bool(pillow_heif.libheif_info().get("HEIF"))
+
+
+def heic(path: Path, size: tuple[int, int] = (64, 32), orientation: int | None = None) -> Path:
+    """An HEIC whose viewer-facing picture is quadrants(size) (needs heic_writable())."""
+    import pillow_heif
+
+    upright = quadrants(size)
+    method = _STORED_FROM_UPRIGHT.get(orientation or 1)
+    stored = upright.transpose(method) if method is not None else upright
+    heif = pillow_heif.from_pillow(stored)
+    heif.save(path, quality=95, exif=_exif_bytes(orientation))
+    return path
+
+
+def truncated_jpeg(path: Path, keep: float = 0.5) -> Path:
+    """A real noisy JPEG cut off part-way through its image data."""
+    jpeg_photo(path, (256, 192))
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def png_garbage_after_signature(path: Path) -> Path:
+    """The 8-byte PNG signature followed by random bytes."""
+    rng = np.random.default_rng(1)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + rng.integers(0, 256, 200, dtype=np.uint8).tobytes())
+    return path
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def blank_bilevel_png(path: Path, width: int, height: int) -> Path:
+    """A real, valid all-black 1-bit PNG of any size, streamed row by row (tiny on disk)."""
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed pixels
+    compressor = zlib.compressobj(9)
+    parts = [compressor.compress(row) for _ in range(height)]
+    idat = b"".join(parts) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
+    return path
+
+
+def decompression_bomb_png(path: Path, times_limit: float = 2.2) -> Path:
+    """A valid PNG whose pixel count is `times_limit` x Image.MAX_IMAGE_PIXELS.
+
+    Above 2x Pillow refuses to open it; between 1x and 2x it only warns.
+    """
+    limit = Image.MAX_IMAGE_PIXELS or 89_478_485
+    side = int((limit * times_limit) ** 0.5) + 1
+    return blank_bilevel_png(path, side, side)
+
+
+def text_named_jpg(path: Path) -> Path:
+    """A plain-text file wearing a .jpg name."""
+    path.write_text("These are my holiday notes, not a picture.\nDay 1: beach.\n", "utf-8")
+    return path
+
+
+def zero_byte(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+def one_pixel(path: Path) -> Path:
+    Image.new("RGB", (1, 1), RED).save(path, "PNG")
+    return path
+
+
+def panorama(path: Path, size: tuple[int, int] = (30000, 200)) -> Path:
+    """A very wide JPEG (stripes, so it compresses small)."""
+    width, height = size
+    stripes = np.tile((np.arange(width) // 100 % 2 * 255).astype(np.uint8), (height, 1))
+    Image.fromarray(stripes, "L").convert("RGB").save(path, "JPEG", quality=80)
+    return path
+
+
+def mixed_folder(folder: Path) -> dict[str, Path]:
+    """A folder like a user's: good images of every format plus the usual junk."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "photo": jpeg_photo(folder / "photo.jpg", (320, 240), exif_gps=True),
+        "rotated": oriented_jpeg(folder / "rotated.JPEG", 6),
+        "png_is_jpeg": jpeg_photo(folder / "really_a_jpeg.png"),
+        "rgba": png_rgba(folder / "transparent.png"),
+        "palette": palette_png(folder / "palette.png"),
+        "cmyk": cmyk_jpeg(folder / "print.jpg"),
+        "gray16": gray16_png(folder / "scan16.png"),
+        "gif": animated_gif(folder / "anim.gif"),
+        "webp": animated_webp(folder / "anim.webp"),
+        "tiff": tiff(folder / "scan.tif"),
+        "avif": avif(folder / "modern.avif"),
+        "one_pixel": one_pixel(folder / "dot.png"),
+        "truncated": truncated_jpeg(folder / "cut.jpg"),
+        "garbage_png": png_garbage_after_signature(folder / "broken.png"),
+        "text": text_named_jpg(folder / "notes.jpg"),
+        "empty": zero_byte(folder / "empty.jpg"),
+        "corrupt_exif": corrupt_exif_jpeg(folder / "odd_exif.jpg"),
+    }
+    if heic_writable():
+        files["heic"] = heic(folder / "phone.heic", orientation=6)
+    return files
