@@ -6,7 +6,7 @@ Nothing here imports Qt or boto3; the GUI, the CLI and the journal all speak the
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,9 @@ class FileSnapshot:
     content_type: str | None = None
     notice: str | None = None
     bucket: str | None = None
+    # The generated thumbnail (JPEG), present in the snapshots delivered around the time it
+    # is made, then dropped: observers that want previews keep their own small copy.
+    thumbnail_jpeg: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def progress(self) -> float:

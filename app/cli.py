@@ -1,0 +1,248 @@
+"""The headless command line: `python -m app upload PATH...`.
+
+Its flags, JSON lines and exit codes are an interface other tools depend on (see README).
+Exit 0 when nothing failed, 1 when a file failed, 2 for usage or configuration errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TextIO
+
+from app import __version__
+from app.core.config import CHECKSUM_MODES, DEFAULT_CONCURRENCY, Destination, EngineSettings
+from app.core.engine import Engine
+from app.core.errors import StoreError
+from app.core.keys import KeyTemplate, KeyTemplateError
+from app.core.localserver import LOCAL_BUCKET_NAME, LocalServerError, start_local_bucket
+from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.paths import data_dir
+from app.core.thumbnails import ThumbnailSpec
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+LOCAL_LABEL = "local test bucket"
+
+
+class UsageError(Exception):
+    """A configuration problem reported in one sentence, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="photo-uploader",
+        description="Upload photos and their thumbnails to an S3 bucket. "
+        "With no command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    upload = commands.add_parser(
+        "upload",
+        help="upload files and folders without opening the window",
+        description="Upload each photo (byte for byte) and a thumbnail beside it. With no "
+        "--bucket, photos go to the local test bucket the app runs itself.",
+    )
+    upload.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    upload.add_argument("--bucket", help="S3 bucket name (default: the local test bucket)")
+    upload.add_argument("--prefix", default="", help="key prefix, e.g. coins/2024/")
+    upload.add_argument("--endpoint-url", help="URL of an S3-compatible store (MinIO, R2, B2...)")
+    upload.add_argument("--region", help="bucket region, e.g. eu-west-1")
+    upload.add_argument("--profile", help="AWS profile from ~/.aws/config")
+    upload.add_argument("--jsonl", action="store_true", help="one JSON object per file on stdout")
+    upload.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="files in flight at once"
+    )
+    upload.add_argument("--thumbnail-size", type=int, default=300, help="longest side in pixels")
+    upload.add_argument("--key-template", default=None, help="e.g. '{prefix}{stem}-{sha8}{ext}'")
+    upload.add_argument(
+        "--checksums",
+        choices=CHECKSUM_MODES,
+        default="when_supported",
+        help="use when_required for stores that reject default checksums",
+    )
+    return parser
+
+
+def destination_from_args(args: argparse.Namespace) -> Destination | None:
+    """The remote destination the flags name, or None for the local test bucket."""
+    if not args.bucket:
+        for flag in ("endpoint_url", "region", "profile"):
+            if getattr(args, flag):
+                option = "--" + flag.replace("_", "-")
+                raise UsageError(f"{option} needs --bucket (without it, photos go locally).")
+        return None
+    return Destination(
+        bucket=args.bucket,
+        prefix=args.prefix,
+        endpoint_url=args.endpoint_url,
+        region=args.region,
+        profile=args.profile,
+        checksum_mode=args.checksums,
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> EngineSettings:
+    try:
+        keys = KeyTemplate(original=args.key_template) if args.key_template else KeyTemplate()
+        return EngineSettings(
+            concurrency=args.concurrency,
+            thumbnail=ThumbnailSpec(max_side=args.thumbnail_size),
+            keys=keys,
+        )
+    except (KeyTemplateError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def display_path(path: Path | str) -> str:
+    """A path as text that always prints, even when the name is not valid UTF-8."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+class HumanReport:
+    """A line per finished file, a live status line on a terminal, and a summary."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self._out, self._err = out, err
+        self._live = err.isatty()
+        self._latest: dict[int, FileSnapshot] = {}
+        self._reported: set[int] = set()
+        self._started = time.monotonic()
+
+    def on_change(self, snapshots: Sequence[FileSnapshot]) -> None:
+        for snap in snapshots:
+            self._latest[snap.file_id] = snap
+            if snap.state.is_final and snap.file_id not in self._reported:
+                self._reported.add(snap.file_id)
+                self._clear_live()
+                self._out.write(self.describe(snap) + "\n")
+                self._out.flush()
+        self._draw_live()
+
+    @staticmethod
+    def describe(snap: FileSnapshot) -> str:
+        name = display_path(snap.path)
+        if snap.state is FileState.UPLOADED:
+            line = f"uploaded   {name} -> {snap.key} (thumbnail {snap.thumbnail_state.value})"
+            if snap.thumbnail_state is ThumbnailState.FAILED:
+                line += f"\n           thumbnail failed: {snap.thumbnail_error}"
+            return line
+        if snap.state is FileState.DUPLICATE:
+            return f"duplicate  {name}: already in the bucket as {snap.key}"
+        if snap.state is FileState.CANCELLED:
+            return f"cancelled  {name}"
+        return f"failed     {name}: {snap.error}"
+
+    def _draw_live(self) -> None:
+        if not self._live:
+            return
+        snaps = self._latest.values()
+        done = sum(1 for s in snaps if s.state.is_final)
+        sent = sum(s.bytes_sent for s in snaps if s.state is not FileState.DUPLICATE)
+        rate = sent / max(0.001, time.monotonic() - self._started) / 1e6
+        active = [s for s in snaps if s.state.is_active]
+        current = display_path(active[0].path.name) if active else ""
+        self._err.write(f"\r\x1b[K[{done}/{len(self._latest)}] {rate:6.1f} MB/s  {current}"[:200])
+        self._err.flush()
+
+    def _clear_live(self) -> None:
+        if self._live:
+            self._err.write("\r\x1b[K")
+
+    def summary(self, snapshots: Sequence[FileSnapshot], destination: Destination) -> str:
+        self._clear_live()
+        count = {state: 0 for state in FileState}
+        thumbs = {state: 0 for state in ThumbnailState}
+        for snap in snapshots:
+            count[snap.state] += 1
+            thumbs[snap.thumbnail_state] += 1
+        elapsed = time.monotonic() - self._started
+        parts = [f"{count[FileState.UPLOADED]} uploaded", f"{count[FileState.DUPLICATE]} duplicate"]
+        parts.append(f"{count[FileState.FAILED]} failed")
+        if count[FileState.CANCELLED]:
+            parts.append(f"{count[FileState.CANCELLED]} cancelled")
+        thumb_parts = ", ".join(
+            f"{thumbs[s]} {s.value}"
+            for s in (ThumbnailState.GENERATED, ThumbnailState.FAILED, ThumbnailState.SKIPPED)
+        )
+        noun = "file" if len(snapshots) == 1 else "files"
+        return (
+            f"{len(snapshots)} {noun} to {destination.display_name}: {', '.join(parts)} "
+            f"(thumbnails: {thumb_parts}) in {elapsed:.1f} s"
+        )
+
+
+class JsonLinesReport:
+    """One JSON object per file on stdout, as each finishes."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._reported: set[int] = set()
+
+    def on_change(self, snapshots: Sequence[FileSnapshot]) -> None:
+        for snap in snapshots:
+            if snap.state.is_final and snap.file_id not in self._reported:
+                self._reported.add(snap.file_id)
+                record = snap.to_json_dict()
+                record["path"] = display_path(snap.path)
+                self._out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                self._out.flush()
+
+
+async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = settings_from_args(args)
+    destination = destination_from_args(args)
+    async with AsyncExitStack() as stack:
+        if destination is None:
+            server = await asyncio.to_thread(start_local_bucket, data_dir())
+            stack.callback(server.stop)
+            destination = Destination(
+                bucket=LOCAL_BUCKET_NAME,
+                prefix=args.prefix,
+                endpoint_url=server.endpoint_url,
+                access_key=server.credentials.access_key,
+                secret_key=server.credentials.secret_key,
+                checksum_mode=args.checksums,
+                label=LOCAL_LABEL,
+            )
+        engine = Engine(destination, settings)
+        stack.push_async_callback(engine.aclose)
+        try:
+            await engine.check_destination()
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
+        report: HumanReport | JsonLinesReport
+        report = JsonLinesReport(out) if args.jsonl else HumanReport(out, err)
+        engine.pipeline.add_observer(report.on_change)
+        engine.pipeline.add_paths(args.paths)
+        await engine.pipeline.wait_idle()
+        snapshots = engine.pipeline.snapshots()
+        if isinstance(report, HumanReport):
+            out.write(report.summary(snapshots, destination) + "\n")
+        failed = any(s.state in (FileState.FAILED, FileState.CANCELLED) for s in snapshots)
+        return EXIT_FAILED if failed else EXIT_OK
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "upload":
+        parser.print_help(out)
+        return EXIT_USAGE
+    try:
+        return asyncio.run(run_upload(args, out, err))
+    except (UsageError, LocalServerError) as exc:
+        err.write(f"photo-uploader: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.write("\nphoto-uploader: interrupted; unfinished files were not uploaded.\n")
+        return EXIT_INTERRUPTED

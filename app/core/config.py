@@ -1,0 +1,66 @@
+"""Where photos go and how the engine works: plain settings shared by the CLI and the GUI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from app.core.keys import KeyTemplate, normalize_prefix
+from app.core.thumbnails import ThumbnailSpec
+
+CHECKSUM_MODES = ("when_supported", "when_required")
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
+
+
+@dataclass(frozen=True)
+class Destination:
+    """An S3 bucket (AWS or S3-compatible) and how to reach it.
+
+    `access_key`/`secret_key` are only set when the user typed them in (the GUI keeps
+    the secret in the OS keyring); otherwise boto3's standard credential chain applies.
+    """
+
+    bucket: str
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    checksum_mode: str = "when_supported"
+    label: str | None = None  # a human name, e.g. "local test bucket"
+
+    def __post_init__(self) -> None:
+        if self.checksum_mode not in CHECKSUM_MODES:
+            modes = ", ".join(CHECKSUM_MODES)
+            raise ValueError(f"Unknown checksum mode {self.checksum_mode!r}; use one of {modes}.")
+        object.__setattr__(self, "prefix", normalize_prefix(self.prefix))
+
+    @property
+    def display_name(self) -> str:
+        """What the window and the CLI call this destination."""
+        where = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
+        if self.label:
+            return f"{self.label} ({where})"
+        if self.endpoint_url:
+            return f"{where} at {self.endpoint_url}"
+        return f"s3://{where}"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the pipeline works, independent of the destination."""
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    thumbnail: ThumbnailSpec = field(default_factory=ThumbnailSpec)
+    keys: KeyTemplate = field(default_factory=KeyTemplate)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"Concurrency must be between 1 and {MAX_CONCURRENCY}.")
+
+
+def cpu_workers() -> int:
+    """Threads for CPU-bound work (thumbnails): one per core, at least one."""
+    return max(1, os.cpu_count() or 1)

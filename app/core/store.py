@@ -1,0 +1,266 @@
+"""The S3 side: one boto3 client, one shared transfer manager, a content-hash index.
+
+Every method here blocks; the pipeline calls them from its own threads. All failures
+leave as StoreError with a plain sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from s3transfer.manager import TransferConfig, TransferManager
+from s3transfer.subscribers import BaseSubscriber
+
+from app import __version__
+from app.core.config import Destination
+from app.core.errors import StoreError, describe_store_error
+
+INDEX_PREFIX = ".photo-uploader/sha256/"
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+MULTIPART_CHUNK_SIZE = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """Where content with a given SHA-256 already lives in the bucket."""
+
+    key: str
+    thumbnail_key: str | None
+    size: int
+    content_type: str
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "version": 1,
+                "key": self.key,
+                "thumbnail_key": self.thumbnail_key,
+                "size": self.size,
+                "content_type": self.content_type,
+            }
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> IndexEntry | None:
+        """Parse an index object; None when it is not one of ours or is damaged."""
+        try:
+            raw = json.loads(data)
+            return cls(
+                key=str(raw["key"]),
+                thumbnail_key=raw.get("thumbnail_key"),
+                size=int(raw["size"]),
+                content_type=str(raw.get("content_type") or "application/octet-stream"),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def index_key(sha256: str) -> str:
+    return f"{INDEX_PREFIX}{sha256}.json"
+
+
+class UploadHandle(Protocol):
+    def result(self) -> None: ...
+    def cancel(self) -> None: ...
+
+
+ProgressCallback = Callable[[int], None]
+
+
+class ObjectStore(Protocol):
+    """What the pipeline needs from a bucket; S3Store is the real one, tests pass fakes."""
+
+    bucket: str
+
+    def check_bucket(self) -> None: ...
+    def find_by_hash(self, sha256: str) -> IndexEntry | None: ...
+    def object_size(self, key: str) -> int | None: ...
+    def start_upload(
+        self,
+        path: Path,
+        key: str,
+        *,
+        content_type: str,
+        sha256: str,
+        on_progress: ProgressCallback,
+    ) -> UploadHandle: ...
+    def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
+    def record_hash(self, sha256: str, entry: IndexEntry) -> None: ...
+    def close(self) -> None: ...
+
+
+class _ProgressSubscriber(BaseSubscriber):
+    def __init__(self, on_progress: ProgressCallback) -> None:
+        self._on_progress = on_progress
+
+    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+        self._on_progress(bytes_transferred)
+
+
+class _TransferHandle:
+    def __init__(self, future: Any, translate: Callable[[BaseException], StoreError]) -> None:
+        self._future = future
+        self._translate = translate
+
+    def result(self) -> None:
+        try:
+            self._future.result()
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    def cancel(self) -> None:
+        self._future.cancel()
+
+
+def make_client(destination: Destination, *, pool_size: int, max_attempts: int = 5) -> BaseClient:
+    """A boto3 S3 client for the destination: standard credential chain unless keys were given."""
+    session = boto3.session.Session(
+        profile_name=destination.profile or None,
+        aws_access_key_id=destination.access_key or None,
+        aws_secret_access_key=destination.secret_key or None,
+        region_name=destination.region or None,
+    )
+    custom = bool(destination.endpoint_url)
+    config = Config(
+        max_pool_connections=pool_size,
+        s3={"addressing_style": "path" if custom else "auto"},
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=10,
+        read_timeout=60,
+        signature_version="s3v4",
+        request_checksum_calculation=destination.checksum_mode,
+        response_checksum_validation=destination.checksum_mode,
+        user_agent_extra=f"photo-uploader/{__version__}",
+    )
+    region = destination.region or (session.region_name if not custom else None) or "us-east-1"
+    return session.client(
+        "s3", endpoint_url=destination.endpoint_url or None, region_name=region, config=config
+    )
+
+
+class S3Store:
+    """A bucket reached through boto3, with one transfer manager shared by all uploads."""
+
+    def __init__(
+        self, destination: Destination, *, concurrency: int, max_attempts: int = 5
+    ) -> None:
+        self.bucket = destination.bucket
+        self.destination = destination
+        request_threads = max(4, concurrency * 2)
+        try:
+            self._client = make_client(
+                destination,
+                pool_size=request_threads + concurrency + 4,
+                max_attempts=max_attempts,
+            )
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        self._transfers = TransferManager(
+            self._client,
+            TransferConfig(
+                multipart_threshold=MULTIPART_THRESHOLD,
+                multipart_chunksize=MULTIPART_CHUNK_SIZE,
+                max_request_concurrency=request_threads,
+                max_in_memory_upload_chunks=4,
+            ),
+        )
+        self._closed = threading.Event()
+
+    @property
+    def client(self) -> BaseClient:
+        return self._client
+
+    def _translate(self, exc: BaseException) -> StoreError:
+        return describe_store_error(
+            exc, bucket=self.destination.bucket, endpoint=self.destination.endpoint_url
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    def check_bucket(self) -> None:
+        """Fail with a clear sentence unless the bucket exists and we may use it."""
+        with self._errors():
+            self._client.head_bucket(Bucket=self.bucket)
+
+    def find_by_hash(self, sha256: str) -> IndexEntry | None:
+        """The object already holding this content, verified to still exist."""
+        with self._errors():
+            try:
+                body = self._client.get_object(Bucket=self.bucket, Key=index_key(sha256))["Body"]
+                entry = IndexEntry.from_json(body.read())
+            except ClientError as exc:
+                if _is_not_found(exc):
+                    return None
+                raise
+        if entry is None or self.object_size(entry.key) != entry.size:
+            return None
+        return entry
+
+    def object_size(self, key: str) -> int | None:
+        with self._errors():
+            try:
+                head = self._client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if _is_not_found(exc):
+                    return None
+                raise
+        return int(head["ContentLength"])
+
+    def start_upload(
+        self,
+        path: Path,
+        key: str,
+        *,
+        content_type: str,
+        sha256: str,
+        on_progress: ProgressCallback,
+    ) -> UploadHandle:
+        """Start sending a file (multipart when large, bounded memory); returns a handle."""
+        with self._errors():
+            future = self._transfers.upload(
+                str(path),
+                self.bucket,
+                key,
+                extra_args={"ContentType": content_type, "Metadata": {"sha256": sha256}},
+                subscribers=[_ProgressSubscriber(on_progress)],
+            )
+        return _TransferHandle(future, self._translate)
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        with self._errors():
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+            )
+
+    def record_hash(self, sha256: str, entry: IndexEntry) -> None:
+        self.put_bytes(index_key(sha256), entry.to_json(), content_type="application/json")
+
+    def close(self) -> None:
+        """Stop the transfer threads; in-flight transfers are cancelled."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._transfers.shutdown(cancel=True, cancel_msg="The upload was cancelled.")
+        self._client.close()
+
+
+def _is_not_found(exc: ClientError) -> bool:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in ("404", "NoSuchKey", "NotFound")

@@ -1,0 +1,375 @@
+"""The pipeline's rules, run against an in-memory store: what a collector would see per file."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.config import EngineSettings
+from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.pipeline import UploadPipeline
+from app.core.store import index_key
+from app.core.thumbnails import ThumbnailError, ThumbnailSpec, make_thumbnail
+from app.core.walker import WalkEntry
+from tests.helpers import corpus
+from tests.helpers.fakes import FakeStore
+
+
+def run(coro_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return asyncio.run(coro_fn())
+
+
+class Harness:
+    """A pipeline over a FakeStore with its own pools, recording every snapshot delivered."""
+
+    def __init__(self, store: FakeStore, concurrency: int = 4, thumbnailer: Any = make_thumbnail):
+        self.store = store
+        self.io = ThreadPoolExecutor(8)
+        self.cpu = ThreadPoolExecutor(2)
+        self.pipeline = UploadPipeline(
+            store,
+            EngineSettings(concurrency=concurrency),
+            prefix="coins/",
+            io_executor=self.io,
+            cpu_executor=self.cpu,
+            thumbnailer=thumbnailer,
+            flush_interval=0.001,
+        )
+        self.seen: list[FileSnapshot] = []
+        self.pipeline.add_observer(self._record)
+
+    def _record(self, snaps: Sequence[FileSnapshot]) -> None:
+        self.seen.extend(snaps)
+
+    async def upload(self, *paths: Path) -> dict[str, FileSnapshot]:
+        self.pipeline.add_paths(list(paths))
+        await self.pipeline.wait_idle()
+        return self.final()
+
+    def final(self) -> dict[str, FileSnapshot]:
+        return {s.path.name: s for s in self.pipeline.snapshots()}
+
+    async def close(self) -> None:
+        await self.pipeline.aclose()
+        self.io.shutdown()
+        self.cpu.shutdown()
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_good_photo_uploads_original_byte_for_byte_and_thumbnail_beside_it(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "Münze 1923.jpg", (800, 600))
+    store = FakeStore()
+
+    async def go() -> dict[str, FileSnapshot]:
+        h = Harness(store)
+        try:
+            return await h.upload(photo)
+        finally:
+            await h.close()
+
+    snap = run(go)["Münze 1923.jpg"]
+    digest = sha(photo)
+    assert snap.state is FileState.UPLOADED
+    assert snap.thumbnail_state is ThumbnailState.GENERATED
+    assert snap.key == f"coins/Münze 1923-{digest[:8]}.jpg"
+    assert snap.thumbnail_key == f"coins/thumbnails/Münze 1923-{digest[:8]}.jpg"
+    assert store.objects[snap.key].data == photo.read_bytes()
+    assert store.objects[snap.key].content_type == "image/jpeg"
+    assert store.objects[snap.thumbnail_key].content_type == "image/jpeg"
+    assert snap.sha256 == digest and snap.size == photo.stat().st_size
+    assert snap.error is None and snap.thumbnail_error is None
+    assert index_key(digest) in store.objects
+
+
+def test_extension_follows_content_not_name(tmp_path: Path) -> None:
+    fake_png = corpus.jpeg_photo(tmp_path / "scan.png")
+    store = FakeStore()
+
+    async def go() -> dict[str, FileSnapshot]:
+        h = Harness(store)
+        try:
+            return await h.upload(fake_png)
+        finally:
+            await h.close()
+
+    snap = run(go)["scan.png"]
+    assert snap.key is not None and snap.key.endswith(".jpg")
+    assert snap.content_type == "image/jpeg"
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (corpus.zero_byte, "empty"),
+        (corpus.text_named_jpg, "not a supported image"),
+    ],
+)
+def test_non_images_fail_with_plain_reason_and_nothing_uploaded(
+    tmp_path: Path, make: Callable[[Path], Path], words: str
+) -> None:
+    bad = make(tmp_path / "bad.jpg")
+    store = FakeStore()
+
+    async def go() -> dict[str, FileSnapshot]:
+        h = Harness(store)
+        try:
+            return await h.upload(bad)
+        finally:
+            await h.close()
+
+    snap = run(go)["bad.jpg"]
+    assert snap.state is FileState.FAILED
+    assert snap.thumbnail_state is ThumbnailState.SKIPPED
+    assert snap.error is not None and words in snap.error
+    assert snap.key is None
+    assert store.objects == {}
+
+
+def test_undecodable_image_still_uploads_original_with_failed_thumbnail(tmp_path: Path) -> None:
+    broken = corpus.truncated_jpeg(tmp_path / "cut.jpg")
+    store = FakeStore()
+
+    async def go() -> dict[str, FileSnapshot]:
+        h = Harness(store)
+        try:
+            return await h.upload(broken)
+        finally:
+            await h.close()
+
+    snap = run(go)["cut.jpg"]
+    assert snap.state is FileState.UPLOADED
+    assert snap.thumbnail_state is ThumbnailState.FAILED
+    assert snap.thumbnail_error and "truncated" in snap.thumbnail_error.lower()
+    assert snap.key is not None and store.objects[snap.key].data == broken.read_bytes()
+    assert snap.thumbnail_key is None
+    assert store.photo_keys() == [snap.key]
+
+
+def test_same_content_in_one_batch_is_sent_once(tmp_path: Path) -> None:
+    first = corpus.jpeg_photo(tmp_path / "a.jpg")
+    second = tmp_path / "b.jpg"
+    second.write_bytes(first.read_bytes())
+    store = FakeStore()
+
+    async def go() -> dict[str, FileSnapshot]:
+        h = Harness(store, concurrency=4)
+        try:
+            return await h.upload(first, second)
+        finally:
+            await h.close()
+
+    snaps = run(go)
+    states = sorted(s.state.value for s in snaps.values())
+    assert states == ["duplicate", "uploaded"]
+    dup = next(s for s in snaps.values() if s.state is FileState.DUPLICATE)
+    original = next(s for s in snaps.values() if s.state is FileState.UPLOADED)
+    assert dup.key == original.key
+    assert dup.thumbnail_state is ThumbnailState.SKIPPED
+    assert store.calls["upload"] == 1
+
+
+def test_second_computer_with_empty_state_sees_duplicates_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    renamed = tmp_path / "other" / "same coin.jpg"
+    renamed.parent.mkdir()
+    renamed.write_bytes(photo.read_bytes())
+    store = FakeStore()
+
+    async def first_computer() -> None:
+        h = Harness(store)
+        try:
+            await h.upload(photo)
+        finally:
+            await h.close()
+
+    async def second_computer() -> dict[str, FileSnapshot]:
+        h = Harness(store)
+        try:
+            return await h.upload(renamed)
+        finally:
+            await h.close()
+
+    run(first_computer)
+    objects_before = dict(store.objects)
+    writes_before = store.calls["upload"] + store.calls["put"] + store.calls["record"]
+    snap = run(second_computer)["same coin.jpg"]
+    assert snap.state is FileState.DUPLICATE
+    assert snap.key == f"coins/coin-{sha(photo)[:8]}.jpg"
+    assert snap.thumbnail_key is not None and snap.thumbnail_key in store.objects
+    assert store.objects == objects_before
+    assert store.calls["upload"] + store.calls["put"] + store.calls["record"] == writes_before
+
+
+def test_index_pointing_at_deleted_object_is_not_a_duplicate(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+
+    async def upload_once() -> dict[str, FileSnapshot]:
+        h = Harness(store)
+        try:
+            return await h.upload(photo)
+        finally:
+            await h.close()
+
+    key = run(upload_once)["coin.jpg"].key
+    assert key is not None
+    del store.objects[key]  # someone deleted the photo from the bucket
+    again = run(upload_once)["coin.jpg"]
+    assert again.state is FileState.UPLOADED
+    assert key in store.objects
+
+
+def test_retry_after_failed_original_does_not_remake_thumbnail(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    store.fail_next["upload"] = 1
+    thumbnails_made: list[Path] = []
+
+    def counting_thumbnailer(path: Path, spec: ThumbnailSpec) -> bytes:
+        thumbnails_made.append(path)
+        return make_thumbnail(path, spec)
+
+    async def go() -> tuple[FileSnapshot, FileSnapshot]:
+        h = Harness(store, thumbnailer=counting_thumbnailer)
+        try:
+            first = (await h.upload(photo))["coin.jpg"]
+            assert h.pipeline.retry_failed()
+            await h.pipeline.wait_idle()
+            return first, h.final()["coin.jpg"]
+        finally:
+            await h.close()
+
+    first, second = run(go)
+    assert first.state is FileState.FAILED
+    assert first.error is not None and "Cannot reach the storage server" in first.error
+    assert first.thumbnail_state is ThumbnailState.SKIPPED
+    assert second.state is FileState.UPLOADED
+    assert second.thumbnail_state is ThumbnailState.GENERATED
+    assert len(thumbnails_made) == 1
+    assert store.calls["upload"] == 2
+
+
+def test_retry_after_failed_thumbnail_upload_does_not_resend_original(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    store.fail_next["put"] = 1
+
+    async def go() -> tuple[FileSnapshot, FileSnapshot]:
+        h = Harness(store)
+        try:
+            first = (await h.upload(photo))["coin.jpg"]
+            h.pipeline.retry_failed()
+            await h.pipeline.wait_idle()
+            return first, h.final()["coin.jpg"]
+        finally:
+            await h.close()
+
+    first, second = run(go)
+    assert first.state is FileState.UPLOADED
+    assert first.thumbnail_state is ThumbnailState.FAILED
+    assert first.thumbnail_error and "thumbnail could not be uploaded" in first.thumbnail_error
+    assert second.thumbnail_state is ThumbnailState.GENERATED
+    assert second.thumbnail_key in store.objects
+    assert store.calls["upload"] == 1
+
+
+def test_retry_regenerates_a_failed_thumbnail_only(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    attempts: list[int] = []
+
+    def flaky_thumbnailer(path: Path, spec: ThumbnailSpec) -> bytes:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ThumbnailError("There was not enough memory to make the thumbnail.")
+        return make_thumbnail(path, spec)
+
+    async def go() -> tuple[FileSnapshot, FileSnapshot]:
+        h = Harness(store, thumbnailer=flaky_thumbnailer)
+        try:
+            first = (await h.upload(photo))["coin.jpg"]
+            h.pipeline.retry_failed()
+            await h.pipeline.wait_idle()
+            return first, h.final()["coin.jpg"]
+        finally:
+            await h.close()
+
+    first, second = run(go)
+    assert (first.state, first.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.FAILED)
+    assert (second.state, second.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.GENERATED)
+    assert store.calls["upload"] == 1
+    assert len(attempts) == 2
+
+
+def test_problem_entries_from_the_walk_fail_with_their_reason(tmp_path: Path) -> None:
+    store = FakeStore()
+
+    async def go() -> list[FileSnapshot]:
+        h = Harness(store)
+        try:
+            h.pipeline.enqueue([WalkEntry(tmp_path / "fifo", "This is not a regular file.")])
+            await h.pipeline.wait_idle()
+            return h.pipeline.snapshots()
+        finally:
+            await h.close()
+
+    (snap,) = run(go)
+    assert snap.state is FileState.FAILED
+    assert snap.error == "This is not a regular file."
+    assert snap.thumbnail_state is ThumbnailState.SKIPPED
+
+
+def test_cancel_stops_a_running_upload_and_close_does_not_hang(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore(gate=threading.Event())
+
+    async def go() -> FileSnapshot:
+        h = Harness(store)
+        try:
+            (file_id,) = h.pipeline.enqueue([WalkEntry(photo)])
+            while (snap := h.pipeline.snapshot(file_id)) and snap.state is not FileState.UPLOADING:
+                await asyncio.sleep(0.001)
+            h.pipeline.cancel([file_id])
+            await h.pipeline.wait_idle()
+            result = h.pipeline.snapshot(file_id)
+            assert result is not None
+            return result
+        finally:
+            store.gate.set() if store.gate else None
+            await h.close()
+
+    snap = run(go)
+    assert snap.state is FileState.CANCELLED
+    assert store.photo_keys() == []
+
+
+def test_progress_reaches_observers_coalesced(tmp_path: Path) -> None:
+    photos = [corpus.jpeg_photo(tmp_path / f"p{i}.jpg", seed=i) for i in range(20)]
+    store = FakeStore()
+
+    async def go() -> Harness:
+        h = Harness(store)
+        try:
+            await h.upload(*photos)
+            return h
+        finally:
+            await h.close()
+
+    h = run(go)
+    finals = [s for s in h.seen if s.state is FileState.UPLOADED]
+    assert {s.path.name for s in finals} == {p.name for p in photos}
+    assert all(s.progress == 1.0 for s in finals)
+    # Several state changes per file, but delivered in batches, not one call each.
+    assert len(h.seen) >= len(photos)

@@ -1,0 +1,118 @@
+"""Fakes passed into constructors instead of patching globals."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core.errors import StoreError
+from app.core.store import IndexEntry, ProgressCallback, index_key
+
+
+@dataclass
+class StoredObject:
+    data: bytes
+    content_type: str
+
+
+@dataclass
+class FakeStore:
+    """An in-memory bucket with call counts and injectable failures.
+
+    `fail_next[operation]` fails that many calls of "upload", "put" (thumbnails) or
+    "record"; `gate` (when set) makes uploads wait until it is set.
+    """
+
+    bucket: str = "fake-bucket"
+    objects: dict[str, StoredObject] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+    fail_next: Counter[str] = field(default_factory=Counter)
+    gate: threading.Event | None = None
+    closed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _maybe_fail(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+            if self.fail_next[operation] > 0:
+                self.fail_next[operation] -= 1
+                raise StoreError("Cannot reach the storage server at http://fake.")
+
+    def check_bucket(self) -> None:
+        self._maybe_fail("check")
+
+    def find_by_hash(self, sha256: str) -> IndexEntry | None:
+        self._maybe_fail("find")
+        stored = self.objects.get(index_key(sha256))
+        entry = IndexEntry.from_json(stored.data) if stored else None
+        if entry is None or self.object_size(entry.key) != entry.size:
+            return None
+        return entry
+
+    def object_size(self, key: str) -> int | None:
+        stored = self.objects.get(key)
+        return len(stored.data) if stored else None
+
+    def start_upload(
+        self,
+        path: Path,
+        key: str,
+        *,
+        content_type: str,
+        sha256: str,
+        on_progress: ProgressCallback,
+    ) -> _FakeUpload:
+        upload = _FakeUpload()
+        upload.run = lambda: self._upload(path, key, content_type, on_progress, upload.cancelled)
+        return upload
+
+    def _upload(
+        self,
+        path: Path,
+        key: str,
+        content_type: str,
+        on_progress: ProgressCallback,
+        cancelled: threading.Event,
+    ) -> None:
+        if self.gate is not None:
+            self.gate.wait(timeout=30)
+        if cancelled.is_set():
+            raise StoreError("The upload was cancelled.")
+        self._maybe_fail("upload")
+        data = path.read_bytes()
+        on_progress(len(data))
+        with self._lock:
+            self.objects[key] = StoredObject(data, content_type)
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        self._maybe_fail("record" if key.startswith(".photo-uploader/") else "put")
+        with self._lock:
+            self.objects[key] = StoredObject(data, content_type)
+
+    def record_hash(self, sha256: str, entry: IndexEntry) -> None:
+        self.put_bytes(index_key(sha256), entry.to_json(), content_type="application/json")
+
+    def close(self) -> None:
+        self.closed = True
+        if self.gate is not None:
+            self.gate.set()
+
+    def photo_keys(self) -> list[str]:
+        return sorted(k for k in self.objects if not k.startswith(".photo-uploader/"))
+
+
+class _FakeUpload:
+    """Like an s3transfer future: cancel() makes a transfer that has not finished fail."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self.run: Callable[[], None] = lambda: None
+
+    def result(self) -> None:
+        self.run()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
