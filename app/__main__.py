@@ -9,6 +9,9 @@ CLI_COMMANDS = frozenset({"upload", "history", "-h", "--help", "--version"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.core.thumbnails import silence_decoder_warnings
+
+    silence_decoder_warnings()
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in CLI_COMMANDS:
         from app.cli import main as cli_main

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from app.core.config import Destination, EngineSettings, cpu_workers
+from app.core.config import MAX_CONCURRENCY, Destination, EngineSettings, cpu_workers
 from app.core.pipeline import Thumbnailer, UploadPipeline
 from app.core.store import ObjectStore, S3Store
 from app.core.thumbnails import make_thumbnail
@@ -31,10 +32,14 @@ class Engine:
     ) -> None:
         self.destination = destination
         self.settings = settings
+        # Sized for the highest concurrency settings allow (threads start only when
+        # needed), so reconfigure() never outgrows it.
         self.io_pool = ThreadPoolExecutor(
-            max_workers=settings.concurrency * 2 + 4, thread_name_prefix="upload-io"
+            max_workers=MAX_CONCURRENCY * 2 + 4, thread_name_prefix="upload-io"
         )
         self.cpu_pool = ThreadPoolExecutor(max_workers=cpu_workers(), thread_name_prefix="thumb")
+        self._store_factory = store_factory
+        self._retired: list[ObjectStore] = []
         try:
             self.store = store_factory(destination, settings.concurrency)
         except BaseException:
@@ -53,10 +58,26 @@ class Engine:
         """Raise StoreError with one clear sentence unless the bucket is usable."""
         await asyncio.get_running_loop().run_in_executor(self.io_pool, self.store.check_bucket)
 
+    def reconfigure(self, destination: Destination, settings: EngineSettings) -> None:
+        """Use a new destination and settings for files started from now on.
+
+        Raises StoreError (from the store factory) and leaves everything as it was.
+        The previous store stays open until aclose(): files that started with it may
+        still retry a thumbnail beside their original.
+        """
+        store = self._store_factory(destination, settings.concurrency)
+        self._retired.append(self.store)
+        self.store, self.destination, self.settings = store, destination, settings
+        self.pipeline.reconfigure(store, settings, prefix=destination.prefix)
+
     async def aclose(self) -> None:
-        """Cancel all work and stop every thread; never waits on a stuck upload."""
+        """Cancel all work and stop every thread; never waits long on a stuck upload."""
         await self.pipeline.aclose()
-        await asyncio.get_running_loop().run_in_executor(self.io_pool, self.store.close)
+        loop = asyncio.get_running_loop()
+        for store in [self.store, *self._retired]:
+            # A connection that will not die must not hang quitting.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(loop.run_in_executor(self.io_pool, store.close), 5)
         self._shutdown_pools()
 
     def _shutdown_pools(self) -> None:

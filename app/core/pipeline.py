@@ -45,6 +45,17 @@ CHANGED_BEFORE_UPLOAD = (
 
 
 @dataclass(eq=False)
+class PipelineContext:
+    """Where and how files are sent. A file keeps the context it started with, so its
+    thumbnail always lands beside its original even if settings change meanwhile."""
+
+    store: ObjectStore
+    settings: EngineSettings
+    prefix: str
+    active: int = 0  # files running under this context
+
+
+@dataclass(eq=False)
 class _FileRecord:
     """One file's state and the results of each stage, kept so a retry redoes only what failed."""
 
@@ -71,6 +82,7 @@ class _FileRecord:
     bytes_total: int = 0
     cancel_event: threading.Event = field(default_factory=threading.Event)
     task: asyncio.Task[None] | None = None
+    context: PipelineContext | None = None
 
     def reset_for_retry(self) -> None:
         self.state = FileState.QUEUED
@@ -105,9 +117,7 @@ class UploadPipeline:
         thumbnailer: Thumbnailer = make_thumbnail,
         flush_interval: float = 1 / 30,
     ) -> None:
-        self._store = store
-        self._settings = settings
-        self._prefix = prefix
+        self._context = PipelineContext(store, settings, prefix)
         self._io = io_executor
         self._cpu = cpu_executor
         self._thumbnailer = thumbnailer
@@ -126,10 +136,8 @@ class UploadPipeline:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
-        self._workers = [
-            self._loop.create_task(self._worker(), name=f"upload-worker-{n}")
-            for n in range(settings.concurrency)
-        ]
+        self._workers: set[asyncio.Task[None]] = set()
+        self._add_workers(settings.concurrency)
 
     # -- observing -----------------------------------------------------------------
 
@@ -145,7 +153,27 @@ class UploadPipeline:
 
     @property
     def bucket(self) -> str:
-        return self._store.bucket
+        return self._context.store.bucket
+
+    @property
+    def context(self) -> PipelineContext:
+        return self._context
+
+    def reconfigure(self, store: ObjectStore, settings: EngineSettings, *, prefix: str) -> None:
+        """Send files started from now on with this store and these settings.
+
+        Files already running finish where they started; a failed thumbnail is retried
+        beside its original. Returns at once; the old store is the caller's to close once
+        `context.active` of the old context drops to zero (see Engine).
+        """
+        self._context = PipelineContext(store, settings, prefix)
+        self._add_workers(settings.concurrency - len(self._workers))
+
+    def _add_workers(self, count: int) -> None:
+        for _ in range(count):
+            task = self._loop.create_task(self._worker(), name="upload-worker")
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
 
     @property
     def paused(self) -> bool:
@@ -239,9 +267,10 @@ class UploadPipeline:
         for task in list(self._walks):
             task.cancel()
         self.cancel(list(self._records))
-        for worker in self._workers:
+        workers = list(self._workers)
+        for worker in workers:
             worker.cancel()
-        await asyncio.gather(*self._workers, *self._walks, return_exceptions=True)
+        await asyncio.gather(*workers, *self._walks, return_exceptions=True)
         self._coalescer.flush_now()
         self._coalescer.close()
 
@@ -269,6 +298,8 @@ class UploadPipeline:
 
     async def _worker(self) -> None:
         while True:
+            if len(self._workers) > self._context.settings.concurrency:
+                return  # concurrency was lowered: this worker bows out between files
             await self._resume.wait()
             rec = await self._queue.get()
             try:
@@ -295,6 +326,14 @@ class UploadPipeline:
         return await self._loop.run_in_executor(executor, fn, *args)
 
     async def _process(self, rec: _FileRecord) -> None:
+        if not rec.original_in_bucket and rec.context is not self._context:
+            # Nothing of it is in a bucket yet: it goes where settings now say, with keys
+            # made afresh for the new prefix and template.
+            rec.context = self._context
+            rec.sha256 = None
+            rec.thumbnail_bytes = None
+        context = rec.context = rec.context or self._context
+        context.active += 1
         try:
             if rec.problem:
                 self._reject(rec, rec.problem)
@@ -326,7 +365,11 @@ class UploadPipeline:
             rec.error = f"Unexpected error: {type(exc).__name__}: {exc}"
             self._finish(rec, FileState.FAILED)
         finally:
+            context.active -= 1
             self._resolve_inflight(rec)
+
+    def _ctx(self, rec: _FileRecord) -> PipelineContext:
+        return rec.context or self._context
 
     def _reject(self, rec: _FileRecord, reason: str) -> None:
         """Fail a file at intake: nothing uploaded, thumbnail skipped."""
@@ -360,8 +403,8 @@ class UploadPipeline:
         rec.sha256, rec.fmt = facts.sha256, fmt
         try:
             rec.key, rec.thumbnail_key = render_keys(
-                self._settings.keys,
-                prefix=self._prefix,
+                self._ctx(rec).settings.keys,
+                prefix=self._ctx(rec).prefix,
                 filename=rec.path.name,
                 sha256=facts.sha256,
                 ext=key_extension(rec.path.name, fmt),
@@ -405,15 +448,15 @@ class UploadPipeline:
 
     async def _find_in_bucket(self, rec: _FileRecord) -> IndexEntry | None:
         assert rec.sha256 and rec.key and rec.fmt and rec.size is not None
-        entry = await self._run(self._io, self._store.find_by_hash, rec.sha256)
+        entry = await self._run(self._io, self._ctx(rec).store.find_by_hash, rec.sha256)
         if entry is not None:
             return entry
         # Same content already at our own key (its index write was lost, say). Keys carry
         # the hash (KeyTemplate insists), so same key and size means same content.
-        if await self._run(self._io, self._store.object_size, rec.key) != rec.size:
+        if await self._run(self._io, self._ctx(rec).store.object_size, rec.key) != rec.size:
             return None
         entry = IndexEntry(rec.key, None, rec.size, rec.fmt.content_type)
-        await self._run(self._io, self._store.record_hash, rec.sha256, entry)
+        await self._run(self._io, self._ctx(rec).store.record_hash, rec.sha256, entry)
         return entry
 
     async def _thumbnail_stage(self, rec: _FileRecord) -> None:
@@ -421,7 +464,7 @@ class UploadPipeline:
         rec.thumbnail_state = ThumbnailState.PENDING
         try:
             rec.thumbnail_bytes = await self._run(
-                self._cpu, self._thumbnailer, rec.path, self._settings.thumbnail
+                self._cpu, self._thumbnailer, rec.path, self._ctx(rec).settings.thumbnail
             )
         except ThumbnailError as exc:
             rec.thumbnail_state, rec.thumbnail_error = ThumbnailState.FAILED, str(exc)
@@ -452,7 +495,7 @@ class UploadPipeline:
         self._set_state(rec, FileState.UPLOADING)
         handle = await self._run(
             self._io,
-            lambda: self._store.start_upload(
+            lambda: self._ctx(rec).store.start_upload(
                 rec.path,
                 rec.key or "",
                 content_type=rec.fmt.content_type if rec.fmt else "",
@@ -472,7 +515,7 @@ class UploadPipeline:
         try:
             await self._run(
                 self._io,
-                lambda: self._store.put_bytes(
+                lambda: self._ctx(rec).store.put_bytes(
                     rec.thumbnail_key or "",
                     rec.thumbnail_bytes or b"",
                     content_type=THUMBNAIL_CONTENT_TYPE,
@@ -495,7 +538,7 @@ class UploadPipeline:
         )
         rec.entry = entry
         try:
-            await self._run(self._io, self._store.record_hash, rec.sha256, entry)
+            await self._run(self._io, self._ctx(rec).store.record_hash, rec.sha256, entry)
         except StoreError as exc:
             rec.notice = f"Uploaded, but the duplicate index could not be updated: {exc}"
 
@@ -561,6 +604,6 @@ class UploadPipeline:
             sha256=rec.sha256,
             content_type=rec.fmt.content_type if rec.fmt else None,
             notice=rec.notice,
-            bucket=self._store.bucket,
+            bucket=self._ctx(rec).store.bucket,
             thumbnail_jpeg=rec.thumbnail_bytes,
         )

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
@@ -139,6 +140,16 @@ def _thumbnail(file: IO[bytes], pillow_formats: tuple[str, ...], spec: Thumbnail
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=spec.quality, optimize=True)
     return buffer.getvalue()
+
+
+def silence_decoder_warnings() -> None:
+    """Keep Pillow's decoder warnings (corrupt EXIF, large images) off the user's terminal.
+
+    make_thumbnail reports those conditions itself, in plain words. Warning filters are
+    process-wide and not thread-safe to change, so entry points call this once at start.
+    """
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
 def _whole_if_small(file: IO[bytes]) -> IO[bytes]:

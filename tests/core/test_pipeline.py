@@ -373,3 +373,33 @@ def test_progress_reaches_observers_coalesced(tmp_path: Path) -> None:
     assert all(s.progress == 1.0 for s in finals)
     # Several state changes per file, but delivered in batches, not one call each.
     assert len(h.seen) >= len(photos)
+
+
+def test_reconfigure_sends_new_files_to_new_store_and_old_thumbnails_home(
+    tmp_path: Path,
+) -> None:
+    first = corpus.jpeg_photo(tmp_path / "first.jpg", seed=1)
+    second = corpus.jpeg_photo(tmp_path / "second.jpg", seed=2)
+    old, new = FakeStore(bucket="old"), FakeStore(bucket="new")
+    old.fail_next["put"] = 1  # first.jpg's thumbnail upload fails
+
+    async def go() -> dict[str, FileSnapshot]:
+        h = Harness(old)
+        try:
+            await h.upload(first)
+            h.pipeline.reconfigure(new, EngineSettings(concurrency=2), prefix="stamps/")
+            await h.upload(second)
+            h.pipeline.retry_failed()
+            await h.pipeline.wait_idle()
+            return h.final()
+        finally:
+            await h.close()
+
+    snaps = run(go)
+    assert snaps["first.jpg"].bucket == "old"
+    assert snaps["first.jpg"].thumbnail_state is ThumbnailState.GENERATED
+    assert snaps["first.jpg"].thumbnail_key in old.objects
+    assert snaps["second.jpg"].bucket == "new"
+    assert snaps["second.jpg"].key is not None
+    assert snaps["second.jpg"].key.startswith("stamps/second-")
+    assert new.photo_keys() == sorted([snaps["second.jpg"].key, snaps["second.jpg"].thumbnail_key])
