@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 CLI_COMMANDS = frozenset({"upload", "history", "-h", "--help", "--version"})
 
@@ -20,11 +21,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return gui_main(args)
 
 
-def gui_main(argv: Sequence[str] | None = None) -> int:
-    """Open the window, with any files or folders given queued for upload."""
+def gui_main(argv: Sequence[str] | None = None, script: Any = None) -> int:
+    """Open the window, with any files or folders given queued for upload.
+
+    `script` (an async callable taking the window) lets docs/ and bench/ drive the real
+    window; see app.ui.main.run_gui.
+    """
+    from app.core.thumbnails import silence_decoder_warnings
     from app.ui.main import run_gui
 
-    return run_gui(list(sys.argv[1:] if argv is None else argv))
+    silence_decoder_warnings()
+    return run_gui(list(sys.argv[1:] if argv is None else argv), script)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,243 @@
+"""Between the window and the engine: owns the Engine and the local server, feeds the model.
+
+Everything here runs on the GUI thread (qasync's loop is Qt's); blocking work is the
+engine's, in its own threads. The pipeline's observer is called on this same thread,
+already coalesced, so snapshots go straight into the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.config import Destination
+from app.core.engine import Engine, StoreFactory, default_store_factory
+from app.core.errors import StoreError
+from app.core.localserver import (
+    LOCAL_BUCKET_NAME,
+    LocalS3Server,
+    LocalServerError,
+    start_local_bucket,
+)
+from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.paths import data_dir
+from app.ui.queue_model import QueueModel
+from app.ui.settings import AppSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+LOCAL_LABEL = "local test bucket"
+LocalServerStarter = Callable[[], LocalS3Server]
+
+
+def _default_local_server() -> LocalS3Server:
+    return start_local_bucket(data_dir())
+
+
+class UploadController(QObject):
+    """Runs uploads for the window.
+
+    Signals:
+        destination_changed(str): where photos now go, in words for the window.
+        problem(str): one plain sentence to show the user (a server that will not
+            start, a bucket that cannot be reached).
+        ready(): the engine is running; queued paths are being processed.
+    """
+
+    destination_changed = Signal(str)
+    problem = Signal(str)
+    ready = Signal()
+
+    def __init__(
+        self,
+        model: QueueModel,
+        *,
+        store_factory: StoreFactory = default_store_factory,
+        local_server: LocalServerStarter = _default_local_server,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._model = model
+        self._store_factory = store_factory
+        self._start_local_server = local_server
+        self._engine: Engine | None = None
+        self._server: LocalS3Server | None = None
+        self._waiting_paths: list[Path] = []
+        self._destination_text = "Starting…"
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+        # Our own threads for starting servers and engines: qasync's default executor
+        # waits for its jobs when the loop closes, which could hang quitting.
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="controller")
+
+    # -- state the window shows ------------------------------------------------------
+
+    @property
+    def destination_text(self) -> str:
+        return self._destination_text
+
+    @property
+    def engine(self) -> Engine | None:
+        return self._engine
+
+    @property
+    def paused(self) -> bool:
+        return self._engine is not None and self._engine.pipeline.paused
+
+    def has_unfinished(self) -> bool:
+        counts = self._model.counts()
+        return any(n for state, n in counts.items() if not state.is_final)
+
+    # -- starting and settings -------------------------------------------------------
+
+    async def start(self, settings: AppSettings, secret_key: str | None) -> None:
+        """Start the engine for these settings; a failure is reported through `problem`."""
+        await self._use_settings(settings, secret_key)
+
+    async def apply_settings(self, settings: AppSettings, secret_key: str | None) -> None:
+        await self._use_settings(settings, secret_key)
+
+    async def _use_settings(self, settings: AppSettings, secret_key: str | None) -> None:
+        try:
+            engine_settings = settings.engine_settings()
+            destination = await self._destination_for(settings, secret_key)
+            store = await self._in_thread(
+                self._store_factory, destination, engine_settings.concurrency
+            )
+            if self._engine is None:
+                self._engine = Engine(destination, engine_settings, store_factory=lambda *_: store)
+                self._engine.pipeline.add_observer(self._on_snapshots)
+            else:
+                self._engine.reconfigure(destination, engine_settings, store)
+        except (StoreError, LocalServerError, ValueError) as exc:
+            self._destination_text = "Not connected"
+            self.destination_changed.emit(self._destination_text)
+            self.problem.emit(str(exc))
+            return
+        self._destination_text = destination.display_name
+        self.destination_changed.emit(self._destination_text)
+        self.ready.emit()
+        self._check_in_background()
+        if self._waiting_paths:
+            paths, self._waiting_paths = self._waiting_paths, []
+            self._engine.pipeline.add_paths(paths)
+
+    async def _destination_for(self, settings: AppSettings, secret_key: str | None) -> Destination:
+        remote = settings.destination(secret_key)
+        if remote is not None:
+            return remote
+        if self._server is None or not self._server.running:
+            self._server = await self._in_thread(self._start_local_server)
+        return Destination(
+            bucket=LOCAL_BUCKET_NAME,
+            prefix=settings.prefix,
+            endpoint_url=self._server.endpoint_url,
+            access_key=self._server.credentials.access_key,
+            secret_key=self._server.credentials.secret_key,
+            checksum_mode=settings.checksum_mode,
+            label=LOCAL_LABEL,
+        )
+
+    def _check_in_background(self) -> None:
+        """Tell the user early if the bucket cannot be used (files would fail anyway)."""
+        engine = self._engine
+        if engine is None:
+            return
+
+        async def check() -> None:
+            try:
+                await engine.check_destination()
+            except StoreError as exc:
+                self.problem.emit(str(exc))
+
+        self._spawn(check())
+
+    # -- actions ---------------------------------------------------------------------
+
+    def add_paths(self, paths: Iterable[Path]) -> None:
+        """Queue files and folders (folders are walked off the GUI thread, in batches)."""
+        paths = list(paths)
+        if not paths:
+            return
+        if self._engine is None:
+            self._waiting_paths.extend(paths)
+        else:
+            self._engine.pipeline.add_paths(paths)
+
+    def retry_failed(self) -> int:
+        if self._engine is None:
+            return 0
+        return len(self._engine.pipeline.retry_failed())
+
+    def retry(self, file_ids: Iterable[int]) -> int:
+        if self._engine is None:
+            return 0
+        return len(self._engine.pipeline.retry(file_ids))
+
+    def cancel(self, file_ids: Iterable[int]) -> int:
+        if self._engine is None:
+            return 0
+        return len(self._engine.pipeline.cancel(file_ids))
+
+    def remove(self, file_ids: Iterable[int]) -> int:
+        ids = list(file_ids)
+        if self._engine is not None:
+            self._engine.pipeline.remove(ids)
+        self._model.remove_file_ids(ids)
+        return len(ids)
+
+    def clear_finished(self) -> int:
+        """Remove rows whose work is done (uploaded with a good thumbnail, duplicates,
+        cancelled); failed files stay so they can be retried."""
+        return self.remove(self._model.file_ids_where(is_finished_cleanly))
+
+    def set_paused(self, paused: bool) -> None:
+        if self._engine is None:
+            return
+        if paused:
+            self._engine.pipeline.pause()
+        else:
+            self._engine.pipeline.resume()
+
+    # -- shutting down ---------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Cancel uploads, stop threads and the local server. Never hangs on a stuck upload."""
+        if self._closing:
+            return
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._engine is not None:
+            await self._engine.aclose()
+            self._engine = None
+        if self._server is not None:
+            await self._in_thread(self._server.stop)
+            self._server = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _on_snapshots(self, snapshots: Sequence[FileSnapshot]) -> None:
+        self._model.apply_snapshots(snapshots)
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def is_finished_cleanly(snap: FileSnapshot) -> bool:
+    if snap.state in (FileState.DUPLICATE, FileState.CANCELLED):
+        return True
+    return snap.state is FileState.UPLOADED and snap.thumbnail_state is not ThumbnailState.FAILED

@@ -1,0 +1,203 @@
+"""The pane beside the queue: everything about the selected file, copyable."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.ui.badges import human_size, message_text, state_badge, thumbnail_badge
+
+PREVIEW_SIDE = 240
+
+
+def object_url(snap: FileSnapshot, endpoint_url: str | None) -> str | None:
+    """Where the original lives: s3://bucket/key, or the endpoint's path-style URL."""
+    if not snap.key or not snap.bucket:
+        return None
+    key = quote(snap.key, safe="/")
+    if endpoint_url:
+        return f"{endpoint_url.rstrip('/')}/{snap.bucket}/{key}"
+    return f"s3://{snap.bucket}/{snap.key}"
+
+
+class _CopyField(QWidget):
+    """A selectable value with a Copy button."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._value = QLabel()
+        self._value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._value.setWordWrap(True)
+        self._value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._value.setAccessibleName(name)
+        self._copy = QPushButton("Copy")
+        self._copy.setAccessibleName(f"Copy {name.lower()}")
+        self._copy.setToolTip(f"Copy the {name.lower()} to the clipboard")
+        self._copy.clicked.connect(self._to_clipboard)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._value, 1)
+        layout.addWidget(self._copy, 0, Qt.AlignmentFlag.AlignTop)
+        self.set_value(None)
+
+    def set_value(self, value: str | None) -> None:
+        self._value.setText(value or "—")
+        self._copy.setEnabled(bool(value))
+        self._text = value or ""
+
+    def text(self) -> str:
+        return self._text
+
+    def _to_clipboard(self) -> None:
+        QGuiApplication.clipboard().setText(self._text)
+
+
+class DetailPane(QWidget):
+    """Larger preview, keys, URL, hash, size, type, and the whole error text."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("detailPane")
+        self.setAccessibleName("File details")
+        self.setMinimumWidth(280)
+        self._endpoint_url: str | None = None
+        self._file_id: int | None = None
+        self._no_preview_text = ""
+
+        self._preview = QLabel()
+        self._preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._preview.setMinimumSize(PREVIEW_SIDE, PREVIEW_SIDE)
+        self._preview.setAccessibleName("Preview")
+        self._title = QLabel()
+        self._title.setWordWrap(True)
+        self._title.setTextFormat(Qt.TextFormat.PlainText)
+        font = self._title.font()
+        font.setBold(True)
+        self._title.setFont(font)
+        self._status = QLabel()
+        self._status.setWordWrap(True)
+
+        self.key = _CopyField("Key")
+        self.thumbnail_key = _CopyField("Thumbnail key")
+        self.url = _CopyField("URL")
+        self.sha256 = _CopyField("SHA-256")
+        self._size = QLabel()
+        self._type = QLabel()
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Key:", self.key)
+        form.addRow("Thumbnail:", self.thumbnail_key)
+        form.addRow("URL:", self.url)
+        form.addRow("SHA-256:", self.sha256)
+        form.addRow("Size:", self._size)
+        form.addRow("Type:", self._type)
+
+        self._message = QPlainTextEdit()
+        self._message.setReadOnly(True)
+        self._message.setAccessibleName("Message")
+        self._message.setMaximumHeight(110)
+        self._copy_message = QPushButton("Copy message")
+        self._copy_message.setAccessibleName("Copy message")
+        self._copy_message.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self._message.toPlainText())
+        )
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._preview)
+        layout.addWidget(self._title)
+        layout.addWidget(self._status)
+        layout.addLayout(form)
+        layout.addWidget(self._message)
+        layout.addWidget(self._copy_message, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addStretch(1)
+        self.show_snapshot(None)
+
+    @property
+    def file_id(self) -> int | None:
+        return self._file_id
+
+    def set_endpoint_url(self, endpoint_url: str | None) -> None:
+        self._endpoint_url = endpoint_url
+
+    def show_snapshot(self, snap: FileSnapshot | None, preview: QImage | None = None) -> None:
+        """Show one file, or a hint when nothing is selected."""
+        self._file_id = snap.file_id if snap else None
+        if snap is None:
+            self._title.setText("No file selected")
+            self._status.setText("Select a file in the queue to see its details.")
+            for field in (self.key, self.thumbnail_key, self.url, self.sha256):
+                field.set_value(None)
+            self._size.setText("—")
+            self._type.setText("—")
+            self._message.setPlainText("")
+            self._copy_message.setEnabled(False)
+            self._preview.setPixmap(QPixmap())
+            self._preview.setText("")
+            return
+        self._title.setText(snap.path.name)
+        self._title.setToolTip(str(snap.path))
+        badge = state_badge(snap)
+        thumb = thumbnail_badge(snap)
+        self._status.setText(f"{badge.text} · thumbnail {thumb.text}")
+        self.key.set_value(snap.key)
+        self.thumbnail_key.set_value(snap.thumbnail_key)
+        self.url.set_value(object_url(snap, self._endpoint_url))
+        self.sha256.set_value(snap.sha256)
+        self._size.setText(human_size(snap.size) if snap.size is not None else "—")
+        self._type.setText(snap.content_type or "—")
+        full = _full_message(snap)
+        self._message.setPlainText(full)
+        self._copy_message.setEnabled(bool(full))
+        self._no_preview_text = _no_preview_text(snap)
+        self.set_preview(preview)
+
+    def set_preview(self, image: QImage | None) -> None:
+        if image is None or image.isNull():
+            self._preview.setPixmap(QPixmap())
+            self._preview.setText(self._no_preview_text)
+            return
+        pixmap = QPixmap.fromImage(image)
+        if max(pixmap.width(), pixmap.height()) > PREVIEW_SIDE:
+            pixmap = pixmap.scaled(
+                PREVIEW_SIDE,
+                PREVIEW_SIDE,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        self._preview.setPixmap(pixmap)
+
+
+def _no_preview_text(snap: FileSnapshot) -> str:
+    if snap.thumbnail_state is ThumbnailState.FAILED:
+        return "No preview: the thumbnail could not be made"
+    if snap.state is FileState.FAILED:
+        return "No preview: this file was not uploaded"
+    if snap.state.is_final:
+        return "No preview"
+    return "Preview appears once the thumbnail is made"
+
+
+def _full_message(snap: FileSnapshot) -> str:
+    parts = []
+    if snap.error:
+        parts.append(snap.error)
+    if snap.thumbnail_error:
+        parts.append(f"Thumbnail: {snap.thumbnail_error}")
+    if not parts and snap.state is not FileState.QUEUED:
+        text = message_text(snap)
+        if text and text != snap.key:
+            parts.append(text)
+    return "\n".join(parts)

@@ -1,0 +1,111 @@
+"""Make docs/screenshot.png from a real run: the window uploads a small collection to
+the local test bucket, one failed file is selected, and the window is grabbed.
+
+Usage: python docs/make_screenshot.py [OUT.png]   (offscreen; needs no display)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from PIL import Image, ImageDraw  # noqa: E402
+
+from tests.helpers import corpus  # noqa: E402
+
+
+def coin(path: Path, hue: tuple[int, int, int], seed: int) -> Path:
+    size = 900
+    im = Image.new("RGB", (size, size), (38, 40, 46))
+    draw = ImageDraw.Draw(im)
+    for r in range(400, 0, -4):
+        shade = 0.55 + 0.45 * math.cos(r / 400 * math.pi / 2 + seed)
+        colour = tuple(int(c * shade) for c in hue)
+        draw.ellipse((450 - r, 450 - r, 450 + r, 450 + r), fill=colour)
+    draw.ellipse((120, 120, 780, 780), outline=tuple(min(255, c + 40) for c in hue), width=10)
+    im.save(path, "JPEG", quality=90)
+    return path
+
+
+def stamp(path: Path, colour: tuple[int, int, int]) -> Path:
+    im = Image.new("RGB", (700, 860), (245, 240, 228))
+    draw = ImageDraw.Draw(im)
+    for x in range(0, 700, 28):
+        draw.ellipse((x - 9, -9, x + 9, 9), fill=(255, 255, 255))
+        draw.ellipse((x - 9, 851, x + 9, 869), fill=(255, 255, 255))
+    draw.rectangle((60, 60, 640, 800), fill=colour)
+    draw.rectangle((110, 110, 590, 620), fill=(250, 246, 236))
+    draw.polygon([(350, 160), (520, 560), (180, 560)], fill=tuple(c // 2 for c in colour))
+    im.save(path, "JPEG", quality=90)
+    return path
+
+
+def page(path: Path) -> Path:
+    im = Image.new("RGB", (1000, 1400), (236, 226, 200))
+    draw = ImageDraw.Draw(im)
+    for y in range(160, 1300, 38):
+        draw.line((120, y, 880 - (y * 7) % 160, y), fill=(70, 60, 50), width=6)
+    im.save(path, "PNG")
+    return path
+
+
+def make_collection(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    coin(folder / "1921 Morgan dollar obverse.jpg", (200, 200, 210), 0)
+    coin(folder / "1921 Morgan dollar reverse.jpg", (190, 190, 200), 1)
+    coin(folder / "Sovereign 1911.jpg", (222, 178, 80), 2)
+    coin(folder / "Penny 1967.jpg", (176, 104, 62), 3)
+    stamp(folder / "Penny Black.jpg", (30, 30, 36))
+    stamp(folder / "Inverted Jenny.jpg", (170, 40, 50))
+    page(folder / "Folio 12 recto.png")
+    # The duplicate: the same sovereign photo under another name.
+    (folder / "Sovereign 1911 (copy).jpg").write_bytes((folder / "Sovereign 1911.jpg").read_bytes())
+    corpus.truncated_jpeg(folder / "Half crown 1887 (card reader error).jpg")
+    corpus.text_named_jpg(folder / "catalogue notes.jpg")
+
+
+async def shoot(window: object, out: Path) -> None:
+    from app.core.models import FileState
+    from app.ui.window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    window.resize(1280, 720)
+    for _ in range(1200):  # up to a minute for the uploads to finish
+        await asyncio.sleep(0.05)
+        if window.model.rowCount() >= 10 and not window.controller.has_unfinished():
+            break
+    await asyncio.sleep(0.5)  # previews decode in the background; let them arrive
+    failed = window.model.file_ids_where(
+        lambda s: s.state is FileState.UPLOADED and s.thumbnail_error is not None
+    )
+    row = window.model.row_of(failed[0]) if failed else 0
+    proxy_row = window.proxy.mapFromSource(window.model.index(row or 0, 0)).row()
+    window.table.selectRow(proxy_row)
+    await asyncio.sleep(0.3)
+    window.grab().save(str(out))
+    print(f"saved {out} ({window.model.rowCount()} files)")
+
+
+def main() -> int:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshot.png"
+    with tempfile.TemporaryDirectory(prefix="screenshot-") as tmp:
+        work = Path(tmp)
+        os.environ["PHOTO_UPLOADER_DATA_DIR"] = str(work / "data")
+        os.environ["PHOTO_UPLOADER_CONFIG_DIR"] = str(work / "config")
+        collection = work / "Collection"
+        make_collection(collection)
+        from app.__main__ import gui_main
+
+        return gui_main([str(collection)], lambda window: shoot(window, out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
