@@ -58,14 +58,21 @@ class Engine:
         """Raise StoreError with one clear sentence unless the bucket is usable."""
         await asyncio.get_running_loop().run_in_executor(self.io_pool, self.store.check_bucket)
 
-    def reconfigure(self, destination: Destination, settings: EngineSettings) -> None:
+    def reconfigure(
+        self,
+        destination: Destination,
+        settings: EngineSettings,
+        store: ObjectStore | None = None,
+    ) -> None:
         """Use a new destination and settings for files started from now on.
 
-        Raises StoreError (from the store factory) and leaves everything as it was.
+        `store` may be built beforehand (off the loop: creating a boto3 client blocks);
+        otherwise the store factory makes one, raising StoreError and changing nothing.
         The previous store stays open until aclose(): files that started with it may
         still retry a thumbnail beside their original.
         """
-        store = self._store_factory(destination, settings.concurrency)
+        if store is None:
+            store = self._store_factory(destination, settings.concurrency)
         self._retired.append(self.store)
         self.store, self.destination, self.settings = store, destination, settings
         self.pipeline.reconfigure(store, settings, prefix=destination.prefix)

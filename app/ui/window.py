@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -48,6 +49,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QStyledItemDelegate,
@@ -405,8 +407,13 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.pages, 1)
         self.splitter = QSplitter()
         self.splitter.setObjectName("mainSplitter")
+        detail_scroll = QScrollArea()
+        detail_scroll.setWidget(self.detail)
+        detail_scroll.setWidgetResizable(True)
+        detail_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        detail_scroll.setMinimumWidth(240)  # the pane scrolls rather than make the window big
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.detail)
+        self.splitter.addWidget(detail_scroll)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setSizes([800, 300])
         central = QWidget()

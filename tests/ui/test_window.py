@@ -1,0 +1,326 @@
+"""The window as a collector uses it: drops, badges, retry, settings, closing.
+
+The real MainWindow, controller, model and engine run on a qasync loop; the bucket is a
+FakeStore (faults injected) except where a test says it uses a real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+import qasync
+from app.core.config import Destination
+from app.core.models import FileState, ThumbnailState
+from app.ui.controller import UploadController
+from app.ui.queue_model import Column, PreviewCache, QueueModel
+from app.ui.settings import AppSettings, MemorySecretStore, SettingsStore
+from app.ui.window import MainWindow
+from tests.helpers import corpus
+from tests.helpers.fakes import FakeStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    qapp.setQuitOnLastWindowClosed(False)  # as create_application() does for the real app
+    event_loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.close()
+    asyncio.set_event_loop(None)
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait for a condition (not for time): fail clearly if it never holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
+class App:
+    """A window wired like the real one, with a FakeStore behind the engine."""
+
+    def __init__(self, settings_file: Path, store: FakeStore) -> None:
+        self.store = store
+        self.settings_store = SettingsStore(
+            QSettings(str(settings_file), QSettings.Format.IniFormat), MemorySecretStore()
+        )
+        self.previews = PreviewCache()
+        self.model = QueueModel(self.previews)
+        self.controller = UploadController(
+            self.model, store_factory=self._store_for, local_server=_no_local_server
+        )
+        self.window = MainWindow(self.controller, self.model, self.previews, self.settings_store)
+        self.destinations: list[Destination] = []
+
+    def _store_for(self, destination: Destination, concurrency: int) -> FakeStore:
+        self.destinations.append(destination)
+        return self.store
+
+    async def start(self) -> None:
+        settings = self.settings_store.load()
+        if settings.uses_local_bucket:
+            settings = AppSettings(bucket="fake-bucket")
+            self.settings_store.save(settings)
+        self.window.show()
+        await self.controller.start(settings, None)
+
+    async def close(self) -> None:
+        await asyncio.wait_for(self.controller.aclose(), 15)
+        self.previews.close()
+        self.window.hide()
+        self.window.deleteLater()
+
+    def snap(self, name: str) -> Any:
+        for row in range(self.model.rowCount()):
+            snap = self.model.snapshot_at(row)
+            if snap.path.name == name:
+                return snap
+        return None
+
+    def cell(self, name: str, column: Column, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        for row in range(self.model.rowCount()):
+            if self.model.snapshot_at(row).path.name == name:
+                return self.model.index(row, column).data(role)
+        raise KeyError(name)
+
+    def idle(self) -> bool:
+        return self.model.rowCount() > 0 and not self.controller.has_unfinished()
+
+
+def _no_local_server() -> Any:
+    raise AssertionError("these tests configure a bucket; the local server must not start")
+
+
+def run(loop: qasync.QEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:
+    return loop.run_until_complete(coro)
+
+
+def drop(window: MainWindow, paths: list[Path]) -> QDropEvent:
+    """Drag file URLs over the window and drop them, as a file manager does: the
+    enter, move and drop events a real drag sends, copy or move allowed."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    actions = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+    where = QPointF(window.rect().center())
+    buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(where, actions, mime, buttons, keys)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted(), "the window refused the drag"
+    QApplication.sendEvent(window, QDragMoveEvent(where, actions, mime, buttons, keys))
+    event = QDropEvent(where, actions, mime, buttons, keys)
+    QApplication.sendEvent(window, event)
+    return event
+
+
+def test_dropped_files_and_folder_show_each_fate_with_badges(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    single = corpus.jpeg_photo(tmp_path / "loose coin.jpg", (400, 300))
+    folder = tmp_path / "album"
+    folder.mkdir()
+    corpus.jpeg_photo(folder / "stamp.jpg", (300, 400), seed=3)
+    corpus.truncated_jpeg(folder / "damaged.jpg")
+    corpus.text_named_jpg(folder / "notes.jpg")
+    app = App(tmp_path / "settings.ini", FakeStore())
+
+    async def go() -> QDropEvent:
+        await app.start()
+        assert app.window.pages.currentWidget() is app.window.drop_hint  # empty: drop target
+        event = drop(app.window, [single, folder])
+        await until(lambda: app.model.rowCount() == 4 and app.idle())
+        return event
+
+    try:
+        event = run(loop, go())
+        assert event.isAccepted()
+        assert event.dropAction() == Qt.DropAction.CopyAction  # never a move
+        assert app.window.pages.currentWidget() is app.window.table
+        assert app.cell("loose coin.jpg", Column.STATUS) == "Uploaded"
+        assert app.cell("loose coin.jpg", Column.THUMBNAIL) == "Generated"
+        assert app.cell("damaged.jpg", Column.STATUS) == "Uploaded"
+        assert app.cell("damaged.jpg", Column.THUMBNAIL) == "Failed"
+        assert "truncated" in app.cell("damaged.jpg", Column.MESSAGE).lower()
+        assert "truncated" in app.cell(
+            "damaged.jpg", Column.THUMBNAIL, Qt.ItemDataRole.ToolTipRole
+        ).lower()
+        assert app.cell("notes.jpg", Column.STATUS) == "Failed"
+        assert app.cell("notes.jpg", Column.THUMBNAIL) == "Skipped"
+        assert "not a supported image" in app.cell("notes.jpg", Column.MESSAGE)
+        # Sources untouched: a drop copies.
+        assert single.exists() and (folder / "stamp.jpg").exists()
+    finally:
+        run(loop, app.close())
+
+
+def test_retry_failed_redoes_only_what_failed(loop: qasync.QEventLoop, tmp_path: Path) -> None:
+    first = corpus.jpeg_photo(tmp_path / "obverse.jpg", seed=1)
+    second = corpus.jpeg_photo(tmp_path / "reverse.jpg", seed=2)
+    store = FakeStore()
+    store.fail_next["upload"] = 1  # one original fails to upload
+    store.fail_next["put"] = 1  # one thumbnail fails to upload
+    app = App(tmp_path / "settings.ini", store)
+
+    async def go() -> None:
+        await app.start()
+        app.window.add_paths([first, second])
+        await until(lambda: app.model.rowCount() == 2 and app.idle())
+        await until(app.window.retry_action.isEnabled)  # within a status refresh
+        assert app.window.retry_action.shortcut().toString() == "Ctrl+R"
+        assert app.window.filter_buttons.checkedButton() is not None
+        app.window.retry_action.trigger()
+        await until(
+            lambda: all(
+                app.model.snapshot_at(r).state is FileState.UPLOADED
+                and app.model.snapshot_at(r).thumbnail_state is ThumbnailState.GENERATED
+                for r in range(2)
+            )
+        )
+        await until(lambda: not app.window.retry_action.isEnabled())
+
+    try:
+        run(loop, go())
+        for name in ("obverse.jpg", "reverse.jpg"):
+            assert app.cell(name, Column.STATUS) == "Uploaded"
+            assert app.cell(name, Column.THUMBNAIL) == "Generated"
+        # 2 originals + 1 retried original; 2 thumbnails + 1 retried thumbnail. Nothing
+        # that had succeeded was sent again.
+        assert store.calls["upload"] == 3
+        assert store.calls["put"] == 3
+        assert len(store.photo_keys()) == 4
+        assert not app.window.retry_action.isEnabled()
+    finally:
+        run(loop, app.close())
+
+
+def test_settings_persist_across_a_restart_of_the_window(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    settings_file = tmp_path / "settings.ini"
+    app = App(settings_file, FakeStore())
+
+    async def first_session() -> None:
+        await app.start()
+        app.window.open_settings()
+        dialog = app.window._settings_dialog
+        assert dialog is not None
+        dialog.s3_radio.setChecked(True)
+        dialog.bucket_edit.setText("my-coins")
+        dialog.prefix_edit.setText("coins/2024")
+        dialog.concurrency_spin.setValue(3)
+        dialog.accept()
+        await until(lambda: any(d.bucket == "my-coins" for d in app.destinations))
+        app.window.resize(720, 540)  # fits the offscreen screen (800x600)
+        app.window.table.setColumnWidth(Column.NAME, 333)
+        app.window.confirm_quit()
+
+    run(loop, first_session())
+    run(loop, app.close())
+
+    again = App(settings_file, FakeStore())
+
+    async def second_session() -> None:
+        await again.start()
+
+    try:
+        run(loop, second_session())
+        loaded = again.settings_store.load()
+        assert (loaded.bucket, loaded.prefix, loaded.concurrency) == ("my-coins", "coins/2024", 3)
+        assert again.destinations[-1].bucket == "my-coins"
+        assert again.destinations[-1].prefix == "coins/2024/"
+        assert again.window.table.columnWidth(Column.NAME) == 333
+        assert (again.window.width(), again.window.height()) == (720, 540)
+        assert "my-coins" in again.window.destination_label.text()
+    finally:
+        run(loop, again.close())
+
+
+def test_closing_during_an_upload_asks_then_quits_without_hanging(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore(gate=threading.Event())  # uploads block until released
+    app = App(tmp_path / "settings.ini", store)
+
+    async def go() -> None:
+        await app.start()
+        app.window.add_paths([photo])
+        await until(lambda: bool(app.snap("coin.jpg")) and app.snap("coin.jpg").state
+                    is FileState.UPLOADING)
+        app.window.close()
+        assert app.window.close_requested_with_work  # asked before quitting
+        assert app.window.isVisible()
+        app.window.confirm_quit()
+        assert not app.window.isVisible()
+        await asyncio.wait_for(app.controller.aclose(), 15)  # the upload is still stuck
+
+    try:
+        run(loop, go())
+        assert store.photo_keys() == []
+    finally:
+        run(loop, app.close())
+
+
+@pytest.mark.integration
+def test_python_m_app_with_paths_uploads_to_the_local_bucket(tmp_path: Path) -> None:
+    """`python -m app PATH...` as a file manager's "Open with" starts it."""
+    photos = tmp_path / "To upload"
+    photos.mkdir()
+    names = [corpus.jpeg_photo(photos / f"lot {n}.jpg", (500, 400), seed=n).name for n in (1, 2)]
+    data = tmp_path / "data"
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        PHOTO_UPLOADER_DATA_DIR=str(data),
+        PHOTO_UPLOADER_CONFIG_DIR=str(tmp_path / "config"),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", str(photos)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    bucket = data / "local-bucket" / "photos"
+
+    def uploaded() -> bool:
+        thumbs = list((bucket / "thumbnails").glob("*.jpg")) if bucket.exists() else []
+        index = data / "local-bucket" / "photos" / ".photo-uploader" / "sha256"
+        return len(thumbs) == 2 and index.exists() and len(list(index.iterdir())) == 2
+
+    try:
+        deadline = time.monotonic() + 60
+        while not uploaded():
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "the window never uploaded"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)  # Ctrl+C in the terminal quits cleanly
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+    stored = sorted(p.name.rsplit("-", 1)[0] for p in bucket.glob("lot *.jpg"))
+    assert stored == sorted(n.removesuffix(".jpg") for n in names)
+    for name in names:
+        (original,) = bucket.glob(name.removesuffix(".jpg") + "-*.jpg")
+        assert original.read_bytes() == (photos / name).read_bytes()
