@@ -1,0 +1,185 @@
+"""Delegates that paint the queue's badges as coloured pills with text.
+
+Paint runs for every visible cell on every repaint, so it only reads two roles, uses
+the view's font and metrics from the option, and caches QColors by hex string.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from app.ui.badges import Badge
+from app.ui.queue_model import QueueRole
+
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+_colours: dict[str, QColor] = {}
+
+
+def _colour(hex_colour: str) -> QColor:
+    colour = _colours.get(hex_colour)
+    if colour is None:
+        colour = _colours[hex_colour] = QColor(hex_colour)
+    return colour
+
+
+class BadgeDelegate(QStyledItemDelegate):
+    """Paints the `Badge` under `role` as a rounded pill: text on a tinted background.
+
+    Falls back to the default painting when the cell holds no badge.
+    """
+
+    MARGIN = 4  # between the cell edge and the pill
+    H_PAD = 8  # inside the pill, left and right of the text
+    V_PAD = 3  # inside the pill, above and below the text
+
+    def __init__(
+        self, role: int = QueueRole.THUMBNAIL_BADGE, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._role = int(role)
+
+    @property
+    def role(self) -> int:
+        return self._role
+
+    def badge(self, index: AnyIndex) -> Badge | None:
+        value = index.data(self._role)
+        return value if isinstance(value, Badge) else None
+
+    def pill_rect(self, option: QStyleOptionViewItem, text: str) -> QRect:
+        """Where the pill goes in the cell: left-aligned, vertically centred."""
+        metrics = option.fontMetrics
+        cell = option.rect.adjusted(self.MARGIN, 0, -self.MARGIN, 0)
+        height = min(metrics.height() + 2 * self.V_PAD, cell.height())
+        width = min(metrics.horizontalAdvance(text) + 2 * self.H_PAD, cell.width())
+        top = cell.top() + (cell.height() - height) // 2
+        return QRect(cell.left(), top, max(0, width), height)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        badge = self.badge(index)
+        if badge is None:
+            super().paint(painter, option, index)
+            return
+        widget = option.widget
+        style = widget.style() if widget is not None else None
+        if style is not None:
+            # The option from the view has no text or icon yet: this draws only the
+            # (alternating / selected) background and the focus frame.
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
+        self.paint_pill(painter, option, badge, self.progress(index))
+
+    def progress(self, index: AnyIndex) -> float | None:
+        return None
+
+    def paint_pill(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        badge: Badge,
+        progress: float | None = None,
+    ) -> None:
+        rect = self.pill_rect(option, badge.text)
+        if rect.width() <= 2 * self.V_PAD or rect.height() <= 0:
+            return
+        foreground = _colour(badge.foreground)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        shape = QRectF(rect)
+        radius = shape.height() / 2
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(_colour(badge.background))
+        painter.drawRoundedRect(shape, radius, radius)
+        if progress is not None:
+            self._paint_progress(painter, shape, radius, foreground, progress)
+        painter.setPen(foreground)
+        painter.setFont(option.font)
+        text_rect = rect.adjusted(self.H_PAD, 0, -self.H_PAD, 0)
+        text = badge.text
+        if option.fontMetrics.horizontalAdvance(text) > text_rect.width():
+            text = option.fontMetrics.elidedText(
+                text, Qt.TextElideMode.ElideRight, max(0, text_rect.width())
+            )
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def _paint_progress(
+        self,
+        painter: QPainter,
+        shape: QRectF,
+        radius: float,
+        colour: QColor,
+        progress: float,
+    ) -> None:
+        """A 3-px bar along the bottom of the pill, clipped to its rounded shape."""
+        clip = QPainterPath()
+        clip.addRoundedRect(shape, radius, radius)
+        painter.setClipPath(clip, Qt.ClipOperation.IntersectClip)
+        bar = QRectF(shape.left(), shape.bottom() - 3, shape.width(), 3)
+        track = QColor(colour)
+        track.setAlphaF(0.2)
+        painter.fillRect(bar, track)
+        bar.setWidth(shape.width() * max(0.0, min(1.0, progress)))
+        painter.fillRect(bar, colour)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        badge = self.badge(index)
+        if badge is None:
+            return super().sizeHint(option, index)
+        metrics = option.fontMetrics
+        return QSize(
+            metrics.horizontalAdvance(badge.text) + 2 * (self.H_PAD + self.MARGIN),
+            metrics.height() + 2 * (self.V_PAD + self.MARGIN),
+        )
+
+
+class StatusDelegate(BadgeDelegate):
+    """The status pill, with a thin progress bar inside it while the file uploads."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(QueueRole.STATE_BADGE, parent)
+
+    def progress(self, index: AnyIndex) -> float | None:
+        value = index.data(QueueRole.PROGRESS)
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+class PreviewDelegate(QStyledItemDelegate):
+    """Draws the DecorationRole QImage centred in the cell, at most `max_side` logical px.
+
+    A preview made at twice the size (for a 2x screen) is drawn at `max_side` and
+    stays crisp; the default delegate would left-align it at its pixel size.
+    """
+
+    def __init__(self, max_side: int = 48, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._max_side = max_side
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        image = index.data(_DECORATION)
+        if not isinstance(image, QImage) or image.isNull():
+            super().paint(painter, option, index)
+            return
+        widget = option.widget
+        if widget is not None:
+            widget.style().drawControl(
+                QStyle.ControlElement.CE_ItemViewItem, option, painter, widget
+            )
+        cell = QRectF(option.rect.adjusted(2, 2, -2, -2))
+        width, height = image.width(), image.height()
+        scale = min(1.0, self._max_side / max(width, height), cell.width() / max(width, 1))
+        scale = min(scale, cell.height() / max(height, 1))
+        target = QRectF(0, 0, width * scale, height * scale)
+        target.moveCenter(cell.center())
+        painter.save()
+        if scale < 1.0:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawImage(target, image)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        return QSize(self._max_side + 8, self._max_side + 8)
