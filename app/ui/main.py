@@ -165,12 +165,28 @@ async def _run_window(
     return 0
 
 
+NO_DISPLAY_MESSAGE = (
+    "photo-uploader: no display was found, so the window cannot open. Run it from a "
+    "desktop session, or upload without a window: python -m app upload PATH..."
+)
+
+
+def display_available() -> bool:
+    """False on a Linux box with no X11/Wayland session (Qt would abort, not explain)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_gui(argv: Sequence[str], script: WindowScript | None = None) -> int:
     """Open the window; `argv` may name files and folders to queue at once.
 
     `script`, if given, is awaited with the window once it is up; the app quits when it
     returns (used by docs/make_screenshot.py and bench/ui_lag.py).
     """
+    if not display_available():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 2
     paths = [Path(arg).expanduser() for arg in argv if not arg.startswith("-")]
     log_path = setup_logging()
     app = create_application([sys.argv[0]])

@@ -689,17 +689,21 @@ class MainWindow(QMainWindow):
             n = sum(counts.get(s, 0) for s in states)
             if n:
                 parts.append(f"{n} {label}")
+        thumbnails_failed = self._retryable_count - counts.get(FileState.FAILED, 0)
+        if thumbnails_failed > 0:
+            parts.append(
+                f"{thumbnails_failed} thumbnail{'s' if thumbnails_failed > 1 else ''} failed"
+            )
         prefix = "Paused · " if self.controller.paused else ""
         noun = "file" if total == 1 else "files"
         self.counts_label.setText(
             f"{prefix}{total} {noun}: " + ", ".join(parts) if parts else f"{prefix}No files yet"
         )
         self.progress.setValue(int(self.model.overall_progress() * 1000))
-        sent, total_bytes = self.model.sent_bytes, self.model.total_bytes
         active = any(counts.get(s, 0) for s in FileState if not s.is_final)
         if active and not self.controller.paused:
-            self._meter.sample(sent)
-            self.rate_label.setText(describe_rate(self._meter.rate(), total_bytes - sent))
+            self._meter.sample(self.model.sent_bytes)
+            self.rate_label.setText(describe_rate(self._meter.rate(), self.model.remaining_bytes))
         else:
             self._meter.reset()
             self.rate_label.setText("")

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import qasync
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-import qasync
 from app.core.config import Destination
 from app.core.models import FileState, ThumbnailState
 from app.ui.controller import UploadController
@@ -119,13 +119,13 @@ def drop(window: MainWindow, paths: list[Path]) -> QDropEvent:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     actions = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
-    where = QPointF(window.rect().center())
+    where = window.rect().center()  # QPoint: what 6.8-6.11 take for enter and move
     buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     enter = QDragEnterEvent(where, actions, mime, buttons, keys)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted(), "the window refused the drag"
     QApplication.sendEvent(window, QDragMoveEvent(where, actions, mime, buttons, keys))
-    event = QDropEvent(where, actions, mime, buttons, keys)
+    event = QDropEvent(QPointF(where), actions, mime, buttons, keys)
     QApplication.sendEvent(window, event)
     return event
 
