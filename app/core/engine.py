@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from app.core.config import MAX_CONCURRENCY, Destination, EngineSettings, cpu_workers
 from app.core.pipeline import Thumbnailer, UploadPipeline
 from app.core.store import ObjectStore, S3Store
+from app.core.threads import BackgroundThreadPool
 from app.core.thumbnails import make_thumbnail
 
 StoreFactory = Callable[[Destination, int], ObjectStore]
@@ -34,10 +34,10 @@ class Engine:
         self.settings = settings
         # Sized for the highest concurrency settings allow (threads start only when
         # needed), so reconfigure() never outgrows it.
-        self.io_pool = ThreadPoolExecutor(
+        self.io_pool = BackgroundThreadPool(
             max_workers=MAX_CONCURRENCY * 2 + 4, thread_name_prefix="upload-io"
         )
-        self.cpu_pool = ThreadPoolExecutor(max_workers=cpu_workers(), thread_name_prefix="thumb")
+        self.cpu_pool = BackgroundThreadPool(max_workers=cpu_workers(), thread_name_prefix="thumb")
         self._store_factory = store_factory
         self._retired: list[ObjectStore] = []
         try:

@@ -44,6 +44,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.core.threads import lower_process_priority
+
 log = logging.getLogger(__name__)
 
 LOCAL_BUCKET_NAME = "photos"
@@ -428,6 +430,7 @@ class LocalS3Server:
                 cwd=self.root,
                 **popen_kwargs,
             )
+            lower_process_priority(self._proc.pid)  # the window comes first
         except OSError as exc:
             return False, f"rclone could not be run ({exc.strerror or exc}). {_REINSTALL_HINT}"
 

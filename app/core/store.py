@@ -24,6 +24,7 @@ from s3transfer.subscribers import BaseSubscriber
 from app import __version__
 from app.core.config import Destination
 from app.core.errors import StoreError, describe_store_error
+from app.core.threads import BackgroundThreadPool
 
 INDEX_PREFIX = ".photo-uploader/sha256/"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -173,6 +174,7 @@ class S3Store:
                 max_request_concurrency=request_threads,
                 max_in_memory_upload_chunks=4,
             ),
+            executor_cls=BackgroundThreadPool,
         )
         self._closed = threading.Event()
 

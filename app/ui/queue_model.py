@@ -13,7 +13,6 @@ import re
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPainterPath, QPalette, QPen
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.threads import BackgroundThreadPool
 from app.ui.badges import (
     STATE_SORT_ORDER,
     FilterCategory,
@@ -643,7 +643,7 @@ class PreviewCache(QObject):
         self._failed: set[int] = set()
         self._closed = False
         self._lock = threading.Lock()  # guards _closed against workers emitting late
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preview")
+        self._executor = BackgroundThreadPool(max_workers=workers, thread_name_prefix="preview")
         self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
 
     # -- public ----------------------------------------------------------------------
