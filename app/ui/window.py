@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import (
     QByteArray,
+    QEvent,
     QItemSelection,
     QMimeData,
     QModelIndex,
@@ -35,6 +36,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QGuiApplication,
     QKeySequence,
+    QPalette,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -66,7 +68,14 @@ from app.ui.badges import FilterCategory
 from app.ui.controller import UploadController
 from app.ui.delegates import BadgeDelegate, PreviewDelegate, StatusDelegate
 from app.ui.detail_pane import DetailPane
-from app.ui.queue_model import Column, PreviewCache, QueueFilterProxy, QueueModel, QueueRole
+from app.ui.queue_model import (
+    Column,
+    PreviewCache,
+    QueueFilterProxy,
+    QueueModel,
+    QueueRole,
+    palette_is_dark,
+)
 from app.ui.settings import SettingsStore
 from app.ui.settings_dialog import SettingsDialog
 
@@ -639,6 +648,8 @@ class MainWindow(QMainWindow):
             if local
             else (" — <a href='settings'>change</a>")
         )
+        link = self.palette().color(QPalette.ColorRole.Link).name()
+        hint = hint.replace("<a ", f"<a style='color:{link}' ")
         self.destination_label.setText(f"Photos go to: <b>{_escape(text)}</b>{hint}")
 
     def _show_problem(self, message: str) -> None:
@@ -721,6 +732,13 @@ class MainWindow(QMainWindow):
         if category is FilterCategory.SKIPPED:
             return counts.get(FileState.DUPLICATE, 0) + counts.get(FileState.CANCELLED, 0)
         return self._retryable_count  # FAILED holds exactly what Retry failed redoes
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow the desktop between light and dark: badge colours and the link."""
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.model.set_dark(palette_is_dark())
+            self._show_destination(self.controller.destination_text)
+        super().changeEvent(event)
 
     # -- closing ---------------------------------------------------------------------
 
