@@ -180,6 +180,20 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(20_000, second, third)
 
 
+GUI_SWITCH_INTERVAL = 0.001
+
+
+def favour_the_gui_thread() -> None:
+    """Hand the GIL over every 1 ms instead of 5.
+
+    Worker threads run at background priority (app.core.threads); when the GUI thread
+    wants the GIL, a low-priority holder must first be scheduled to let go of it. A
+    shorter switch interval bounds that wait: bench/ui_lag.py, 200 photos, p99 lag
+    17.1/17.2/14.8 ms at 5 ms against 14.8/14.3/13.8 ms at 1 ms, same upload time.
+    """
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL)
+
+
 NO_DISPLAY_MESSAGE = (
     "photo-uploader: no display was found, so the window cannot open. Run it from a "
     "desktop session, or upload without a window: python -m app upload PATH..."
@@ -204,6 +218,7 @@ def run_gui(argv: Sequence[str], script: WindowScript | None = None) -> int:
         return 2
     paths = [Path(arg).expanduser() for arg in argv if not arg.startswith("-")]
     log_path = setup_logging()
+    favour_the_gui_thread()
     app = create_application([sys.argv[0]])
     _route_qt_messages()
     reporter = CrashReporter(log_path)
