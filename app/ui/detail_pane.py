@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.ui.badges import human_size, message_text, state_badge, thumbnail_badge
+from app.ui.queue_model import shrink_image
 
 PREVIEW_SIDE = 240
 
@@ -169,15 +170,7 @@ class DetailPane(QWidget):
             self._preview.setPixmap(QPixmap())
             self._preview.setText(self._no_preview_text)
             return
-        pixmap = QPixmap.fromImage(image)
-        if max(pixmap.width(), pixmap.height()) > PREVIEW_SIDE:
-            pixmap = pixmap.scaled(
-                PREVIEW_SIDE,
-                PREVIEW_SIDE,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        self._preview.setPixmap(pixmap)
+        self._preview.setPixmap(QPixmap.fromImage(shrink_image(image, PREVIEW_SIDE)))
 
 
 def _no_preview_text(snap: FileSnapshot) -> str:

@@ -62,6 +62,19 @@ class Harness:
         self.cpu.shutdown()
 
 
+def upload_once(store: FakeStore, *paths: Path, **harness: Any) -> dict[str, FileSnapshot]:
+    """One pipeline session: upload `paths`, wait for every fate, close."""
+
+    async def go() -> dict[str, FileSnapshot]:
+        h = Harness(store, **harness)
+        try:
+            return await h.upload(*paths)
+        finally:
+            await h.close()
+
+    return run(go)
+
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -70,14 +83,7 @@ def test_good_photo_uploads_original_byte_for_byte_and_thumbnail_beside_it(tmp_p
     photo = corpus.jpeg_photo(tmp_path / "Münze 1923.jpg", (800, 600))
     store = FakeStore()
 
-    async def go() -> dict[str, FileSnapshot]:
-        h = Harness(store)
-        try:
-            return await h.upload(photo)
-        finally:
-            await h.close()
-
-    snap = run(go)["Münze 1923.jpg"]
+    snap = upload_once(store, photo)["Münze 1923.jpg"]
     digest = sha(photo)
     assert snap.state is FileState.UPLOADED
     assert snap.thumbnail_state is ThumbnailState.GENERATED
@@ -95,14 +101,7 @@ def test_extension_follows_content_not_name(tmp_path: Path) -> None:
     fake_png = corpus.jpeg_photo(tmp_path / "scan.png")
     store = FakeStore()
 
-    async def go() -> dict[str, FileSnapshot]:
-        h = Harness(store)
-        try:
-            return await h.upload(fake_png)
-        finally:
-            await h.close()
-
-    snap = run(go)["scan.png"]
+    snap = upload_once(store, fake_png)["scan.png"]
     assert snap.key is not None and snap.key.endswith(".jpg")
     assert snap.content_type == "image/jpeg"
 
@@ -120,14 +119,7 @@ def test_non_images_fail_with_plain_reason_and_nothing_uploaded(
     bad = make(tmp_path / "bad.jpg")
     store = FakeStore()
 
-    async def go() -> dict[str, FileSnapshot]:
-        h = Harness(store)
-        try:
-            return await h.upload(bad)
-        finally:
-            await h.close()
-
-    snap = run(go)["bad.jpg"]
+    snap = upload_once(store, bad)["bad.jpg"]
     assert snap.state is FileState.FAILED
     assert snap.thumbnail_state is ThumbnailState.SKIPPED
     assert snap.error is not None and words in snap.error
@@ -139,14 +131,7 @@ def test_undecodable_image_still_uploads_original_with_failed_thumbnail(tmp_path
     broken = corpus.truncated_jpeg(tmp_path / "cut.jpg")
     store = FakeStore()
 
-    async def go() -> dict[str, FileSnapshot]:
-        h = Harness(store)
-        try:
-            return await h.upload(broken)
-        finally:
-            await h.close()
-
-    snap = run(go)["cut.jpg"]
+    snap = upload_once(store, broken)["cut.jpg"]
     assert snap.state is FileState.UPLOADED
     assert snap.thumbnail_state is ThumbnailState.FAILED
     assert snap.thumbnail_error and "truncated" in snap.thumbnail_error.lower()
@@ -161,14 +146,7 @@ def test_same_content_in_one_batch_is_sent_once(tmp_path: Path) -> None:
     second.write_bytes(first.read_bytes())
     store = FakeStore()
 
-    async def go() -> dict[str, FileSnapshot]:
-        h = Harness(store, concurrency=4)
-        try:
-            return await h.upload(first, second)
-        finally:
-            await h.close()
-
-    snaps = run(go)
+    snaps = upload_once(store, first, second, concurrency=4)
     states = sorted(s.state.value for s in snaps.values())
     assert states == ["duplicate", "uploaded"]
     dup = next(s for s in snaps.values() if s.state is FileState.DUPLICATE)
@@ -187,24 +165,10 @@ def test_second_computer_with_empty_state_sees_duplicates_and_writes_nothing(
     renamed.write_bytes(photo.read_bytes())
     store = FakeStore()
 
-    async def first_computer() -> None:
-        h = Harness(store)
-        try:
-            await h.upload(photo)
-        finally:
-            await h.close()
-
-    async def second_computer() -> dict[str, FileSnapshot]:
-        h = Harness(store)
-        try:
-            return await h.upload(renamed)
-        finally:
-            await h.close()
-
-    run(first_computer)
+    upload_once(store, photo)  # the first computer
     objects_before = dict(store.objects)
     writes_before = store.calls["upload"] + store.calls["put"] + store.calls["record"]
-    snap = run(second_computer)["same coin.jpg"]
+    snap = upload_once(store, renamed)["same coin.jpg"]  # a second one, empty state
     assert snap.state is FileState.DUPLICATE
     assert snap.key == f"coins/coin-{sha(photo)[:8]}.jpg"
     assert snap.thumbnail_key is not None and snap.thumbnail_key in store.objects
@@ -216,17 +180,10 @@ def test_index_pointing_at_deleted_object_is_not_a_duplicate(tmp_path: Path) -> 
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
     store = FakeStore()
 
-    async def upload_once() -> dict[str, FileSnapshot]:
-        h = Harness(store)
-        try:
-            return await h.upload(photo)
-        finally:
-            await h.close()
-
-    key = run(upload_once)["coin.jpg"].key
+    key = upload_once(store, photo)["coin.jpg"].key
     assert key is not None
     del store.objects[key]  # someone deleted the photo from the bucket
-    again = run(upload_once)["coin.jpg"]
+    again = upload_once(store, photo)["coin.jpg"]
     assert again.state is FileState.UPLOADED
     assert key in store.objects
 
