@@ -158,9 +158,10 @@ def test_dropped_files_and_folder_show_each_fate_with_badges(
         assert app.cell("damaged.jpg", Column.STATUS) == "Uploaded"
         assert app.cell("damaged.jpg", Column.THUMBNAIL) == "Failed"
         assert "truncated" in app.cell("damaged.jpg", Column.MESSAGE).lower()
-        assert "truncated" in app.cell(
-            "damaged.jpg", Column.THUMBNAIL, Qt.ItemDataRole.ToolTipRole
-        ).lower()
+        assert (
+            "truncated"
+            in app.cell("damaged.jpg", Column.THUMBNAIL, Qt.ItemDataRole.ToolTipRole).lower()
+        )
         assert app.cell("notes.jpg", Column.STATUS) == "Failed"
         assert app.cell("notes.jpg", Column.THUMBNAIL) == "Skipped"
         assert "not a supported image" in app.cell("notes.jpg", Column.MESSAGE)
@@ -262,8 +263,9 @@ def test_closing_during_an_upload_asks_then_quits_without_hanging(
     async def go() -> None:
         await app.start()
         app.window.add_paths([photo])
-        await until(lambda: bool(app.snap("coin.jpg")) and app.snap("coin.jpg").state
-                    is FileState.UPLOADING)
+        await until(
+            lambda: bool(app.snap("coin.jpg")) and app.snap("coin.jpg").state is FileState.UPLOADING
+        )
         app.window.close()
         assert app.window.close_requested_with_work  # asked before quitting
         assert app.window.isVisible()
@@ -324,3 +326,54 @@ def test_python_m_app_with_paths_uploads_to_the_local_bucket(tmp_path: Path) -> 
     for name in names:
         (original,) = bucket.glob(name.removesuffix(".jpg") + "-*.jpg")
         assert original.read_bytes() == (photos / name).read_bytes()
+
+
+def test_paste_pause_resume_cancel_remove_and_clear(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    photos = [corpus.jpeg_photo(tmp_path / f"lot {n}.jpg", seed=n) for n in range(3)]
+    store = FakeStore()
+    app = App(tmp_path / "settings.ini", store)
+    window = app.window
+
+    async def go() -> None:
+        await app.start()
+        window.pause_action.trigger()  # Ctrl+P: nothing new starts
+        assert window.pause_action.text() == "&Resume"
+        mime = QMimeData()
+        mime.setText("\n".join(str(p) for p in photos))  # paths copied from a file manager
+        QApplication.clipboard().setMimeData(mime)
+        window.paste_action.trigger()
+        await until(lambda: app.model.rowCount() == 3)
+        assert all(app.snap(p.name).state is FileState.QUEUED for p in photos)
+        assert store.calls["upload"] == 0
+
+        window.table.selectRow(0)  # cancel one while paused, then resume the rest
+        cancelled = window.selected_file_ids()
+        window.cancel_action.trigger()
+        await until(lambda: app.model.snapshot_for(cancelled[0]).state is FileState.CANCELLED)
+        window.pause_action.trigger()
+        await until(app.idle)
+        assert sorted(s.state.value for s in map(app.snap, (p.name for p in photos))) == [
+            "cancelled",
+            "uploaded",
+            "uploaded",
+        ]
+
+        window.table.selectRow(1)
+        window.copy_key_action.trigger()
+        copied = QApplication.clipboard().text()
+        assert copied in store.objects
+
+        window.remove_action.trigger()  # Delete: the row goes, the bucket keeps the photo
+        await until(lambda: app.model.rowCount() == 2)
+        assert copied in store.objects
+        await until(window.clear_action.isEnabled)
+        window.clear_action.trigger()  # finished rows go; nothing failed, so none stay
+        await until(lambda: app.model.rowCount() == 0)
+        assert window.pages.currentWidget() is window.drop_hint
+
+    try:
+        run(loop, go())
+    finally:
+        run(loop, app.close())
