@@ -9,6 +9,11 @@ no empty, "." or ".." segments, and no control characters. Readable Unicode (acc
 CJK, emoji) is kept as it is, in NFC form. When a key would be too long, the file's stem
 is shortened, never the hash or the extension, so keys stay unique and keep their type.
 
+render_keys also keeps every "/"-separated segment within 255 bytes: stores that keep
+objects as files (MinIO, `rclone serve s3` and so the local test bucket) cannot hold a
+longer name, and refuse it with an opaque internal error. A file name of 255 bytes, which
+Linux allows, would otherwise never upload there once "-{sha8}" is added.
+
 Decisions worth knowing:
 - A backslash in a key or file name is not a separator on S3; it becomes "_".
   In a prefix typed by the user it *is* read as a folder separator ("coins\\2024").
@@ -18,8 +23,9 @@ Decisions worth knowing:
 - A file name with an empty stem (".jpg") or a stem of only dots and spaces uses "photo".
 - Both templates must contain {sha8} or {sha256}, and must not give the same key for
   common extensions, so a thumbnail never overwrites its photo.
-- A prefix so long that not even a one-character stem fits is an error
-  (KeyTemplateError), never a silently truncated key that could lose its hash.
+- A prefix so long that not even a one-character stem fits, or with a folder name over
+  255 bytes, is an error (KeyTemplateError), never a silently truncated key that could
+  lose its hash.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ DEFAULT_KEY_TEMPLATE = "{prefix}{stem}-{sha8}{ext}"
 DEFAULT_THUMBNAIL_TEMPLATE = "{prefix}thumbnails/{stem}-{sha8}.jpg"
 
 MAX_KEY_BYTES = 1024
+MAX_SEGMENT_BYTES = 255  # a file or folder name on most file systems (NAME_MAX)
 PLACEHOLDERS: tuple[str, ...] = ("prefix", "stem", "ext", "sha256", "sha8")
 FALLBACK_STEM = "photo"
 
@@ -192,7 +199,11 @@ def _trim_stem(stem: str, length: int) -> str:
 
 
 def _fits(keys: tuple[str, str]) -> bool:
-    return all(len(key.encode("utf-8")) <= MAX_KEY_BYTES for key in keys)
+    return all(
+        len(key.encode("utf-8")) <= MAX_KEY_BYTES
+        and all(len(segment.encode("utf-8")) <= MAX_SEGMENT_BYTES for segment in key.split("/"))
+        for key in keys
+    )
 
 
 def _shorten(build: Callable[[str], tuple[str, str]], stem: str) -> tuple[str, str]:
@@ -214,6 +225,15 @@ def _shorten(build: Callable[[str], tuple[str, str]], stem: str) -> tuple[str, s
     return best
 
 
+def _check_prefix_segments(prefix: str) -> None:
+    for segment in prefix.split("/"):
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            raise KeyTemplateError(
+                f"A folder name in the prefix is longer than {MAX_SEGMENT_BYTES} bytes, which "
+                "many S3-compatible stores cannot hold; please shorten the prefix."
+            )
+
+
 def render_keys(
     template: KeyTemplate, *, prefix: str, filename: str, sha256: str, ext: str
 ) -> tuple[str, str]:
@@ -228,15 +248,17 @@ def render_keys(
         ext: The extension to use for {ext}, with its dot, as corrected by the caller.
 
     Raises:
-        KeyTemplateError: the keys cannot fit in 1024 bytes even with a one-character
-            stem, or the photo and thumbnail keys would be the same.
+        KeyTemplateError: the keys cannot fit in 1024 bytes (255 per segment) even with
+            a one-character stem, or the photo and thumbnail keys would be the same.
         ValueError: sha256 is not 64 hex characters.
     """
     sha = sha256.lower()
     if not _SHA256_RE.fullmatch(sha):
         raise ValueError(f"sha256 must be 64 hex characters, got {sha256!r}")
+    prefix = normalize_prefix(prefix)
+    _check_prefix_segments(prefix)
     values = {
-        "prefix": normalize_prefix(prefix),
+        "prefix": prefix,
         "ext": _clean_chars(ext.replace("/", _REPLACEMENT)),
         "sha256": sha,
         "sha8": sha[:8],

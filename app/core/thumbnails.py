@@ -81,7 +81,15 @@ _ORIENTATION_TRANSPOSE = {
 }
 
 _ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
-_DAMAGE_WORDS = ("truncated", "broken data stream", "end of file", "premature end")
+# Decoder messages that mean the data is damaged ("could not create decoder object": a
+# WebP whose header promises data that is not there).
+_DAMAGE_WORDS = (
+    "truncated",
+    "broken data stream",
+    "end of file",
+    "premature end",
+    "could not create decoder",
+)
 
 _setup_lock = threading.Lock()
 _pillow_initialised = False

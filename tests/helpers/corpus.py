@@ -6,8 +6,12 @@ large flat colour areas so JPEG loss cannot blur the answer.
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -355,9 +359,9 @@ def heic(path: Path, size: tuple[int, int] = (64, 32), orientation: int | None =
     return path
 
 
-def truncated_jpeg(path: Path, keep: float = 0.5) -> Path:
+def truncated_jpeg(path: Path, keep: float = 0.5, seed: int = 0) -> Path:
     """A real noisy JPEG cut off part-way through its image data."""
-    jpeg_photo(path, (256, 192))
+    jpeg_photo(path, (256, 192), seed=seed)
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
@@ -398,6 +402,22 @@ def decompression_bomb_png(path: Path, times_limit: float = 2.2) -> Path:
     limit = Image.MAX_IMAGE_PIXELS or 89_478_485
     side = int((limit * times_limit) ** 0.5) + 1
     return blank_bilevel_png(path, side, side)
+
+
+def header_claiming_huge_jpeg(path: Path, side: int = 65500) -> Path:
+    """A tiny real JPEG whose frame header (SOF0) claims side x side pixels."""
+    jpeg_photo(path, (16, 16), seed=21)
+    data = bytearray(path.read_bytes())
+    sof = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, side, side)  # height, width
+    path.write_bytes(bytes(data))
+    return path
+
+
+def webp_header_only(path: Path) -> Path:
+    """A WebP signature and an empty VP8 chunk: recognised, but nothing to decode."""
+    path.write_bytes(b"RIFF\x10\x00\x00\x00WEBPVP8 \x00\x00\x00\x00")
+    return path
 
 
 def text_named_jpg(path: Path) -> Path:
@@ -449,3 +469,151 @@ def mixed_folder(folder: Path) -> dict[str, Path]:
     if heic_writable():
         files["heic"] = heic(folder / "phone.heic", orientation=6)
     return files
+
+
+# --- Bad input: names, links and special files (issue 4) --------------------------------
+
+EMOJI_NAME = "🪙 coin 1923 👨\u200d👩\u200d👧 🇬🇧.jpg"
+NEWLINE_NAME = "obverse\nreverse.jpg"
+ESCAPE_NAME = "\x1b[31mred\x1b[0m\ttab\rreturn.jpg"  # terminal colour codes, tab, CR
+# NAME_MAX on Linux is 255 bytes: one name of ASCII, one of two-byte characters.
+LONG_ASCII_NAME = "a" * 251 + ".jpg"
+LONG_UNICODE_NAME = "é" * 125 + "x.jpg"  # 250 + 1 + 4 = 255 bytes
+NON_UTF8_NAME = b"caf\xe9 d\xfcrer \xff.jpg"  # Latin-1 bytes: not valid UTF-8
+
+
+def bytes_named(folder: Path, name: bytes, make: Callable[[Path], Path]) -> Path:
+    """A file whose name is raw bytes (e.g. not valid UTF-8), made by `make`.
+
+    Returns the str Path Python gives that file (os.fsdecode: undecodable bytes become
+    lone surrogates, which os.fsencode turns back into the same bytes).
+    """
+    return make(Path(os.fsdecode(os.path.join(os.fsencode(folder), name))))
+
+
+def fifo(path: Path) -> Path:
+    """A named pipe: opening it for reading would block until a writer comes."""
+    os.mkfifo(path)
+    return path
+
+
+def device_file(path: Path) -> tuple[Path, bool]:
+    """A character device (1, 3) like /dev/null at `path`; True if it is a real node.
+
+    Creating device nodes needs root (CAP_MKNOD); without it the file is a symlink to
+    /dev/null instead, which the walker must report just the same.
+    """
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    except (PermissionError, OSError, AttributeError):
+        path.symlink_to("/dev/null")
+        return path, False
+    return path, True
+
+
+def many_tiny_photos(folder: Path, count: int = 10_000) -> list[Path]:
+    """`count` distinct tiny PNGs in one folder (IMG_00000.png, ...), about 70 bytes each.
+
+    Written from one template by patching the pixel bytes, so 10,000 take well under a
+    second instead of 10,000 Pillow encodes.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        raw = b"\x00" + index.to_bytes(6, "big")  # filter byte + 2 RGB pixels
+        idat = zlib.compress(raw, 9)
+        header = struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0)  # 2x1, 8-bit RGB
+        path = folder / f"IMG_{index:05d}.png"
+        path.write_bytes(
+            b"\x89PNG\r\n\x1a\n"
+            + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", idat)
+            + _png_chunk(b"IEND", b"")
+        )
+        paths.append(path)
+    return paths
+
+
+@dataclass(frozen=True)
+class BadInputCorpus:
+    """What bad_input_folder made.
+
+    files: label -> path for everything the walker should report (good and bad);
+    silent: paths in the folder that must produce no entry at all (a loop to an ancestor);
+    real_device: whether `files["device"]` is a real device node (root) or a symlink.
+    """
+
+    root: Path
+    files: dict[str, Path]
+    silent: tuple[Path, ...]
+    real_device: bool
+
+
+def bad_input_folder(folder: Path) -> BadInputCorpus:
+    """A dropped folder holding every kind of bad input issue 4 lists, plus good photos.
+
+    Every image file has content of its own, so none is a duplicate of another.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    nested = folder / "nested"
+    nested.mkdir()
+    files: dict[str, Path] = {
+        # Good photos, including ones with odd shapes, modes and metadata.
+        "photo": jpeg_photo(folder / "photo.jpg", (320, 240), exif_gps=True),
+        "png_is_jpeg": jpeg_photo(folder / "really_a_jpeg.png", seed=1),
+        "one_pixel": one_pixel(folder / "dot.png"),
+        "panorama": panorama(folder / "panorama.jpg"),
+        "cmyk": cmyk_jpeg(folder / "print_cmyk.jpg"),
+        "gray16_png": gray16_png(folder / "scan16.png"),
+        "gray16_tiff": gray16_big_endian_tiff(folder / "scan16_motorola.tif"),
+        "animated_gif": animated_gif(folder / "anim.gif"),
+        "animated_webp": animated_webp(folder / "anim.webp"),
+        "corrupt_exif": corrupt_exif_jpeg(folder / "odd_exif.jpg"),
+        "orientation_9": orientation_out_of_range_jpeg(folder / "orientation_9.jpg", 9),
+        "orientation_0": orientation_out_of_range_jpeg(folder / "orientation_0.jpg", 0),
+        "orientation_65535": orientation_out_of_range_jpeg(folder / "orientation_65535.jpg", 65535),
+        # Images whose original uploads but whose thumbnail cannot be made.
+        "truncated": truncated_jpeg(folder / "cut.jpg"),
+        "garbage_png": png_garbage_after_signature(folder / "broken.png"),
+        "bomb_refused": decompression_bomb_png(folder / "bomb.png", 2.2),
+        "bomb_warned": decompression_bomb_png(folder / "bomb_small.png", 1.5),
+        "lying_jpeg": header_claiming_huge_jpeg(folder / "claims_65500px.jpg"),
+        "webp_header_only": webp_header_only(folder / "hollow.webp"),
+        # Not images at all.
+        "empty": zero_byte(folder / "empty.jpg"),
+        "text": text_named_jpg(folder / "notes.jpg"),
+        # Names.
+        "emoji": jpeg_photo(folder / EMOJI_NAME, seed=2),
+        "newline": jpeg_photo(folder / NEWLINE_NAME, seed=3),
+        "escape_sequence": jpeg_photo(folder / ESCAPE_NAME, seed=8),
+        "long_ascii": jpeg_photo(folder / LONG_ASCII_NAME, seed=4),
+        "long_unicode": jpeg_photo(nested / LONG_UNICODE_NAME, seed=5),
+        "non_utf8": bytes_named(folder, NON_UTF8_NAME, lambda p: jpeg_photo(p, seed=6)),
+        "non_utf8_damaged": bytes_named(
+            folder, b"cut \xe9t\xe9.jpg", lambda p: truncated_jpeg(p, seed=7)
+        ),
+        # Links and special files.
+        "self_link": folder / "self_loop.jpg",
+        "link_loop_a": folder / "ping.jpg",
+        "link_loop_b": folder / "pong.jpg",
+        "broken_link": folder / "moved_away.jpg",
+        "fifo": fifo(folder / "pipe.jpg"),
+    }
+    files["self_link"].symlink_to("self_loop.jpg")
+    files["link_loop_a"].symlink_to("pong.jpg")
+    files["link_loop_b"].symlink_to("ping.jpg")
+    files["broken_link"].symlink_to("no_such_file.jpg")
+    files["device"], real_device = device_file(folder / "device.jpg")
+    files["device_link"] = folder / "dev_null_link.jpg"
+    files["device_link"].symlink_to("/dev/null")
+    # Folder links that loop back to an ancestor: cut silently, nothing listed twice.
+    ancestor_loop = nested / "back_to_top"
+    ancestor_loop.symlink_to(folder, target_is_directory=True)
+    self_folder = folder / "here"
+    self_folder.symlink_to(".", target_is_directory=True)
+    return BadInputCorpus(
+        root=folder,
+        files=files,
+        silent=(ancestor_loop, self_folder),
+        real_device=real_device,
+    )
