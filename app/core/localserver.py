@@ -250,6 +250,9 @@ def _is_executable(path: Path) -> bool:
 # --------------------------------------------------------------------------- ports
 
 
+_CHILD_ENV_DROPPED_PREFIXES = ("RCLONE_", "AWS_")
+
+
 def free_loopback_port(host: str = DEFAULT_HOST) -> int:
     """A TCP port that was free on ``host`` a moment ago (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -541,8 +544,13 @@ class LocalS3Server:
     # -- helpers
 
     def _child_env(self) -> dict[str, str]:
-        # Drop the user's RCLONE_* settings: they could change how the server behaves.
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("RCLONE_")}
+        # Drop the user's RCLONE_* settings (they could change how the server behaves) and
+        # cloud credentials (the local server has no use for the user's AWS secret).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.upper().startswith(_CHILD_ENV_DROPPED_PREFIXES)
+        }
         buf = io.StringIO()
         csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="").writerow(
             [f"{self.credentials.access_key},{self.credentials.secret_key}"]

@@ -285,6 +285,18 @@ def test_users_rclone_environment_does_not_leak_in(
         server.client().put_object(Bucket=LOCAL_BUCKET_NAME, Key="w.txt", Body=b"writable")
 
 
+@pytest.mark.integration
+def test_the_users_aws_secret_is_not_handed_to_rclone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "users-real-aws-secret")
+    with start_local_bucket(tmp_path / "data") as server:
+        assert server.pid is not None
+        environ = Path(f"/proc/{server.pid}/environ").read_bytes()
+    assert b"users-real-aws-secret" not in environ
+    assert b"RCLONE_AUTH_KEY=" in environ  # its own key still travels this way
+
+
 def _squat(listen: bool) -> socket.socket:
     """Hold a loopback port: listening (it answers) or only bound (rclone cannot bind)."""
     sock = socket.socket()
