@@ -21,6 +21,7 @@ from app import __version__
 from app.core.config import CHECKSUM_MODES, DEFAULT_CONCURRENCY, Destination, EngineSettings
 from app.core.engine import Engine
 from app.core.errors import StoreError
+from app.core.journal import ORIGIN_CLI, JournalRow, default_journal_path, open_journal
 from app.core.keys import KeyTemplate, KeyTemplateError
 from app.core.localserver import LOCAL_BUCKET_NAME, LocalServerError, start_local_bucket
 from app.core.models import FileSnapshot, FileState, ThumbnailState
@@ -67,7 +68,32 @@ def build_parser() -> argparse.ArgumentParser:
         default="when_supported",
         help="use when_required for stores that reject default checksums",
     )
+    history = commands.add_parser(
+        "history",
+        help="list past results, newest first",
+        description="List files uploaded (or not) by earlier runs, the window's and the "
+        "command line's, newest first, from the journal in the data folder.",
+    )
+    history.add_argument("--failed", action="store_true", help="only files that failed")
+    history.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="one JSON object per file: the upload command's keys plus timestamp",
+    )
+    history.add_argument(
+        "--limit", type=_limit, default=100, metavar="N", help="at most N files (0: all)"
+    )
     return parser
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of files, 0 or more, not {text!r}")
+    return value
 
 
 def destination_from_args(args: argparse.Namespace) -> Destination | None:
@@ -211,7 +237,13 @@ async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 checksum_mode=args.checksums,
                 label=LOCAL_LABEL,
             )
-        engine = Engine(destination, settings)
+        journal = await asyncio.to_thread(open_journal, ORIGIN_CLI)
+        engine = Engine(
+            destination,
+            settings,
+            journal=journal,
+            on_problem=lambda problem: print(f"photo-uploader: {problem}", file=err),
+        )
         stack.push_async_callback(engine.aclose)
         try:
             await engine.check_destination()
@@ -230,15 +262,46 @@ async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def run_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`history`: past results from the journal, newest first. Exit 0, or 2 when the
+    journal cannot be read (one sentence on stderr)."""
+    try:
+        path = default_journal_path()
+    except OSError as exc:  # the data folder cannot be made
+        raise UsageError(f"The data folder cannot be used ({exc.strerror or exc}).") from None
+    if not path.exists():
+        return EXIT_OK  # nothing uploaded from this computer yet
+    journal = open_journal(ORIGIN_CLI, path, for_reading=True)
+    try:
+        rows = journal.history(limit=args.limit or None, failed_only=args.failed).result()
+    finally:
+        journal.close().result()
+    if journal.problem:
+        raise UsageError(journal.problem)
+    for row in rows:
+        if args.jsonl:
+            out.write(json.dumps(row.to_json_dict(), ensure_ascii=False) + "\n")
+        else:
+            out.write(describe_history(row) + "\n")
+    return EXIT_OK
+
+
+def describe_history(row: JournalRow) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.updated_at))
+    return f"{when}  {HumanReport.describe(row.to_snapshot())}"
+
+
 def main(
     argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "upload":
+    if args.command not in ("upload", "history"):
         parser.print_help(out)
         return EXIT_USAGE
     try:
+        if args.command == "history":
+            return run_history(args, out, err)
         return asyncio.run(run_upload(args, out, err))
     except (UsageError, LocalServerError) as exc:
         err.write(f"photo-uploader: {exc}\n")

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from app.core.keys import KeyTemplate, normalize_prefix
+from app.core.retry import DEFAULT_RETRY, RetryPolicy
 from app.core.thumbnails import ThumbnailSpec
 
 CHECKSUM_MODES = ("when_supported", "when_required")
@@ -50,11 +51,17 @@ class Destination:
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """How the pipeline works, independent of the destination."""
+    """How the pipeline works, independent of the destination.
+
+    `retry` is how each storage operation is retried (tests shrink it to milliseconds);
+    `verify_after_upload` reads every uploaded original back and compares its SHA-256.
+    """
 
     concurrency: int = DEFAULT_CONCURRENCY
     thumbnail: ThumbnailSpec = field(default_factory=ThumbnailSpec)
     keys: KeyTemplate = field(default_factory=KeyTemplate)
+    retry: RetryPolicy = DEFAULT_RETRY
+    verify_after_upload: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

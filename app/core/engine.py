@@ -7,12 +7,16 @@ import contextlib
 from collections.abc import Callable
 
 from app.core.config import MAX_CONCURRENCY, Destination, EngineSettings, cpu_workers
+from app.core.journal import Journal, JournalRecorder, destination_identity
 from app.core.pipeline import Thumbnailer, UploadPipeline
 from app.core.store import ObjectStore, S3Store
 from app.core.threads import BackgroundThreadPool
 from app.core.thumbnails import make_thumbnail
 
 StoreFactory = Callable[[Destination, int], ObjectStore]
+ProblemHandler = Callable[[str], None]
+JOURNAL_CLOSE_TIMEOUT = 5.0
+RESTORE_SLICE = 200
 
 
 def default_store_factory(destination: Destination, concurrency: int) -> ObjectStore:
@@ -20,7 +24,13 @@ def default_store_factory(destination: Destination, concurrency: int) -> ObjectS
 
 
 class Engine:
-    """Owns the executors (qasync's default one waits forever on close, so we never use it)."""
+    """Owns the executors (qasync's default one waits forever on close, so we never use it).
+
+    With a `journal` (opened by the caller, see app.core.journal.open_journal; the engine
+    closes it), every file's progress is recorded, paths already known are resumed, and
+    `restore_queue()` brings back the queue of an earlier run. `on_problem` hears, once and
+    on the loop, that the journal cannot be used; uploads carry on without it.
+    """
 
     def __init__(
         self,
@@ -29,6 +39,8 @@ class Engine:
         *,
         store_factory: StoreFactory = default_store_factory,
         thumbnailer: Thumbnailer = make_thumbnail,
+        journal: Journal | None = None,
+        on_problem: ProblemHandler | None = None,
     ) -> None:
         self.destination = destination
         self.settings = settings
@@ -44,7 +56,12 @@ class Engine:
             self.store = store_factory(destination, settings.concurrency)
         except BaseException:
             self._shutdown_pools()
+            if journal is not None:
+                journal.close()
             raise
+        self.journal = (
+            JournalRecorder(journal, on_problem=on_problem) if journal is not None else None
+        )
         self.pipeline = UploadPipeline(
             self.store,
             settings,
@@ -52,7 +69,26 @@ class Engine:
             io_executor=self.io_pool,
             cpu_executor=self.cpu_pool,
             thumbnailer=thumbnailer,
+            journal=self.journal,
+            destination_id=destination_identity(destination),
         )
+
+    async def restore_queue(self) -> int:
+        """Queue again what an earlier run of the same kind (window or CLI) left in the
+        journal; returns how many files came back. Unfinished files meant for another
+        destination than today's go to today's, from the start.
+
+        In slices, letting the loop run between them: 10,000 files left from a crash
+        must not freeze the window.
+        """
+        if self.journal is None:
+            return 0
+        rows = await self.journal.queue()
+        restored = 0
+        for start in range(0, len(rows), RESTORE_SLICE):
+            restored += len(self.pipeline.restore(rows[start : start + RESTORE_SLICE]))
+            await asyncio.sleep(0)
+        return restored
 
     async def check_destination(self) -> None:
         """Raise StoreError with one clear sentence unless the bucket is usable."""
@@ -75,11 +111,20 @@ class Engine:
             store = self._store_factory(destination, settings.concurrency)
         self._retired.append(self.store)
         self.store, self.destination, self.settings = store, destination, settings
-        self.pipeline.reconfigure(store, settings, prefix=destination.prefix)
+        self.pipeline.reconfigure(
+            store,
+            settings,
+            prefix=destination.prefix,
+            destination_id=destination_identity(destination),
+        )
 
     async def aclose(self) -> None:
         """Cancel all work and stop every thread; never waits long on a stuck upload."""
         await self.pipeline.aclose()
+        if self.journal is not None:
+            # A journal on a stalled disk must not hang quitting either.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.journal.aclose(), JOURNAL_CLOSE_TIMEOUT)
         loop = asyncio.get_running_loop()
         for store in [self.store, *self._retired]:
             # A connection that will not die must not hang quitting.

@@ -11,21 +11,31 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from app.core.coalesce import ChangeCoalescer
 from app.core.config import EngineSettings
-from app.core.errors import StoreError, describe_os_error
-from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, key_extension
+from app.core.errors import ChecksumMismatch, StoreError, describe_os_error
+from app.core.formats import (
+    ALL_FORMATS,
+    HEAD_SIZE,
+    describe_unrecognised,
+    detect_format,
+    key_extension,
+)
 from app.core.hashing import FileCancelled, FileChanged, file_identity, inspect_file
+from app.core.journal import JournalRecorder, JournalRow
 from app.core.keys import KeyTemplateError, render_keys
 from app.core.models import FileSnapshot, FileState, ImageFormat, ThumbnailState
-from app.core.store import IndexEntry, ObjectStore
+from app.core.retry import retry_notice
+from app.core.store import MULTIPART_THRESHOLD, IndexEntry, ObjectStore
 from app.core.thumbnails import ThumbnailError, ThumbnailSpec, make_thumbnail
 from app.core.walker import WalkEntry, walk_paths_in_batches
 
@@ -36,12 +46,53 @@ Observer = Callable[[Sequence[FileSnapshot]], None]
 Thumbnailer = Callable[[Path, ThumbnailSpec], bytes]
 
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
+WRITE_AHEAD_TIMEOUT = 2.0  # seconds a multipart upload waits for the journal at most
 CHANGED_WHILE_READING = (
     "The file changed while it was being read. Try again once it has finished copying."
 )
 CHANGED_BEFORE_UPLOAD = (
     "The file changed after it was checked, so it was not uploaded. Retry to send the new version."
 )
+CHANGED_WHILE_SENDING = (
+    "The file changed while it was being uploaded, so it was not uploaded. Retry to send the "
+    "new version."
+)
+CHANGED_DURING_UPLOAD = (
+    "The file changed while it was being uploaded, so the copy in the bucket was removed. "
+    "Retry to send the new version."
+)
+GONE_DURING_UPLOAD = (
+    "The file was moved or deleted (or its drive disconnected) while it was being uploaded, "
+    "so the copy in the bucket was removed."
+)
+FOLDER_GONE = (
+    "The file's folder is no longer there (a drive was disconnected, or the folder was moved "
+    "or deleted). Reconnect the drive and retry."
+)
+VERIFY_MISMATCH = (
+    "The copy in the bucket did not match the file when it was read back (its SHA-256 "
+    "differs), so it was removed. Retry to upload it again."
+)
+VERIFYING_NOTICE = "Checking the copy in the bucket."
+_CHANGED = "changed"
+
+
+def describe_unreadable(path: Path, exc: OSError) -> str:
+    """One sentence for a file that cannot be opened, telling a vanished folder (an
+    unplugged drive) from a vanished file."""
+    if isinstance(exc, FileNotFoundError | NotADirectoryError) and not os.path.isdir(path.parent):
+        return FOLDER_GONE
+    return describe_os_error(exc)
+
+
+def identity_problem(path: Path, size: int | None, mtime_ns: int | None) -> str | None:
+    """None while the file is as it was hashed (same size and mtime); otherwise "changed",
+    or a sentence saying why it cannot be looked at (gone, folder gone, unreadable)."""
+    try:
+        identity = file_identity(path)
+    except OSError as exc:
+        return describe_unreadable(path, exc)
+    return None if identity == (size, mtime_ns) else _CHANGED
 
 
 @dataclass(eq=False)
@@ -52,7 +103,11 @@ class PipelineContext:
     store: ObjectStore
     settings: EngineSettings
     prefix: str
+    destination_id: str = ""  # see journal.destination_identity
     active: int = 0  # files running under this context
+    # A failure that makes the destination unusable (credentials, bucket, clock): the
+    # other files fail with it at once instead of asking the server again, until Retry.
+    blocked: StoreError | None = None
 
 
 @dataclass(eq=False)
@@ -83,6 +138,15 @@ class _FileRecord:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     task: asyncio.Task[None] | None = None
     context: PipelineContext | None = None
+    # The journal's view (see app.core.journal): its row, the absolute path it is
+    # filed under, what an earlier run left to resume from, the last row written.
+    journal_id: int = 0
+    journal_path: Path | None = None
+    queued_at: float = 0.0
+    index_in_bucket: bool = False
+    dismissed: bool = False
+    resume: JournalRow | None = None
+    last_row: JournalRow | None = None
 
     def reset_for_retry(self) -> None:
         self.state = FileState.QUEUED
@@ -104,6 +168,8 @@ class UploadPipeline:
         io_executor: threads for file reads, hashing and S3 calls.
         cpu_executor: threads for thumbnails.
         thumbnailer: makes thumbnail bytes from a path (injectable for tests).
+        journal: where each file's state is recorded, so a restart can finish the queue.
+        destination_id: the destination as the journal names it.
     """
 
     def __init__(
@@ -116,8 +182,12 @@ class UploadPipeline:
         cpu_executor: Executor,
         thumbnailer: Thumbnailer = make_thumbnail,
         flush_interval: float = 1 / 30,
+        journal: JournalRecorder | None = None,
+        destination_id: str = "",
     ) -> None:
-        self._context = PipelineContext(store, settings, prefix)
+        self._context = PipelineContext(store, settings, prefix, destination_id)
+        self._journal = journal
+        self._journal_ids: set[int] = set()  # rows that files of this pipeline stand for
         self._io = io_executor
         self._cpu = cpu_executor
         self._thumbnailer = thumbnailer
@@ -159,14 +229,21 @@ class UploadPipeline:
     def context(self) -> PipelineContext:
         return self._context
 
-    def reconfigure(self, store: ObjectStore, settings: EngineSettings, *, prefix: str) -> None:
+    def reconfigure(
+        self,
+        store: ObjectStore,
+        settings: EngineSettings,
+        *,
+        prefix: str,
+        destination_id: str = "",
+    ) -> None:
         """Send files started from now on with this store and these settings.
 
         Files already running finish where they started; a failed thumbnail is retried
         beside its original. Returns at once; the old store is the caller's to close once
         `context.active` of the old context drops to zero (see Engine).
         """
-        self._context = PipelineContext(store, settings, prefix)
+        self._context = PipelineContext(store, settings, prefix, destination_id)
         self._add_workers(settings.concurrency - len(self._workers))
 
     def _add_workers(self, count: int) -> None:
@@ -189,35 +266,95 @@ class UploadPipeline:
         task.add_done_callback(self._walk_done)
         return task
 
-    def enqueue(self, entries: Iterable[WalkEntry]) -> list[int]:
-        """Queue walked entries; returns their file ids."""
+    def enqueue(
+        self, entries: Iterable[WalkEntry], known: Mapping[Path, JournalRow] | None = None
+    ) -> list[int]:
+        """Queue walked entries; returns their file ids.
+
+        `known` maps absolute paths to the journal's newest row for them at this
+        destination: a file an earlier run was still sending is resumed (that run's row
+        is finished by this one), and one it uploaded is reported a duplicate if its
+        object is still there and the file is unchanged (size and mtime), without
+        reading it again.
+        """
         if self._closed:
             return []
         ids: list[int] = []
         for entry in entries:
             rec = _FileRecord(file_id=next(self._ids), path=entry.path, problem=entry.problem)
+            rec.journal_path = _absolute(entry.path)
+            rec.queued_at = time.time()
+            row = known.get(rec.journal_path) if known and not entry.problem else None
+            if row is not None and row.row_id not in self._journal_ids:
+                if not row.state.is_final:
+                    rec.journal_id, rec.queued_at, rec.resume = row.row_id, row.queued_at, row
+                elif row.state in (FileState.UPLOADED, FileState.DUPLICATE):
+                    rec.resume = row
+            self._file_in_journal(rec)
             self._records[rec.file_id] = rec
             self._push(rec)
             ids.append(rec.file_id)
         return ids
 
+    def restore(self, rows: Iterable[JournalRow]) -> list[int]:
+        """Show files from an earlier run again (see Journal.queue): unfinished ones are
+        queued and finished (an upload cut off is checked and redone cleanly, see
+        _resume_stage); finished ones come back as they ended, so failed ones can be
+        retried. Returns their new file ids."""
+        if self._closed:
+            return []
+        ids: list[int] = []
+        for row in rows:
+            if row.row_id in self._journal_ids:
+                continue
+            rec = _FileRecord(file_id=next(self._ids), path=row.path)
+            rec.journal_path, rec.queued_at, rec.last_row = row.path, row.queued_at, row
+            rec.journal_id = row.row_id
+            self._file_in_journal(rec)
+            self._records[rec.file_id] = rec
+            if row.state.is_final:
+                self._take_results(rec, row)
+                rec.state, rec.thumbnail_state = row.state, row.thumbnail_state
+                rec.error, rec.thumbnail_error = row.error, row.thumbnail_error
+                if row.destination == self._context.destination_id:
+                    rec.original_in_bucket = row.original_in_bucket
+                    rec.thumbnail_in_bucket = row.thumbnail_in_bucket
+                    rec.index_in_bucket = row.index_in_bucket
+                self._changed(rec)
+            else:
+                rec.size = row.size
+                if row.destination == self._context.destination_id:
+                    rec.resume = row
+                self._push(rec)
+            ids.append(rec.file_id)
+        return ids
+
     def retry_failed(self) -> list[int]:
-        """Re-queue failed files and failed thumbnails; only the failed stage is redone."""
+        """Re-queue failed files, failed thumbnails and index entries that could not be
+        written (the server went away just then); only what failed is redone."""
         return self.retry(
             rec.file_id
             for rec in self._records.values()
             if rec.state is FileState.FAILED
             or (rec.state is FileState.UPLOADED and rec.thumbnail_state is ThumbnailState.FAILED)
+            or _index_missing(rec)
         )
 
     def retry(self, file_ids: Iterable[int]) -> list[int]:
         ids: list[int] = []
+        self._context.blocked = None  # the collector may have fixed what blocked it
         for file_id in file_ids:
             rec = self._records.get(file_id)
             if rec is None or not rec.state.is_final or rec.state is FileState.DUPLICATE:
                 continue
-            if rec.state is FileState.UPLOADED and rec.thumbnail_state is not ThumbnailState.FAILED:
+            if (
+                rec.state is FileState.UPLOADED
+                and rec.thumbnail_state is not ThumbnailState.FAILED
+                and not _index_missing(rec)
+            ):
                 continue
+            if rec.context is not None:
+                rec.context.blocked = None
             rec.reset_for_retry()
             self._push(rec)
             ids.append(file_id)
@@ -242,6 +379,12 @@ class UploadPipeline:
         """Forget files (cancelling any still running); returns the ids removed."""
         ids = list(file_ids)
         self.cancel(ids)
+        for file_id in ids:  # the journal keeps them as history, out of the next queue
+            rec = self._records.get(file_id)
+            if rec is not None:
+                rec.dismissed = True
+                self._post_journal(rec)
+                self._journal_ids.discard(rec.journal_id)
         removed = [i for i in ids if self._records.pop(i, None) is not None]
         return removed
 
@@ -280,11 +423,17 @@ class UploadPipeline:
         self._pending += 1
         self._idle.clear()
         self._queue.put_nowait(rec)
+        if rec.resume is None or rec.resume.row_id != rec.journal_id:
+            self._post_journal(rec)  # (a row being resumed keeps what it knows until then)
         self._changed(rec)
 
     async def _walk(self, paths: list[Path]) -> None:
         async for batch in walk_paths_in_batches(paths, self._io):
-            self.enqueue(batch)
+            known: dict[Path, JournalRow] = {}
+            if self._journal is not None and self._journal.enabled:
+                wanted = [_absolute(e.path) for e in batch if not e.problem]
+                known = await self._journal.latest(wanted, self._context.destination_id)
+            self.enqueue(batch, known)
 
     def _walk_done(self, task: asyncio.Task[None]) -> None:
         self._walks.discard(task)
@@ -338,6 +487,8 @@ class UploadPipeline:
             if rec.problem:
                 self._reject(rec, rec.problem)
                 return
+            if rec.resume is not None and await self._resume_stage(rec):
+                return
             if not rec.original_in_bucket:
                 if not await self._hash_stage(rec):
                     return
@@ -345,8 +496,10 @@ class UploadPipeline:
                     return
                 if rec.thumbnail_bytes is None:
                     await self._thumbnail_stage(rec)
+                await self._journal_before_upload(rec)
                 await self._upload_original_stage(rec)
-            elif rec.thumbnail_bytes is None:
+                self._post_journal(rec)  # the original is in: a restart must not resend it
+            elif rec.thumbnail_bytes is None and not rec.thumbnail_in_bucket:
                 await self._retry_thumbnail_stage(rec)
             if rec.thumbnail_bytes is not None and not rec.thumbnail_in_bucket:
                 await self._upload_thumbnail_stage(rec)
@@ -389,7 +542,7 @@ class UploadPipeline:
             self._reject(rec, CHANGED_WHILE_READING)
             return False
         except OSError as exc:
-            self._reject(rec, describe_os_error(exc))
+            self._reject(rec, describe_unreadable(rec.path, exc))
             return False
         rec.size, rec.mtime_ns, rec.bytes_total = facts.size, facts.mtime_ns, facts.size
         rec.thumbnail_bytes = None
@@ -437,6 +590,8 @@ class UploadPipeline:
             rec.owns_inflight = True
             entry = await self._find_in_bucket(rec)
         if entry is None:
+            if await self._already_at_own_key(rec):
+                rec.original_in_bucket = True  # nothing left to send but its thumbnail
             return False
         rec.entry = entry
         rec.key, rec.thumbnail_key = entry.key, entry.thumbnail_key
@@ -447,17 +602,111 @@ class UploadPipeline:
         return True
 
     async def _find_in_bucket(self, rec: _FileRecord) -> IndexEntry | None:
-        assert rec.sha256 and rec.key and rec.fmt and rec.size is not None
-        entry = await self._run(self._io, self._ctx(rec).store.find_by_hash, rec.sha256)
-        if entry is not None:
-            return entry
-        # Same content already at our own key (its index write was lost, say). Keys carry
-        # the hash (KeyTemplate insists), so same key and size means same content.
-        if await self._run(self._io, self._ctx(rec).store.object_size, rec.key) != rec.size:
-            return None
-        entry = IndexEntry(rec.key, None, rec.size, rec.fmt.content_type)
-        await self._run(self._io, self._ctx(rec).store.record_hash, rec.sha256, entry)
-        return entry
+        assert rec.sha256
+        return await self._call(rec, self._ctx(rec).store.find_by_hash, rec.sha256)
+
+    async def _already_at_own_key(self, rec: _FileRecord) -> bool:
+        """Whether the content is at the file's own key though no index entry names it: an
+        earlier upload whose answer or index write was lost (the server went away, a
+        crash). Keys carry the hash (KeyTemplate insists), so same key and size means same
+        content (read back to make sure when verify-after-upload is on). The file then
+        carries on from there: the original is not sent again; thumbnail and index follow.
+        """
+        assert rec.key and rec.size is not None
+        if await self._call(rec, self._ctx(rec).store.object_size, rec.key) != rec.size:
+            return False
+        return not self._ctx(rec).settings.verify_after_upload or await self._copy_matches(rec)
+
+    # -- retries and integrity -----------------------------------------------------------
+
+    async def _retrying(
+        self,
+        rec: _FileRecord,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        before_retry: Callable[[], Awaitable[None]] | None = None,
+    ) -> T:
+        """Run one storage operation, trying again after passing failures (throttling,
+        server errors, lost connections) with the backoff of the file's settings; while it
+        waits, the file's notice says so ("retrying (2/5): ..."). `before_retry` may stop
+        the retries by raising. A failure that makes the whole destination unusable is
+        remembered in the context, so the other files fail with it at once.
+        """
+        context = self._ctx(rec)
+        policy = context.settings.retry
+        retry = 0
+        notice: str | None = None
+        try:
+            while True:
+                if context.blocked is not None:
+                    raise StoreError(str(context.blocked), permanent=True, whole_destination=True)
+                try:
+                    return await attempt()
+                except StoreError as exc:
+                    if exc.whole_destination:
+                        context.blocked = exc
+                    if not exc.retryable:
+                        raise
+                    if retry >= policy.retries:
+                        if not policy.retries:
+                            raise
+                        raise StoreError(f"{exc} (Tried {policy.attempts} times.)") from exc
+                    retry += 1
+                    notice = rec.notice = retry_notice(retry, policy, exc)
+                    self._changed(rec)
+                    log.info("%s: %s", rec.path.name, notice)
+                    await asyncio.sleep(policy.delay(retry))
+                    if before_retry is not None:
+                        await before_retry()
+        finally:
+            if notice is not None and rec.notice == notice:
+                rec.notice = None
+                self._changed(rec)
+
+    async def _call(self, rec: _FileRecord, fn: Callable[..., T], *args: Any) -> T:
+        """A blocking store call on the I/O threads, with retries (see _retrying)."""
+        return await self._retrying(rec, lambda: self._run(self._io, fn, *args))
+
+    async def _identity_problem(self, rec: _FileRecord) -> str | None:
+        return await self._run(self._io, identity_problem, rec.path, rec.size, rec.mtime_ns)
+
+    async def _ensure_unchanged(self, rec: _FileRecord, if_changed: str) -> None:
+        """Raise (`if_changed`, or why the file cannot be looked at) unless the file is as
+        it was hashed."""
+        problem = await self._identity_problem(rec)
+        if problem is not None:
+            raise StoreError(if_changed if problem == _CHANGED else problem, permanent=True)
+
+    async def _copy_matches(self, rec: _FileRecord) -> bool:
+        """Read the object at the file's key back (streamed) and compare its SHA-256."""
+        store, key = self._ctx(rec).store, rec.key or ""
+
+        def read_back() -> str | None:
+            try:
+                return store.object_sha256(key)
+            except ChecksumMismatch:  # the server's own checksum disagrees with its bytes
+                return None
+
+        rec.notice = VERIFYING_NOTICE
+        self._changed(rec)
+        try:
+            return await self._call(rec, read_back) == rec.sha256
+        finally:
+            if rec.notice == VERIFYING_NOTICE:
+                rec.notice = None
+
+    async def _remove_copy(self, rec: _FileRecord, reason: str) -> NoReturn:
+        """Take a wrong copy out of the bucket, then fail the file with `reason`."""
+        try:
+            await self._call(rec, self._ctx(rec).store.delete_object, rec.key or "")
+        except StoreError as exc:
+            raise StoreError(
+                f"{reason.split('. ')[0].split(', so ')[0]}, and the copy in the bucket "
+                f"(which may be wrong) could not be removed: {exc.reason}. Remove "
+                f"{rec.key} from the bucket, then retry.",
+                permanent=True,
+            ) from exc
+        raise StoreError(reason, permanent=True)
 
     async def _thumbnail_stage(self, rec: _FileRecord) -> None:
         self._set_state(rec, FileState.THUMBNAILING)
@@ -487,15 +736,39 @@ class UploadPipeline:
         )
 
     async def _upload_original_stage(self, rec: _FileRecord) -> None:
+        """Send the original, retrying passing failures, and make sure what stays in the
+        bucket is the content that was hashed: never a mix of two versions of the file."""
         assert rec.key and rec.fmt and rec.sha256
-        if not await self._unchanged(rec):
-            raise StoreError(CHANGED_BEFORE_UPLOAD, permanent=True)
+        if rec.original_in_bucket:
+            return  # the duplicate check found it at its own key: nothing left to send
+        await self._ensure_unchanged(rec, CHANGED_BEFORE_UPLOAD)
+        self._set_state(rec, FileState.UPLOADING)
+        await self._retrying(
+            rec,
+            lambda: self._send_original(rec),
+            before_retry=lambda: self._ensure_unchanged(rec, CHANGED_WHILE_SENDING),
+        )
+        # A server that checks the ChecksumSHA256 we send refuses a body that changed
+        # since hashing; one that does not (rclone) stores it. Either way: if the file
+        # moved on while it was sent, what landed may be a mix, so it goes.
+        problem = await self._identity_problem(rec)
+        if problem is not None:
+            await self._remove_copy(
+                rec, CHANGED_DURING_UPLOAD if problem == _CHANGED else GONE_DURING_UPLOAD
+            )
+        if self._ctx(rec).settings.verify_after_upload and not await self._copy_matches(rec):
+            await self._remove_copy(rec, VERIFY_MISMATCH)
+        rec.original_in_bucket = True
+
+    async def _send_original(self, rec: _FileRecord) -> None:
+        """One try at sending the original; progress starts again from zero."""
         with self._progress_lock:
             rec.bytes_sent = 0
-        self._set_state(rec, FileState.UPLOADING)
+        self._changed(rec)
+        store = self._ctx(rec).store
         handle = await self._run(
             self._io,
-            lambda: self._ctx(rec).store.start_upload(
+            lambda: store.start_upload(
                 rec.path,
                 rec.key or "",
                 content_type=rec.fmt.content_type if rec.fmt else "",
@@ -508,13 +781,12 @@ class UploadPipeline:
         except asyncio.CancelledError:
             handle.cancel()
             raise
-        rec.original_in_bucket = True
 
     async def _upload_thumbnail_stage(self, rec: _FileRecord) -> None:
         assert rec.thumbnail_key and rec.thumbnail_bytes is not None
         try:
-            await self._run(
-                self._io,
+            await self._call(
+                rec,
                 lambda: self._ctx(rec).store.put_bytes(
                     rec.thumbnail_key or "",
                     rec.thumbnail_bytes or b"",
@@ -538,9 +810,104 @@ class UploadPipeline:
         )
         rec.entry = entry
         try:
-            await self._run(self._io, self._ctx(rec).store.record_hash, rec.sha256, entry)
+            await self._call(rec, self._ctx(rec).store.record_hash, rec.sha256, entry)
         except StoreError as exc:
             rec.notice = f"Uploaded, but the duplicate index could not be updated: {exc}"
+        else:
+            rec.index_in_bucket = True
+
+    async def _resume_stage(self, rec: _FileRecord) -> bool:
+        """Pick up a file the journal knows; True when that finishes it.
+
+        Uploaded earlier (file unchanged, object still there): a duplicate, not read again.
+        Cut off while its thumbnail or original was on the way: an original that made it
+        is kept (then the thumbnail and index follow); otherwise unfinished multipart
+        uploads to its key are aborted and the file starts again from a clean state.
+        """
+        row, rec.resume = rec.resume, None
+        context = self._ctx(rec)
+        if row is None or row.destination != context.destination_id or not row.key:
+            return False
+        try:
+            return await self._resume_from(rec, row, context)
+        except StoreError:
+            rec.resume = row  # a retry must still clean up after the earlier run
+            raise
+
+    async def _resume_from(
+        self, rec: _FileRecord, row: JournalRow, context: PipelineContext
+    ) -> bool:
+        assert row.key
+        unchanged = await self._identity_is(rec.path, row.size, row.mtime_ns)
+        if row.state.is_final:
+            if row.state not in (FileState.UPLOADED, FileState.DUPLICATE):
+                return False
+            if unchanged and await self._run(self._io, context.store.object_size, row.key) == (
+                row.size
+            ):
+                self._take_results(rec, row)
+                if row.state is FileState.UPLOADED and not row.thumbnail_in_bucket:
+                    rec.thumbnail_key = None  # as the index says: no thumbnail to point to
+                rec.original_in_bucket = True
+                rec.thumbnail_state = ThumbnailState.SKIPPED
+                rec.notice = f"Already in the bucket as {row.key}"
+                self._finish(rec, FileState.DUPLICATE)
+                return True
+            return False
+        if row.state not in (FileState.THUMBNAILING, FileState.UPLOADING):
+            return False  # nothing had been sent yet
+        # The duplicate check had found nothing, so an object at its key is ours.
+        if (
+            unchanged
+            and _format_for(row.content_type) is not None
+            and row.sha256
+            and await self._run(self._io, context.store.object_size, row.key) == row.size
+        ):
+            self._take_results(rec, row)
+            rec.original_in_bucket = True
+            if not row.thumbnail_in_bucket:
+                return False  # _process makes and sends the thumbnail
+            rec.thumbnail_in_bucket = True
+            rec.thumbnail_state = ThumbnailState.GENERATED
+            await self._record_stage(rec)
+            self._finish(rec, FileState.UPLOADED)
+            return True
+        try:
+            aborted = await self._run(self._io, context.store.abort_incomplete_uploads, row.key)
+        except StoreError as exc:  # the upload itself will meet the same problem, or not
+            log.info("could not abort unfinished uploads to %s: %s", row.key, exc)
+        else:
+            if aborted:
+                log.info("aborted %d unfinished upload(s) to %s", aborted, row.key)
+        return False
+
+    async def _journal_before_upload(self, rec: _FileRecord) -> None:
+        """Write ahead for a multipart upload: the journal holds its key before any part
+        is sent, so after a crash the next start can abort what is left on the server.
+        A smaller file goes up in one request, which leaves nothing behind, so it does not
+        wait. A journal that is slow to answer is not waited for long."""
+        journal = self._journal
+        if journal is None or not journal.enabled or (rec.size or 0) < MULTIPART_THRESHOLD:
+            return
+        self._post_journal(rec, state=FileState.UPLOADING)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(journal.flush(), WRITE_AHEAD_TIMEOUT)
+
+    async def _identity_is(self, path: Path, size: int | None, mtime_ns: int | None) -> bool:
+        if size is None or mtime_ns is None:
+            return False
+        try:
+            return await self._run(self._io, file_identity, path) == (size, mtime_ns)
+        except OSError:
+            return False
+
+    @staticmethod
+    def _take_results(rec: _FileRecord, row: JournalRow) -> None:
+        """Stage results the journal kept (hash, keys, type), as if the stages had run."""
+        rec.size, rec.mtime_ns, rec.sha256 = row.size, row.mtime_ns, row.sha256
+        rec.bytes_total = row.size or 0
+        rec.fmt = _format_for(row.content_type)
+        rec.key, rec.thumbnail_key = row.key, row.thumbnail_key
 
     def _resolve_inflight(self, rec: _FileRecord) -> None:
         """Tell files waiting on this hash where the content went (None: they must send it)."""
@@ -559,6 +926,7 @@ class UploadPipeline:
 
     def _set_state(self, rec: _FileRecord, state: FileState) -> None:
         rec.state = state
+        self._post_journal(rec)
         self._changed(rec)
 
     def _finish(self, rec: _FileRecord, state: FileState) -> None:
@@ -567,7 +935,53 @@ class UploadPipeline:
             rec.notice = "Cancelled."
             if rec.thumbnail_state is ThumbnailState.PENDING:
                 rec.thumbnail_state = ThumbnailState.SKIPPED
+        self._post_journal(rec)
         self._changed(rec)
+
+    def _file_in_journal(self, rec: _FileRecord) -> None:
+        if self._journal is None:
+            return
+        if not rec.journal_id:
+            rec.journal_id = self._journal.row_id(rec.file_id)
+        self._journal_ids.add(rec.journal_id)
+
+    def _post_journal(self, rec: _FileRecord, *, state: FileState | None = None) -> None:
+        """Hand the file's current state to the journal (written within ~100 ms).
+
+        Not while closing: files stopped by a quit stay unfinished there, so the next
+        start finishes them.
+        """
+        if self._journal is None or self._closed or not rec.journal_id:
+            return
+        last = rec.last_row
+        if rec.dismissed and last is not None and last.state is rec.state and rec.state.is_final:
+            row = replace(last, dismissed=True)  # as it ended, out of the queue
+        else:
+            context = self._ctx(rec)
+            row = JournalRow(
+                row_id=rec.journal_id,
+                path=rec.journal_path or rec.path,
+                state=state or rec.state,
+                destination=context.destination_id,
+                bucket=context.store.bucket,
+                queued_at=rec.queued_at,
+                updated_at=time.time(),
+                thumbnail_state=rec.thumbnail_state,
+                size=rec.size,
+                mtime_ns=rec.mtime_ns,
+                sha256=rec.sha256,
+                content_type=rec.fmt.content_type if rec.fmt else None,
+                key=rec.key,
+                thumbnail_key=rec.thumbnail_key,
+                error=rec.error,
+                thumbnail_error=rec.thumbnail_error,
+                original_in_bucket=rec.original_in_bucket,
+                thumbnail_in_bucket=rec.thumbnail_in_bucket,
+                index_in_bucket=rec.index_in_bucket,
+                dismissed=rec.dismissed,
+            )
+        rec.last_row = row
+        self._journal.post(row)
 
     def _changed(self, rec: _FileRecord) -> None:
         self._coalescer.mark(rec.file_id)
@@ -607,3 +1021,20 @@ class UploadPipeline:
             bucket=self._ctx(rec).store.bucket,
             thumbnail_jpeg=rec.thumbnail_bytes,
         )
+
+
+def _index_missing(rec: _FileRecord) -> bool:
+    """Uploaded, but its duplicate-index entry could not be written."""
+    return rec.state is FileState.UPLOADED and rec.original_in_bucket and not rec.index_in_bucket
+
+
+_FORMATS_BY_TYPE = {fmt.content_type: fmt for fmt in ALL_FORMATS}
+
+
+def _format_for(content_type: str | None) -> ImageFormat | None:
+    return _FORMATS_BY_TYPE.get(content_type or "")
+
+
+def _absolute(path: Path) -> Path:
+    """The path the journal files a file under (walked paths are mostly absolute already)."""
+    return path if path.is_absolute() else Path(os.path.abspath(path))

@@ -6,7 +6,10 @@ leave as StoreError with a plain sentence.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,11 +27,19 @@ from s3transfer.subscribers import BaseSubscriber
 from app import __version__
 from app.core.config import Destination
 from app.core.errors import StoreError, describe_store_error
+from app.core.retry import RetryPolicy, call_with_retries
 from app.core.threads import BackgroundThreadPool
 
 INDEX_PREFIX = ".photo-uploader/sha256/"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 MULTIPART_CHUNK_SIZE = 8 * 1024 * 1024
+READ_BACK_CHUNK = 1024 * 1024  # verify-after-upload reads the object this much at a time
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+# check_bucket() runs once before a batch, outside the pipeline's own retries: a short
+# schedule, so a passing hiccup does not stop the batch and a dead server is reported fast.
+CHECK_RETRY = RetryPolicy(attempts=3, base_delay=0.5, max_delay=1.0)
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +108,9 @@ class ObjectStore(Protocol):
     ) -> UploadHandle: ...
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
     def record_hash(self, sha256: str, entry: IndexEntry) -> None: ...
+    def object_sha256(self, key: str) -> str | None: ...
+    def delete_object(self, key: str) -> None: ...
+    def abort_incomplete_uploads(self, key: str) -> int: ...
     def close(self) -> None: ...
 
 
@@ -123,8 +137,22 @@ class _TransferHandle:
         self._future.cancel()
 
 
-def make_client(destination: Destination, *, pool_size: int, max_attempts: int = 5) -> BaseClient:
-    """A boto3 S3 client for the destination: standard credential chain unless keys were given."""
+def make_client(
+    destination: Destination,
+    *,
+    pool_size: int,
+    max_attempts: int = 1,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+) -> BaseClient:
+    """A boto3 S3 client for the destination: standard credential chain unless keys were given.
+
+    `max_attempts` counts every try, the first included: 1 (the default) turns botocore's
+    own retries off, because the pipeline retries each operation itself (app.core.retry).
+    TLS certificates are always verified (boto3's default; a custom CA bundle from
+    AWS_CA_BUNDLE or the profile still verifies): nothing here can turn that off. Objects
+    are written without an ACL, so they get the bucket's default: private.
+    """
     session = boto3.session.Session(
         profile_name=destination.profile or None,
         aws_access_key_id=destination.access_key or None,
@@ -135,9 +163,9 @@ def make_client(destination: Destination, *, pool_size: int, max_attempts: int =
     config = Config(
         max_pool_connections=pool_size,
         s3={"addressing_style": "path" if custom else "auto"},
-        retries={"mode": "standard", "max_attempts": max_attempts},
-        connect_timeout=10,
-        read_timeout=60,
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         signature_version="s3v4",
         request_checksum_calculation=destination.checksum_mode,
         response_checksum_validation=destination.checksum_mode,
@@ -153,16 +181,26 @@ class S3Store:
     """A bucket reached through boto3, with one transfer manager shared by all uploads."""
 
     def __init__(
-        self, destination: Destination, *, concurrency: int, max_attempts: int = 5
+        self,
+        destination: Destination,
+        *,
+        concurrency: int,
+        max_attempts: int = 1,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+        check_retry: RetryPolicy = CHECK_RETRY,
     ) -> None:
         self.bucket = destination.bucket
         self.destination = destination
+        self._check_retry = check_retry
         request_threads = max(4, concurrency * 2)
         try:
             self._client = make_client(
                 destination,
                 pool_size=request_threads + concurrency + 4,
                 max_attempts=max_attempts,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
             )
         except Exception as exc:
             raise self._translate(exc) from exc
@@ -198,8 +236,17 @@ class S3Store:
 
     def check_bucket(self) -> None:
         """Fail with a clear sentence unless the bucket exists and we may use it."""
-        with self._errors():
-            self._client.head_bucket(Bucket=self.bucket)
+
+        def head() -> None:
+            with self._errors():
+                self._client.head_bucket(Bucket=self.bucket)
+
+        call_with_retries(head, self._check_retry)
+
+    @property
+    def sends_checksums(self) -> bool:
+        """Whether uploads carry a checksum header (off for `when_required` stores)."""
+        return self.destination.checksum_mode == "when_supported"
 
     def find_by_hash(self, sha256: str) -> IndexEntry | None:
         """The object already holding this content, verified to still exist."""
@@ -234,25 +281,109 @@ class S3Store:
         sha256: str,
         on_progress: ProgressCallback,
     ) -> UploadHandle:
-        """Start sending a file (multipart when large, bounded memory); returns a handle."""
+        """Start sending a file (multipart when large, bounded memory); returns a handle.
+
+        A single-part upload carries the SHA-256 the pipeline hashed (ChecksumSHA256), so
+        a server that checks it refuses a body that is not that content (the file changed
+        after it was hashed); a multipart upload has botocore's CRC32 on each part.
+        Stores that reject checksums (`when_required`) get neither.
+        """
+        extra_args: dict[str, Any] = {"ContentType": content_type, "Metadata": {"sha256": sha256}}
         with self._errors():
+            if (
+                self.sends_checksums
+                and _SHA256_HEX.match(sha256)
+                and path.stat().st_size < MULTIPART_THRESHOLD
+            ):
+                extra_args["ChecksumSHA256"] = _b64_digest(bytes.fromhex(sha256))
             future = self._transfers.upload(
                 str(path),
                 self.bucket,
                 key,
-                extra_args={"ContentType": content_type, "Metadata": {"sha256": sha256}},
+                extra_args=extra_args,
                 subscribers=[_ProgressSubscriber(on_progress)],
             )
         return _TransferHandle(future, self._translate)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        extra: dict[str, Any] = {}
+        if self.sends_checksums:
+            extra["ChecksumSHA256"] = _b64_digest(hashlib.sha256(data).digest())
         with self._errors():
             self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
             )
 
     def record_hash(self, sha256: str, entry: IndexEntry) -> None:
         self.put_bytes(index_key(sha256), entry.to_json(), content_type="application/json")
+
+    def object_sha256(self, key: str) -> str | None:
+        """SHA-256 of the object's bytes as the server sends them back; None if it is gone.
+
+        Streamed a chunk at a time (bounded memory). Raises ChecksumMismatch (a StoreError)
+        when the server's own checksum of the object disagrees with the bytes it sent.
+        """
+        digest = hashlib.sha256()
+        with self._errors():
+            try:
+                body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            except ClientError as exc:
+                if _is_not_found(exc):
+                    return None
+                raise
+            try:
+                for chunk in body.iter_chunks(READ_BACK_CHUNK):
+                    digest.update(chunk)
+            finally:
+                body.close()
+        return digest.hexdigest()
+
+    def delete_object(self, key: str) -> None:
+        """Remove an object (absent already counts as removed)."""
+        with self._errors():
+            try:
+                self._client.delete_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if not _is_not_found(exc):
+                    raise
+
+    def abort_incomplete_uploads(self, key: str) -> int:
+        """Abort multipart uploads to exactly `key` that never completed (an upload cut off
+        by a crash leaves its parts stored, and billed, until aborted); returns how many.
+
+        A store without ListMultipartUploads counts as having none.
+        """
+        aborted = 0
+        with self._errors():
+            for attempt in range(3):
+                try:
+                    pages = self._client.get_paginator("list_multipart_uploads").paginate(
+                        Bucket=self.bucket, Prefix=key
+                    )
+                    uploads = [
+                        upload["UploadId"]
+                        for page in pages
+                        for upload in page.get("Uploads") or []
+                        if upload.get("Key") == key
+                    ]
+                    break
+                except ClientError as exc:
+                    code = str(exc.response.get("Error", {}).get("Code", ""))
+                    if code in ("NotImplemented", "501"):
+                        return 0
+                    # rclone answers NoSuchUpload when an upload ends while it lists them
+                    if code != "NoSuchUpload" or attempt == 2:
+                        raise
+            for upload_id in uploads:
+                try:
+                    self._client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id
+                    )
+                except ClientError as exc:
+                    if str(exc.response.get("Error", {}).get("Code", "")) != "NoSuchUpload":
+                        raise
+                aborted += 1
+        return aborted
 
     def close(self) -> None:
         """Stop the transfer threads; in-flight transfers are cancelled."""
@@ -261,6 +392,10 @@ class S3Store:
         self._closed.set()
         self._transfers.shutdown(cancel=True, cancel_msg="The upload was cancelled.")
         self._client.close()
+
+
+def _b64_digest(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
 
 
 def _is_not_found(exc: ClientError) -> bool:

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from app.core.config import Destination
 from app.core.engine import Engine, StoreFactory, default_store_factory
 from app.core.errors import StoreError
+from app.core.journal import ORIGIN_GUI, Journal, QueueLock, open_journal
 from app.core.localserver import (
     LOCAL_BUCKET_NAME,
     LocalS3Server,
@@ -41,10 +42,15 @@ LOCAL_LABEL = "local test bucket"
 DRAIN_SLICE = 100
 DRAIN_BUDGET = 0.008
 LocalServerStarter = Callable[[], LocalS3Server]
+JournalOpener = Callable[[], Journal | None]
 
 
 def _default_local_server() -> LocalS3Server:
     return start_local_bucket(data_dir())
+
+
+def _default_journal() -> Journal:
+    return open_journal(ORIGIN_GUI)
 
 
 class UploadController(QObject):
@@ -53,8 +59,12 @@ class UploadController(QObject):
     Signals:
         destination_changed(str): where photos now go, in words for the window.
         problem(str): one plain sentence to show the user (a server that will not
-            start, a bucket that cannot be reached).
+            start, a bucket that cannot be reached, a journal that cannot be written).
         ready(): the engine is running; queued paths are being processed.
+
+    At the first start the queue an earlier session left in the journal comes back
+    (unfinished files are finished; see Engine.restore_queue), unless another window
+    holds it.
     """
 
     destination_changed = Signal(str)
@@ -67,12 +77,15 @@ class UploadController(QObject):
         *,
         store_factory: StoreFactory = default_store_factory,
         local_server: LocalServerStarter = _default_local_server,
+        journal: JournalOpener = _default_journal,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._model = model
         self._store_factory = store_factory
         self._start_local_server = local_server
+        self._open_journal = journal
+        self._queue_lock: QueueLock | None = None
         self._engine: Engine | None = None
         self._server: LocalS3Server | None = None
         self._waiting_paths: list[Path] = []
@@ -121,8 +134,16 @@ class UploadController(QObject):
             store = await self._in_thread(
                 self._store_factory, destination, engine_settings.concurrency
             )
+            restore = False
             if self._engine is None:
-                self._engine = Engine(destination, engine_settings, store_factory=lambda *_: store)
+                journal, restore = await self._in_thread(self._journal_and_lock)
+                self._engine = Engine(
+                    destination,
+                    engine_settings,
+                    store_factory=lambda *_: store,
+                    journal=journal,
+                    on_problem=self.problem.emit,
+                )
                 self._engine.pipeline.add_observer(self._on_snapshots)
             else:
                 self._engine.reconfigure(destination, engine_settings, store)
@@ -135,9 +156,20 @@ class UploadController(QObject):
         self.destination_changed.emit(self._destination_text)
         self.ready.emit()
         self._check_in_background()
-        if self._waiting_paths:
+        engine = self._engine
+        if restore:
+            await engine.restore_queue()
+        if self._waiting_paths and not self._closing:
             paths, self._waiting_paths = self._waiting_paths, []
-            self._engine.pipeline.add_paths(paths)
+            engine.pipeline.add_paths(paths)
+
+    def _journal_and_lock(self) -> tuple[Journal | None, bool]:
+        """Open the journal (in a worker thread) and take the right to restore its queue."""
+        journal = self._open_journal()
+        if journal is None or not journal.enabled:
+            return journal, False
+        self._queue_lock = QueueLock(journal.path.with_name(journal.path.name + ".queue-lock"))
+        return journal, self._queue_lock.acquire()
 
     async def _destination_for(self, settings: AppSettings, secret_key: str | None) -> Destination:
         remote = settings.destination(secret_key)
@@ -233,6 +265,8 @@ class UploadController(QObject):
         if self._server is not None:
             await self._in_thread(self._server.stop)
             self._server = None
+        if self._queue_lock is not None:
+            self._queue_lock.release()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- internals -------------------------------------------------------------------

@@ -88,6 +88,7 @@ class AppSettings:
             concurrency=self.concurrency,
             thumbnail=ThumbnailSpec(max_side=self.thumbnail_size, quality=self.thumbnail_quality),
             keys=self.key_templates(),
+            verify_after_upload=self.verify_after_upload,
         )
 
     def destination(self, secret_key: str | None) -> Destination | None:

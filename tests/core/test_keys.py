@@ -26,10 +26,17 @@ SHA = hashlib.sha256(b"a coin").hexdigest()
 OTHER_SHA = hashlib.sha256(b"another coin").hexdigest()
 
 
-def keys(filename: str, *, prefix: str = "coins", ext: str = ".jpg", sha: str = SHA,
-         template: KeyTemplate | None = None) -> tuple[str, str]:
-    return render_keys(template or KeyTemplate(), prefix=prefix, filename=filename,
-                       sha256=sha, ext=ext)
+def keys(
+    filename: str,
+    *,
+    prefix: str = "coins",
+    ext: str = ".jpg",
+    sha: str = SHA,
+    template: KeyTemplate | None = None,
+) -> tuple[str, str]:
+    return render_keys(
+        template or KeyTemplate(), prefix=prefix, filename=filename, sha256=sha, ext=ext
+    )
 
 
 def assert_safe_key(key: str) -> None:
@@ -97,10 +104,10 @@ def test_doubled_braces_are_literal() -> None:
 
 
 def test_sha256_and_sha8_placeholders() -> None:
-    template = KeyTemplate(original="{prefix}{sha256}{ext}",
-                           thumbnail="{prefix}small/{sha8}.jpg")
+    template = KeyTemplate(original="{prefix}{sha256}{ext}", thumbnail="{prefix}small/{sha8}.jpg")
     assert keys("x.png", ext=".png", template=template) == (
-        f"coins/{SHA}.png", f"coins/small/{SHA[:8]}.jpg"
+        f"coins/{SHA}.png",
+        f"coins/small/{SHA[:8]}.jpg",
     )
 
 
@@ -249,8 +256,27 @@ def test_sample_keys_for_the_settings_preview() -> None:
 
 # --- properties -----------------------------------------------------------------------
 
-_TRICKY = ["..", ".", "/", "//", "\\", "\x00", "\x1f", "\x7f", "\x9b", "\udcff", "\ud800",
-           "e\u0301", "✓", "👨\u200d👩\u200d👧", "\u202e", "\ufeff", " ", "東京", "\u0301"]
+_TRICKY = [
+    "..",
+    ".",
+    "/",
+    "//",
+    "\\",
+    "\x00",
+    "\x1f",
+    "\x7f",
+    "\x9b",
+    "\udcff",
+    "\ud800",
+    "e\u0301",
+    "✓",
+    "👨\u200d👩\u200d👧",
+    "\u202e",
+    "\ufeff",
+    " ",
+    "東京",
+    "\u0301",
+]
 any_text = st.lists(
     st.one_of(
         st.text(st.characters(exclude_categories=()), max_size=20),
@@ -258,8 +284,9 @@ any_text = st.lists(
     ),
     max_size=12,
 ).map("".join)
-long_text = st.tuples(st.sampled_from(["a", "é", "€", "🪙", "e\u0301", "/", "\udcff"]),
-                      st.integers(200, 1500)).map(lambda pair: pair[0] * pair[1])
+long_text = st.tuples(
+    st.sampled_from(["a", "é", "€", "🪙", "e\u0301", "/", "\udcff"]), st.integers(200, 1500)
+).map(lambda pair: pair[0] * pair[1])
 filenames = st.one_of(any_text, long_text, st.tuples(any_text, long_text).map("".join))
 short_text = st.lists(
     st.one_of(st.text(st.characters(exclude_categories=()), max_size=10), st.sampled_from(_TRICKY)),
@@ -268,12 +295,14 @@ short_text = st.lists(
 prefixes = st.one_of(short_text, st.sampled_from(["", "coins", "/a//b/../c/", "Münzen\\2024"]))
 extensions = st.sampled_from([".jpg", ".jpeg", ".png", ".heic", ".webp", ".tif", ""])
 hashes = st.binary(min_size=32, max_size=32).map(bytes.hex)
-templates = st.sampled_from([
-    KeyTemplate(),
-    KeyTemplate(original="{prefix}{sha256}{ext}", thumbnail="{prefix}t/{sha256}.jpg"),
-    KeyTemplate(original="{prefix}{stem}/{sha8}{ext}", thumbnail="{prefix}{stem}/{sha8}-t.jpg"),
-    KeyTemplate(original="{stem}-{sha8}{ext}", thumbnail="{prefix}{stem}-{sha8}-thumb.jpg"),
-])
+templates = st.sampled_from(
+    [
+        KeyTemplate(),
+        KeyTemplate(original="{prefix}{sha256}{ext}", thumbnail="{prefix}t/{sha256}.jpg"),
+        KeyTemplate(original="{prefix}{stem}/{sha8}{ext}", thumbnail="{prefix}{stem}/{sha8}-t.jpg"),
+        KeyTemplate(original="{stem}-{sha8}{ext}", thumbnail="{prefix}{stem}-{sha8}-thumb.jpg"),
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -317,8 +346,9 @@ def test_distinct_hashes_give_distinct_keys(
     prefix: str, filename: str, ext: str, first: str, second: str
 ) -> None:
     by_sha8 = KeyTemplate()
-    by_sha256 = KeyTemplate(original="{prefix}{stem}-{sha256}{ext}",
-                            thumbnail="{prefix}t/{stem}-{sha256}.jpg")
+    by_sha256 = KeyTemplate(
+        original="{prefix}{stem}-{sha256}{ext}", thumbnail="{prefix}t/{stem}-{sha256}.jpg"
+    )
     for template, differ in ((by_sha8, first[:8] != second[:8]), (by_sha256, first != second)):
         a = render_keys(template, prefix=prefix, filename=filename, sha256=first, ext=ext)
         b = render_keys(template, prefix=prefix, filename=filename, sha256=second, ext=ext)

@@ -284,7 +284,11 @@ def test_heif_family_follows_the_brand_rules(box: bytes, tail: bytes) -> None:
     size = int.from_bytes(head[:4], "big")
     within = head[: size or len(head)]
     ordered = [within[8:12]] + [within[i : i + 4] for i in range(16, len(within) - 3, 4)]
-    specific = {b"heic": HEIC, b"heix": HEIC, b"hevc": HEIC, b"avif": AVIF, b"avis": AVIF}
+    # The HEIF brands of ISO/IEC 23008-12 that name a codec; mif1/msf1 are generic.
+    specific = {
+        **dict.fromkeys([b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"], HEIC),
+        **dict.fromkeys([b"avif", b"avis"], AVIF),
+    }
     expected = next((specific[b] for b in ordered if b in specific), None)
     if expected is None and {b"mif1", b"msf1"} & set(ordered):
         expected = HEIF

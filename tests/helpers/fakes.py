@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -22,8 +23,11 @@ class StoredObject:
 class FakeStore:
     """An in-memory bucket with call counts and injectable failures.
 
-    `fail_next[operation]` fails that many calls of "upload", "put" (thumbnails) or
-    "record"; `gate` (when set) makes uploads wait until it is set.
+    `fail_next[operation]` fails that many calls of "upload", "put" (thumbnails),
+    "record", "find" or "delete" with `fail_with` (a StoreError; by default one that is not retried,
+    "Cannot reach the storage server at http://fake."); `gate` (when set) makes uploads
+    wait until it is set. `incomplete[key]` counts multipart uploads to `key` left
+    unfinished (by a crash, say).
     """
 
     bucket: str = "fake-bucket"
@@ -31,6 +35,8 @@ class FakeStore:
     calls: Counter[str] = field(default_factory=Counter)
     fail_next: Counter[str] = field(default_factory=Counter)
     gate: threading.Event | None = None
+    fail_with: StoreError | None = None
+    incomplete: Counter[str] = field(default_factory=Counter)
     closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -39,7 +45,9 @@ class FakeStore:
             self.calls[operation] += 1
             if self.fail_next[operation] > 0:
                 self.fail_next[operation] -= 1
-                raise StoreError("Cannot reach the storage server at http://fake.")
+                raise self.fail_with or StoreError(
+                    "Cannot reach the storage server at http://fake."
+                )
 
     def check_bucket(self) -> None:
         self._maybe_fail("check")
@@ -94,6 +102,20 @@ class FakeStore:
 
     def record_hash(self, sha256: str, entry: IndexEntry) -> None:
         self.put_bytes(index_key(sha256), entry.to_json(), content_type="application/json")
+
+    def object_sha256(self, key: str) -> str | None:
+        stored = self.objects.get(key)
+        return hashlib.sha256(stored.data).hexdigest() if stored else None
+
+    def delete_object(self, key: str) -> None:
+        self._maybe_fail("delete")
+        with self._lock:
+            self.objects.pop(key, None)
+
+    def abort_incomplete_uploads(self, key: str) -> int:
+        self._maybe_fail("abort")
+        with self._lock:
+            return self.incomplete.pop(key, 0)
 
     def close(self) -> None:
         self.closed = True
