@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 
 from app.core.config import MAX_CONCURRENCY, Destination, EngineSettings, cpu_workers
@@ -21,6 +22,29 @@ RESTORE_SLICE = 200
 
 def default_store_factory(destination: Destination, concurrency: int) -> ObjectStore:
     return S3Store(destination, concurrency=concurrency)
+
+
+POOL_JOIN_TIMEOUT = 5.0
+
+
+async def _wait_in_thread(fn: Callable[[], None]) -> None:
+    """Run a blocking wait in a daemon thread of its own and await it."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def run() -> None:
+        try:
+            fn()
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may be gone if we timed out
+                loop.call_soon_threadsafe(settle)
+
+    threading.Thread(target=run, name="engine-join", daemon=True).start()
+    await done
 
 
 class Engine:
@@ -131,6 +155,15 @@ class Engine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(loop.run_in_executor(self.io_pool, store.close), 5)
         self._shutdown_pools()
+        # Let running jobs finish before the loop goes away: a worker that completes
+        # later would call into a closed loop (under qasync that can crash). Bounded, so a
+        # stuck job cannot hang quitting; waited on from a plain thread, not an executor.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_wait_in_thread(self._join_pools), POOL_JOIN_TIMEOUT)
+
+    def _join_pools(self) -> None:
+        self.io_pool.shutdown(wait=True)
+        self.cpu_pool.shutdown(wait=True)
 
     def _shutdown_pools(self) -> None:
         self.io_pool.shutdown(wait=False, cancel_futures=True)
