@@ -311,8 +311,10 @@ class LocalS3Server:
         port: int | None = None,
         rclone: str | None = None,
         log_path: Path | None = None,
+        pid_file: Path | None = None,
     ) -> None:
         self.root = Path(root).absolute()  # rclone runs with the root as its cwd
+        self.pid_file = pid_file
         self.credentials = credentials
         self.host = host
         self._fixed_port = port
@@ -359,6 +361,8 @@ class LocalS3Server:
         if self.running:
             return self.endpoint_url
         self.stop()
+        if self.pid_file is not None:
+            stop_orphaned_server(self.pid_file, self.root)
         rclone = self._rclone or find_rclone()
         if not _is_executable(Path(rclone)) and shutil.which(rclone) is None:
             raise LocalServerError(f"{_ERROR_PREFIX}: rclone was not found. {_REINSTALL_HINT}")
@@ -385,6 +389,9 @@ class LocalS3Server:
             if outcome is None:
                 self._port = port
                 log.info("Local bucket server started at %s (pid %s)", self.endpoint_url, self.pid)
+                if self.pid_file is not None and self.pid is not None:
+                    with contextlib.suppress(OSError):
+                        self.pid_file.write_text(f"{self.pid}\n")
                 return self.endpoint_url
             bind_failed, detail = outcome
             self.stop()
@@ -487,6 +494,9 @@ class LocalS3Server:
             else:
                 proc.wait()
             log.info("Local bucket server stopped (exit code %s)", proc.returncode)
+            if self.pid_file is not None:
+                with contextlib.suppress(OSError):
+                    self.pid_file.unlink()
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -589,6 +599,46 @@ def _last_message(text: str) -> str:
 # --------------------------------------------------------------------------- together
 
 
+def stop_orphaned_server(pid_file: Path, root: Path) -> bool:
+    """Stop a server left running by an app that was killed (kill -9, a crash).
+
+    rclone runs in its own session so it outlives such a death; without this, every
+    crash would leave one more server on the same folder. Only a process that is still
+    an rclone serving `root` is stopped (Linux: checked through /proc); returns whether
+    one was.
+    """
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
+    if not any(b"rclone" in part for part in cmdline) or os.fsencode(str(root)) not in b" ".join(
+        cmdline
+    ):
+        return False  # the pid was reused by something else: leave it alone
+    log.info("Stopping a local bucket server left running by an earlier session (pid %s)", pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        while process_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for another process to exit: nothing to await
+        if process_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (Linux /proc); an exited process nobody has reaped yet does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
 def start_local_bucket(data_dir: Path | None = None, *, timeout: float = 15.0) -> LocalS3Server:
     """Start the install's local bucket and make sure ``photos`` exists; return the server.
 
@@ -602,7 +652,12 @@ def start_local_bucket(data_dir: Path | None = None, *, timeout: float = 15.0) -
         data_dir = default_data_dir()
     data_dir = Path(data_dir)
     creds = load_or_create_credentials(data_dir / "local-credentials.json")
-    server = LocalS3Server(data_dir / "local-bucket", creds, log_path=data_dir / "local-bucket.log")
+    server = LocalS3Server(
+        data_dir / "local-bucket",
+        creds,
+        log_path=data_dir / "local-bucket.log",
+        pid_file=data_dir / "local-bucket.pid",
+    )
     server.start(timeout=timeout)
     try:
         server.ensure_bucket(LOCAL_BUCKET_NAME)

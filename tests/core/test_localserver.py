@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import stat
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ from app.core.localserver import (
     find_rclone,
     free_loopback_port,
     load_or_create_credentials,
+    process_alive,
     start_local_bucket,
 )
 
@@ -347,3 +349,35 @@ def test_rclone_failing_to_bind_a_fixed_port_is_a_clear_error(tmp_path: Path) ->
         with pytest.raises(LocalServerError, match=r"rclone exited: .*address already in use"):
             server.start()
         assert not server.running
+
+
+@pytest.mark.integration
+def test_a_server_orphaned_by_kill_9_is_stopped_at_the_next_start(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib\n"
+            "from app.core.localserver import start_local_bucket\n"
+            "server = start_local_bucket(pathlib.Path(sys.argv[1]))\n"
+            "print(server.pid, flush=True)\n"
+            "sys.stdin.read()\n",  # stays up until killed
+            str(data),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        orphan = int(child.stdout.readline())
+    finally:
+        child.kill()  # kill -9: no chance to stop rclone
+        child.wait()
+    assert process_alive(orphan)  # still running after its app died
+    with start_local_bucket(data) as server:
+        assert server.pid != orphan
+        assert not process_alive(orphan)
+        server.client().put_object(Bucket=LOCAL_BUCKET_NAME, Key="after.txt", Body=b"ok")
+    assert not (data / "local-bucket.pid").exists()
