@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--thumbnail-size", type=int, default=300, help="longest side in pixels")
     upload.add_argument("--key-template", default=None, help="e.g. '{prefix}{stem}-{sha8}{ext}'")
     upload.add_argument(
+        "--verify",
+        action="store_true",
+        help="read each uploaded photo back and compare (for stores that check no checksums)",
+    )
+    upload.add_argument(
         "--checksums",
         choices=CHECKSUM_MODES,
         default="when_supported",
@@ -121,14 +126,27 @@ def settings_from_args(args: argparse.Namespace) -> EngineSettings:
             concurrency=args.concurrency,
             thumbnail=ThumbnailSpec(max_side=args.thumbnail_size),
             keys=keys,
+            verify_after_upload=args.verify,
         )
     except (KeyTemplateError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 
 
-def display_path(path: Path | str) -> str:
-    """A path as text that always prints, even when the name is not valid UTF-8."""
+def path_text(path: Path | str) -> str:
+    """A path as text that always encodes, even when the name is not valid UTF-8."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def display_path(path: Path | str) -> str:
+    """A path for a terminal line: also control characters (newlines, terminal escape
+    sequences in a file name) are shown as escapes, never acted on."""
+    return "".join(_escape_control(ch) for ch in path_text(path))
+
+
+def _escape_control(ch: str) -> str:
+    if ch.isprintable() or ch == " ":
+        return ch
+    return ch.encode("unicode_escape").decode("ascii")
 
 
 class HumanReport:
@@ -216,7 +234,7 @@ class JsonLinesReport:
             if snap.state.is_final and snap.file_id not in self._reported:
                 self._reported.add(snap.file_id)
                 record = snap.to_json_dict()
-                record["path"] = display_path(snap.path)
+                record["path"] = path_text(snap.path)  # JSON escapes control characters
                 self._out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 self._out.flush()
 

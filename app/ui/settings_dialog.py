@@ -23,6 +23,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -353,8 +354,16 @@ class SettingsDialog(QDialog):
             "Some S3-compatible stores reject the checksums that newer AWS libraries send by "
             "default; choose “Only when required” if uploads fail with “not supported” errors."
         )
+        self.verify_check = QCheckBox("Read each photo back after upload and compare (slo&wer)")
+        self.verify_check.setObjectName("verifyAfterUpload")
+        self.verify_check.setAccessibleName("Verify each upload by reading it back")
+        self.verify_check.setToolTip(
+            "Downloads every uploaded original and compares its SHA-256 with the file, for "
+            "stores that do not check checksums themselves. Doubles the traffic."
+        )
         form = QFormLayout(group)
         self._add_row(form, "C&hecksums:", self.checksum_combo)
+        form.addRow(self.verify_check)
         return group
 
     def _line_edit(self, name: str, accessible: str, placeholder: str) -> QLineEdit:
@@ -418,6 +427,7 @@ class SettingsDialog(QDialog):
             self.thumbnail_size_spin,
             self.quality_spin,
             self.checksum_combo,
+            self.verify_check,
             self.prefix_edit,
             self.template_edit,
             self.buttons,
@@ -457,6 +467,7 @@ class SettingsDialog(QDialog):
         self.quality_spin.setValue(settings.thumbnail_quality)
         index = self.checksum_combo.findData(settings.checksum_mode)
         self.checksum_combo.setCurrentIndex(max(0, index))
+        self.verify_check.setChecked(settings.verify_after_upload)
 
     def _fill_credentials(self, settings: AppSettings) -> None:
         choices: list[tuple[str, str, str]] = [(AUTH_DEFAULT, "", "Default AWS credentials")]
@@ -505,7 +516,7 @@ class SettingsDialog(QDialog):
             concurrency=self.concurrency_spin.value(),
             thumbnail_size=self.thumbnail_size_spin.value(),
             thumbnail_quality=self.quality_spin.value(),
-            verify_after_upload=self._initial.verify_after_upload,
+            verify_after_upload=self.verify_check.isChecked(),
         )
 
     def secret_key(self) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from app.cli import display_path
+from app.cli import display_path, path_text
 from app.core.config import EngineSettings
 from app.core.keys import MAX_SEGMENT_BYTES
 from app.core.models import FileSnapshot, FileState, ThumbnailState
@@ -149,9 +149,9 @@ def test_every_bad_input_gets_its_fate_and_every_good_file_uploads(
     lines = json_records(result.stdout)
     seen = {line["path"]: line for line in lines}
     assert len(seen) == len(lines)  # each file reported once, loops listed nothing twice
-    by_label = {label: display_path(path) for label, path in made.files.items()}
+    by_label = {label: path_text(path) for label, path in made.files.items()}
     assert set(seen) == set(by_label.values())
-    silent = {display_path(path) for path in made.silent}
+    silent = {path_text(path) for path in made.silent}
     assert not any(path.startswith(tuple(silent)) for path in seen)
 
     objects = bucket_objects(rclone_s3, bucket)
@@ -241,6 +241,29 @@ def test_the_summary_of_a_second_run_says_nothing_was_sent_twice(
     ), first_summary
     second_summary = second.stdout.splitlines()[-1]
     assert f": 0 uploaded, {uploaded} duplicate, {failed} failed" in second_summary
+    # Names with newlines or terminal escapes print escaped, on one line, never raw.
+    assert "\x1b" not in second.stdout
+    assert all(
+        line.startswith(
+            (
+                "uploaded",
+                "duplicate",
+                "failed",
+                "cancelled",
+                " ",
+                "1",
+                "2",
+                "3",
+                "4",
+                "5",
+                "6",
+                "7",
+                "8",
+                "9",
+            )
+        )
+        for line in second.stdout.splitlines()
+    ), second.stdout
     # Failures name the file and give the reason on the same line.
     assert "failed     " + display_path(made.files["fifo"]) + ": This is not a regular file" in (
         second.stdout

@@ -187,6 +187,7 @@ def test_fill_the_form_and_save(
     dialog.thumbnail_size_spin.setValue(600)
     dialog.quality_spin.setValue(75)
     dialog.checksum_combo.setCurrentIndex(dialog.checksum_combo.findData("when_required"))
+    dialog.verify_check.setChecked(True)
 
     with qtbot.waitSignal(dialog.settings_saved) as saved, qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
@@ -203,6 +204,7 @@ def test_fill_the_form_and_save(
         concurrency=16,
         thumbnail_size=600,
         thumbnail_quality=75,
+        verify_after_upload=True,
     )
     assert saved.args == [expected]
     assert store.load() == expected
@@ -401,10 +403,10 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
     dialog = open_dialog(qtbot, store)
     dialog.s3_radio.setFocus()
     visited: list[QWidget] = []
-    for _ in range(14):
+    for _ in range(15):
         dialog.focusNextChild()  # what Tab does
         visited.append(dialog.focusWidget())
-    assert visited[:13] == [
+    assert visited[:14] == [
         dialog.bucket_edit,
         dialog.region_edit,
         dialog.endpoint_edit,
@@ -416,10 +418,11 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
         dialog.thumbnail_size_spin,
         dialog.quality_spin,
         dialog.checksum_combo,
+        dialog.verify_check,
         dialog.prefix_edit,
         dialog.template_edit,
     ]
-    assert isinstance(visited[13], QAbstractButton)  # then the OK/Cancel buttons
+    assert isinstance(visited[14], QAbstractButton)  # then the OK/Cancel buttons
 
 
 # --------------------------------------------------------------------------- test connection
