@@ -14,7 +14,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from app.core.pipeline import UploadPipeline
 from app.core.store import INDEX_PREFIX, index_key
 from tests.core.test_keys import assert_safe_key
 from tests.helpers import corpus
+from tests.helpers.cli import credentials, run_upload
 from tests.helpers.fakes import FakeStore
 from tests.helpers.servers import S3Endpoint
 
@@ -43,17 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str | Path, endpoint: S3Endpoint) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["AWS_ACCESS_KEY_ID"] = endpoint.access_key
-    env["AWS_SECRET_ACCESS_KEY"] = endpoint.secret_key
-    return subprocess.run(
-        [sys.executable, "-m", "app", "upload", *map(str, args)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
+    return run_upload(*args, env=credentials(endpoint), timeout=110)
 
 
 def json_records(stdout: str) -> list[dict[str, Any]]:

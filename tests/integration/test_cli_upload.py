@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import corpus
+from tests.helpers.cli import credentials, run_upload
 from tests.helpers.servers import S3Endpoint
 
 pytestmark = pytest.mark.integration
@@ -26,22 +25,10 @@ REPO = Path(__file__).resolve().parents[2]
 def run_cli(
     *args: str | Path, env_extra: dict[str, str] | None = None, data_dir: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(env_extra or {})
+    env = dict(env_extra or {})
     if data_dir is not None:
         env["PHOTO_UPLOADER_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "app", "upload", *map(str, args)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def credentials(endpoint: S3Endpoint) -> dict[str, str]:
-    return {"AWS_ACCESS_KEY_ID": endpoint.access_key, "AWS_SECRET_ACCESS_KEY": endpoint.secret_key}
+    return run_upload(*args, env=env)
 
 
 def records(stdout: str) -> dict[str, dict[str, Any]]:
@@ -61,9 +48,7 @@ def bucket_listing(endpoint: S3Endpoint, bucket: str) -> dict[str, tuple[str, An
 
 def good_photos(folder: Path, count: int = 4) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    photos = [
-        corpus.jpeg_photo(folder / f"coin_{n}.jpg", (900, 600), seed=n) for n in range(count)
-    ]
+    photos = [corpus.jpeg_photo(folder / f"coin_{n}.jpg", (900, 600), seed=n) for n in range(count)]
     photos.append(corpus.oriented_jpeg(folder / "rotated.jpg", 6, (400, 200)))
     photos.append(corpus.png_rgba(folder / "stamp.png", (500, 300)))
     return photos
@@ -181,9 +166,7 @@ def test_default_destination_is_the_local_bucket_and_it_persists(tmp_path: Path)
     assert rec["status"] == "duplicate"
 
 
-def test_unknown_bucket_is_exit_2_with_one_sentence(
-    rclone_s3: S3Endpoint, tmp_path: Path
-) -> None:
+def test_unknown_bucket_is_exit_2_with_one_sentence(rclone_s3: S3Endpoint, tmp_path: Path) -> None:
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
     result = run_cli(
         photo,

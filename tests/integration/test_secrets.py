@@ -16,7 +16,6 @@ import logging
 import os
 import stat
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -45,6 +44,7 @@ from app.ui.settings import (
     default_qsettings,
 )
 from tests.helpers import corpus
+from tests.helpers.cli import run_upload
 from tests.helpers.servers import S3Endpoint
 
 pytestmark = pytest.mark.integration
@@ -79,14 +79,7 @@ def every_file(*roots: Path) -> list[Path]:
 
 
 def run_cli(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", "upload", *map(str, args)],
-        cwd=REPO,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
+    return run_upload(*args, env=env, timeout=110)
 
 
 def folder_with_failures(folder: Path) -> Path:
