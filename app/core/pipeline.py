@@ -842,7 +842,7 @@ class UploadPipeline:
         if row.state.is_final:
             if row.state not in (FileState.UPLOADED, FileState.DUPLICATE):
                 return False
-            if unchanged and await self._run(self._io, context.store.object_size, row.key) == (
+            if unchanged and await self._call(rec, context.store.object_size, row.key) == (
                 row.size
             ):
                 self._take_results(rec, row)
@@ -861,7 +861,7 @@ class UploadPipeline:
             unchanged
             and _format_for(row.content_type) is not None
             and row.sha256
-            and await self._run(self._io, context.store.object_size, row.key) == row.size
+            and await self._call(rec, context.store.object_size, row.key) == row.size
         ):
             self._take_results(rec, row)
             rec.original_in_bucket = True
@@ -873,7 +873,7 @@ class UploadPipeline:
             self._finish(rec, FileState.UPLOADED)
             return True
         try:
-            aborted = await self._run(self._io, context.store.abort_incomplete_uploads, row.key)
+            aborted = await self._call(rec, context.store.abort_incomplete_uploads, row.key)
         except StoreError as exc:  # the upload itself will meet the same problem, or not
             log.info("could not abort unfinished uploads to %s: %s", row.key, exc)
         else:
