@@ -23,13 +23,12 @@ from app.core.engine import Engine
 from app.core.errors import StoreError
 from app.core.journal import ORIGIN_CLI, JournalRow, default_journal_path, open_journal
 from app.core.keys import KeyTemplate, KeyTemplateError
-from app.core.localserver import LOCAL_BUCKET_NAME, LocalServerError, start_local_bucket
+from app.core.localserver import LocalServerError, start_local_bucket
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.paths import data_dir
 from app.core.thumbnails import ThumbnailSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-LOCAL_LABEL = "local test bucket"
 
 
 class UsageError(Exception):
@@ -246,15 +245,7 @@ async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if destination is None:
             server = await asyncio.to_thread(start_local_bucket, data_dir())
             stack.callback(server.stop)
-            destination = Destination(
-                bucket=LOCAL_BUCKET_NAME,
-                prefix=args.prefix,
-                endpoint_url=server.endpoint_url,
-                access_key=server.credentials.access_key,
-                secret_key=server.credentials.secret_key,
-                checksum_mode=args.checksums,
-                label=LOCAL_LABEL,
-            )
+            destination = server.destination(prefix=args.prefix, checksum_mode=args.checksums)
         journal = await asyncio.to_thread(open_journal, ORIGIN_CLI)
         engine = Engine(
             destination,

@@ -44,11 +44,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.core.config import Destination
 from app.core.threads import lower_process_priority
 
 log = logging.getLogger(__name__)
 
 LOCAL_BUCKET_NAME = "photos"
+# How the CLI and the window name this destination; the journal also identifies the
+# local bucket by it (its port changes every run), so there is one spelling.
+LOCAL_LABEL = "local test bucket"
 LOCAL_REGION = "us-east-1"
 DEFAULT_HOST = "127.0.0.1"
 
@@ -531,6 +535,20 @@ class LocalS3Server:
     def client(self, **config: Any) -> Any:
         """A new boto3 client for this server (extra ``botocore.config.Config`` options)."""
         return s3_client(self.endpoint_url, self.credentials, **config)
+
+    def destination(
+        self, *, prefix: str = "", checksum_mode: str = "when_supported"
+    ) -> Destination:
+        """This running server as the app's upload destination (the "photos" bucket)."""
+        return Destination(
+            bucket=LOCAL_BUCKET_NAME,
+            prefix=prefix,
+            endpoint_url=self.endpoint_url,
+            access_key=self.credentials.access_key,
+            secret_key=self.credentials.secret_key,
+            checksum_mode=checksum_mode,
+            label=LOCAL_LABEL,
+        )
 
     def ensure_bucket(self, name: str = LOCAL_BUCKET_NAME) -> None:
         """Create bucket ``name`` through the S3 API unless it exists already."""

@@ -568,11 +568,7 @@ class UploadPipeline:
         return True
 
     async def _unchanged(self, rec: _FileRecord) -> bool:
-        try:
-            identity = await self._run(self._io, file_identity, rec.path)
-        except OSError:
-            return False
-        return identity == (rec.size, rec.mtime_ns)
+        return await self._identity_is(rec.path, rec.size, rec.mtime_ns)
 
     async def _duplicate_stage(self, rec: _FileRecord) -> bool:
         """True when the content is already in the bucket, or was just sent by an

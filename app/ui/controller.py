@@ -22,7 +22,6 @@ from app.core.engine import Engine, StoreFactory, default_store_factory
 from app.core.errors import StoreError
 from app.core.journal import ORIGIN_GUI, Journal, QueueLock, open_journal
 from app.core.localserver import (
-    LOCAL_BUCKET_NAME,
     LocalS3Server,
     LocalServerError,
     start_local_bucket,
@@ -36,7 +35,6 @@ from app.ui.settings import AppSettings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LOCAL_LABEL = "local test bucket"
 # Snapshots reach the model in slices of DRAIN_SLICE rows, at most DRAIN_BUDGET seconds
 # per turn of the event loop (measured: ~50 us a row for new rows).
 DRAIN_SLICE = 100
@@ -177,14 +175,8 @@ class UploadController(QObject):
             return remote
         if self._server is None or not self._server.running:
             self._server = await self._in_thread(self._start_local_server)
-        return Destination(
-            bucket=LOCAL_BUCKET_NAME,
-            prefix=settings.prefix,
-            endpoint_url=self._server.endpoint_url,
-            access_key=self._server.credentials.access_key,
-            secret_key=self._server.credentials.secret_key,
-            checksum_mode=settings.checksum_mode,
-            label=LOCAL_LABEL,
+        return self._server.destination(
+            prefix=settings.prefix, checksum_mode=settings.checksum_mode
         )
 
     def _check_in_background(self) -> None:
