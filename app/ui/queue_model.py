@@ -125,8 +125,6 @@ _MAX_GAP = 8
 _MAX_REMOVE_RUNS = 64
 
 
-
-
 def palette_is_dark() -> bool:
     """True when the application's palette has a dark window background."""
     return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
@@ -220,6 +218,7 @@ class QueueModel(QAbstractTableModel):
         self._rows: dict[int, int] = {}
         self._keys: list[tuple[float | str, ...]] = []  # _sort_keys() of each row
         self._counts: Counter[FileState] = Counter()
+        self._retryable = 0  # rows Retry failed would redo (the Failed filter's rows)
         self._bytes = [0, 0, 0, 0]  # sums of _byte_tally() over the rows
         self._dark = palette_is_dark() if dark is None else dark
         self._placeholder: QImage | None = None
@@ -335,6 +334,11 @@ class QueueModel(QAbstractTableModel):
 
     def file_ids_where(self, predicate: Callable[[FileSnapshot], bool]) -> list[int]:
         return [s.file_id for s in self._snaps if predicate(s)]
+
+    @property
+    def retryable_count(self) -> int:
+        """Failed files plus uploaded files whose thumbnail failed: what Retry failed redoes."""
+        return self._retryable
 
     def counts(self) -> Counter[FileState]:
         """How many files are in each state (a copy, without zero counts)."""
@@ -511,6 +515,8 @@ class QueueModel(QAbstractTableModel):
     def _tally(self, snap: FileSnapshot, sign: int) -> None:
         for n, value in enumerate(_byte_tally(snap)):
             self._bytes[n] += sign * value
+        if FilterCategory.FAILED in category_of(snap):
+            self._retryable += sign
 
     def _reindex(self) -> None:
         self._rows = {snap.file_id: row for row, snap in enumerate(self._snaps)}

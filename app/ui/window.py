@@ -63,8 +63,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME
-from app.core.models import FileSnapshot, FileState, ThumbnailState
-from app.ui.badges import FilterCategory
+from app.core.models import FileSnapshot, FileState
+from app.ui.badges import FilterCategory, in_category
 from app.ui.controller import UploadController
 from app.ui.delegates import BadgeDelegate, PreviewDelegate, StatusDelegate
 from app.ui.detail_pane import DetailPane
@@ -600,7 +600,9 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         retry = menu.addAction("Retry")
         retry.triggered.connect(lambda: self.controller.retry(self.selected_file_ids()))
-        retry.setEnabled(any(_retryable(s) for s in self.selected_snapshots()))
+        retry.setEnabled(
+            any(in_category(s, FilterCategory.FAILED) for s in self.selected_snapshots())
+        )
         menu.addAction(self.cancel_action)
         menu.addAction(self.remove_action)
         menu.addSeparator()
@@ -678,7 +680,7 @@ class MainWindow(QMainWindow):
         """Counts, progress, speed: polled a few times a second rather than per change,
         so a burst of thousands of updates costs one refresh."""
         counts = self.model.counts()
-        self._retryable_count = len(self.model.file_ids_where(_retryable))
+        self._retryable_count = self.model.retryable_count
         total = self.model.rowCount()
         parts = []
         for label, states in (
@@ -781,12 +783,6 @@ class MainWindow(QMainWindow):
         task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _retryable(snap: FileSnapshot) -> bool:
-    return snap.state is FileState.FAILED or (
-        snap.state is FileState.UPLOADED and snap.thumbnail_state is ThumbnailState.FAILED
-    )
 
 
 def _adding_message(paths: Sequence[Path]) -> str:

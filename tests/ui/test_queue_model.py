@@ -20,7 +20,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
-from app.ui.badges import Badge, FilterCategory
+from app.ui.badges import Badge, FilterCategory, category_of
 from app.ui.queue_model import (
     Column,
     PreviewCache,
@@ -329,8 +329,6 @@ def test_ten_thousand_rows(qtbot: QtBot) -> None:
     assert proxy.rowCount() == len([i for i in range(10, n + 1, 10) if (i - 1) % 3])
 
 
-
-
 # -- previews ---------------------------------------------------------------------------
 
 
@@ -452,3 +450,26 @@ def test_placeholder_without_cache() -> None:
     assert isinstance(image, QImage) and image.width() == 48
     assert m.index(0, Column.NAME).data(Qt.ItemDataRole.DecorationRole) is None
     assert m.data(QModelIndex()) is None
+
+
+def test_retryable_count_follows_inserts_changes_and_removals(qtbot: QtBot) -> None:
+    m = QueueModel(None, dark=False)
+    m.apply_snapshots([snap(i) for i in range(1, 6)])
+    assert m.retryable_count == 0
+    m.apply_snapshots(
+        [
+            snap(1, FileState.FAILED, error="x"),
+            snap(2, FileState.UPLOADED, thumbnail_state=ThumbnailState.FAILED),
+            snap(3, FileState.UPLOADED, thumbnail_state=ThumbnailState.GENERATED),
+            snap(6, FileState.FAILED, error="y"),  # a new row
+        ]
+    )
+    assert m.retryable_count == 3
+    assert m.retryable_count == len(
+        m.file_ids_where(lambda s: FilterCategory.FAILED in category_of(s))
+    )
+    m.apply_snapshots([snap(1, FileState.UPLOADED, thumbnail_state=ThumbnailState.GENERATED)])
+    m.remove_file_ids([6])
+    assert m.retryable_count == 1
+    m.clear()
+    assert m.retryable_count == 0
