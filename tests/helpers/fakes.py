@@ -9,8 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.errors import StoreError
+from botocore.exceptions import EndpointConnectionError
+
+from app.core.errors import StoreError, describe_store_error
 from app.core.store import IndexEntry, ProgressCallback, index_key
+
+FAKE_ENDPOINT = "http://fake"
+
+
+def unreachable_error() -> StoreError:
+    """What the app makes of a refused connection to the fake's endpoint."""
+    return describe_store_error(
+        EndpointConnectionError(endpoint_url=FAKE_ENDPOINT), bucket="fake", endpoint=FAKE_ENDPOINT
+    )
 
 
 @dataclass
@@ -28,6 +39,13 @@ class FakeStore:
     "Cannot reach the storage server at http://fake."); `gate` (when set) makes uploads
     wait until it is set. `incomplete[key]` counts multipart uploads to `key` left
     unfinished (by a crash, say).
+
+    `down` makes every request fail as a refused connection would (the server is gone);
+    `requests_while_down` counts them. `hooks[operation]` is called with the key before
+    that operation runs (on the calling thread), to order events in a test.
+    `start_gate` (when set) makes `start_upload` itself wait; with `background_uploads`,
+    an upload runs in a thread of its own from `start_upload` on, as s3transfer's do, and
+    lands unless cancelled first (`join_uploads` waits for them all).
     """
 
     bucket: str = "fake-bucket"
@@ -38,11 +56,23 @@ class FakeStore:
     fail_with: StoreError | None = None
     incomplete: Counter[str] = field(default_factory=Counter)
     closed: bool = False
+    down: bool = False
+    requests_while_down: int = 0
+    hooks: dict[str, Callable[[str], None]] = field(default_factory=dict)
+    start_gate: threading.Event | None = None
+    background_uploads: bool = False
+    _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _maybe_fail(self, operation: str) -> None:
+    def _maybe_fail(self, operation: str, key: str = "") -> None:
+        hook = self.hooks.get(operation)
+        if hook is not None:
+            hook(key)
         with self._lock:
             self.calls[operation] += 1
+            if self.down:
+                self.requests_while_down += 1
+                raise unreachable_error()
             if self.fail_next[operation] > 0:
                 self.fail_next[operation] -= 1
                 raise self.fail_with or StoreError(
@@ -52,8 +82,11 @@ class FakeStore:
     def check_bucket(self) -> None:
         self._maybe_fail("check")
 
+    def probe(self) -> None:
+        self._maybe_fail("probe")
+
     def find_by_hash(self, sha256: str) -> IndexEntry | None:
-        self._maybe_fail("find")
+        self._maybe_fail("find", index_key(sha256))
         stored = self.objects.get(index_key(sha256))
         entry = IndexEntry.from_json(stored.data) if stored else None
         if entry is None or self.object_size(entry.key) != entry.size:
@@ -61,6 +94,7 @@ class FakeStore:
         return entry
 
     def object_size(self, key: str) -> int | None:
+        self._maybe_fail("head", key)
         stored = self.objects.get(key)
         return len(stored.data) if stored else None
 
@@ -73,9 +107,19 @@ class FakeStore:
         sha256: str,
         on_progress: ProgressCallback,
     ) -> _FakeUpload:
+        if self.start_gate is not None:
+            self.start_gate.wait(timeout=30)
         upload = _FakeUpload()
         upload.run = lambda: self._upload(path, key, content_type, on_progress, upload.cancelled)
+        if self.background_uploads:
+            upload.start_in_background()
+            with self._lock:
+                self._threads.append(upload.thread)  # type: ignore[arg-type]
         return upload
+
+    def join_uploads(self, timeout: float = 10) -> None:
+        for thread in list(self._threads):
+            thread.join(timeout)
 
     def _upload(
         self,
@@ -89,14 +133,14 @@ class FakeStore:
             self.gate.wait(timeout=30)
         if cancelled.is_set():
             raise StoreError("The upload was cancelled.")
-        self._maybe_fail("upload")
+        self._maybe_fail("upload", key)
         data = path.read_bytes()
         on_progress(len(data))
         with self._lock:
             self.objects[key] = StoredObject(data, content_type)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
-        self._maybe_fail("record" if key.startswith(".photo-uploader/") else "put")
+        self._maybe_fail("record" if key.startswith(".photo-uploader/") else "put", key)
         with self._lock:
             self.objects[key] = StoredObject(data, content_type)
 
@@ -108,12 +152,12 @@ class FakeStore:
         return hashlib.sha256(stored.data).hexdigest() if stored else None
 
     def delete_object(self, key: str) -> None:
-        self._maybe_fail("delete")
+        self._maybe_fail("delete", key)
         with self._lock:
             self.objects.pop(key, None)
 
     def abort_incomplete_uploads(self, key: str) -> int:
-        self._maybe_fail("abort")
+        self._maybe_fail("abort", key)
         with self._lock:
             return self.incomplete.pop(key, 0)
 
@@ -132,9 +176,26 @@ class _FakeUpload:
     def __init__(self) -> None:
         self.cancelled = threading.Event()
         self.run: Callable[[], None] = lambda: None
+        self.thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start_in_background(self) -> None:
+        def work() -> None:
+            try:
+                self.run()
+            except BaseException as exc:
+                self._error = exc
+
+        self.thread = threading.Thread(target=work, name="fake-upload", daemon=True)
+        self.thread.start()
 
     def result(self) -> None:
-        self.run()
+        if self.thread is None:
+            self.run()
+            return
+        self.thread.join()
+        if self._error is not None:
+            raise self._error
 
     def cancel(self) -> None:
         self.cancelled.set()
