@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.ui.badges import human_size, message_text, state_badge, thumbnail_badge
-from app.ui.queue_model import shrink_image
+from app.ui.preview_cache import shrink_image
 
 PREVIEW_SIDE = 240
 

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app import APP_NAME, __version__
 from app.core.paths import data_dir
 from app.ui.controller import UploadController
-from app.ui.queue_model import PreviewCache, QueueModel
+from app.ui.preview_cache import PreviewCache
+from app.ui.queue_model import QueueModel
 from app.ui.settings import SettingsStore
 from app.ui.window import MainWindow
 

@@ -1,4 +1,4 @@
-"""The upload queue as one Qt table model, its filter/sort proxy and a preview cache.
+"""The upload queue as one Qt table model (its proxy, previews and placeholder live beside it).
 
 The engine delivers `FileSnapshot` batches; `QueueModel.apply_snapshots` turns each batch
 into a handful of model signals (one insert, a few `dataChanged` runs), so 10,000 files
@@ -10,11 +10,9 @@ from __future__ import annotations
 import enum
 import logging
 import re
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import (
@@ -22,17 +20,14 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QRectF,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QGuiApplication, QImage, QPalette
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
-from app.core.threads import BackgroundThreadPool
 from app.ui.badges import (
     STATE_SORT_ORDER,
     FilterCategory,
@@ -45,6 +40,8 @@ from app.ui.badges import (
     state_text,
     thumbnail_badge,
 )
+from app.ui.placeholder import draw_placeholder
+from app.ui.preview_cache import PreviewCache
 
 log = logging.getLogger(__name__)
 
@@ -485,7 +482,7 @@ class QueueModel(QAbstractTableModel):
         """A neutral picture frame shown until (or instead of) a preview."""
         if self._placeholder is None:
             side = self._cache.side if self._cache is not None else 48
-            self._placeholder = _draw_placeholder(side, dark=self._dark)
+            self._placeholder = draw_placeholder(side, dark=self._dark)
         return self._placeholder
 
     @Slot(int)
@@ -520,321 +517,3 @@ class QueueModel(QAbstractTableModel):
 
     def _reindex(self) -> None:
         self._rows = {snap.file_id: row for row, snap in enumerate(self._snaps)}
-
-
-def _draw_placeholder(side: int, *, dark: bool) -> QImage:
-    image = QImage(side, side, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    frame = QColor("#475569" if dark else "#cbd5e1")
-    fill = QColor("#1e293b" if dark else "#f1f5f9")
-    inset = side * 0.12
-    rect = QRectF(inset, inset + side * 0.08, side - 2 * inset, side - 2 * inset - side * 0.16)
-    painter.setPen(QPen(frame, max(1.0, side / 32)))
-    painter.setBrush(fill)
-    painter.drawRoundedRect(rect, side * 0.08, side * 0.08)
-    # Two hills and a sun: reads as "a photo goes here" at any size.
-    hills = QPainterPath()
-    hills.moveTo(rect.left() + rect.width() * 0.1, rect.bottom() - rect.height() * 0.15)
-    hills.lineTo(rect.left() + rect.width() * 0.38, rect.top() + rect.height() * 0.45)
-    hills.lineTo(rect.left() + rect.width() * 0.55, rect.top() + rect.height() * 0.65)
-    hills.lineTo(rect.left() + rect.width() * 0.7, rect.top() + rect.height() * 0.5)
-    hills.lineTo(rect.right() - rect.width() * 0.1, rect.bottom() - rect.height() * 0.15)
-    hills.closeSubpath()
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(frame)
-    painter.drawPath(hills)
-    radius = rect.height() * 0.12
-    painter.drawEllipse(
-        QRectF(
-            rect.right() - rect.width() * 0.3,
-            rect.top() + rect.height() * 0.18,
-            radius * 2,
-            radius * 2,
-        )
-    )
-    painter.end()
-    return image
-
-
-# -- previews -------------------------------------------------------------------------
-
-
-def _default_remake(path: Path) -> bytes:
-    """A small JPEG of the original, for previews evicted from the cache."""
-    from app.core.thumbnails import ThumbnailSpec, make_thumbnail
-
-    return make_thumbnail(path, ThumbnailSpec(max_side=96))
-
-
-def shrink_image(image: QImage, side: int) -> QImage:
-    """`image` scaled to fit `side` x `side`, in a format that paints fast."""
-    if max(image.width(), image.height()) > side:
-        image = image.scaled(
-            side,
-            side,
-            Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-    wanted = (
-        QImage.Format.Format_ARGB32_Premultiplied
-        if image.hasAlphaChannel()
-        else QImage.Format.Format_RGB32
-    )
-    if image.format() != wanted:
-        image = image.convertToFormat(wanted)
-    return image
-
-
-def decode_preview(data: bytes, side: int) -> QImage | None:
-    """Decode JPEG (or any Qt-readable) bytes into a preview of at most `side` px."""
-    image = QImage.fromData(data)
-    if image.isNull():
-        return None
-    return shrink_image(image, side)
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    file_id: int
-    token: int
-    image: QImage | None
-
-
-class PreviewCache(QObject):
-    """Small preview images per file id, decoded off the GUI thread, LRU-bounded.
-
-    The engine hands out a file's thumbnail bytes only once or twice; `offer` keeps a
-    copy of the bytes of the most recent files (for `large_preview`) and decodes a
-    `side`-px QImage in the cache's own thread pool. When a preview was evicted, the
-    model calls `request` for a row on screen and the preview is re-made from the
-    original file (`remake`; None disables this).
-
-    Workers only make QImages (fine off the GUI thread) and emit `_finished`, which is
-    queued to a `@Slot` on this object, so results are handled on the GUI thread.
-
-    Signals:
-        preview_ready(int): `preview_for(file_id)` now returns an image.
-    """
-
-    preview_ready = Signal(int)
-    _finished = Signal(object)
-
-    def __init__(
-        self,
-        *,
-        side: int = 48,
-        max_images: int = 4000,
-        max_jpegs: int = 200,
-        max_waiting: int = 64,
-        remake: Callable[[Path], bytes] | None = _default_remake,
-        workers: int = 2,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.side = side
-        self._max_images = max_images
-        self._max_jpegs = max_jpegs
-        self._max_waiting = max_waiting
-        self._remake = remake
-        self._workers = workers
-        self._images: OrderedDict[int, QImage] = OrderedDict()
-        self._jpegs: OrderedDict[int, bytes] = OrderedDict()
-        self._decode_wanted: OrderedDict[int, bytes] = OrderedDict()
-        self._remake_wanted: OrderedDict[int, Path] = OrderedDict()
-        self._running: dict[int, int] = {}  # file id -> token of the job in flight
-        self._tokens: dict[int, int] = {}  # latest token per id: stale results are dropped
-        self._next_token = 0
-        self._failed: set[int] = set()
-        self._closed = False
-        self._lock = threading.Lock()  # guards _closed against workers emitting late
-        self._executor = BackgroundThreadPool(max_workers=workers, thread_name_prefix="preview")
-        self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
-
-    # -- public ----------------------------------------------------------------------
-
-    def offer(self, snap: FileSnapshot) -> None:
-        """Take a copy of `snap.thumbnail_jpeg` the first time it comes by."""
-        data = snap.thumbnail_jpeg
-        if data is None or self._closed:
-            return
-        file_id = snap.file_id
-        held = self._jpegs.get(file_id)
-        if held is not None and (held is data or held == data):
-            self._jpegs.move_to_end(file_id)
-            return
-        self._jpegs[file_id] = data
-        self._jpegs.move_to_end(file_id)
-        while len(self._jpegs) > self._max_jpegs:
-            self._jpegs.popitem(last=False)
-        self._failed.discard(file_id)
-        self._remake_wanted.pop(file_id, None)
-        self._decode_wanted[file_id] = data
-        self._decode_wanted.move_to_end(file_id)
-        while len(self._decode_wanted) > self._max_images:
-            self._decode_wanted.popitem(last=False)
-        self._tokens[file_id] = self._new_token()
-        self._pump()
-
-    def preview_for(self, file_id: int) -> QImage | None:
-        image = self._images.get(file_id)
-        if image is not None:
-            self._images.move_to_end(file_id)
-        return image
-
-    def request(self, file_id: int, path: Path) -> None:
-        """Ask for a preview that `preview_for` lacks (from held bytes or the original)."""
-        if (
-            self._closed
-            or file_id in self._images
-            or file_id in self._failed
-            or file_id in self._running
-            or file_id in self._decode_wanted
-        ):
-            return
-        held = self._jpegs.get(file_id)
-        if held is not None:
-            self._decode_wanted[file_id] = held
-        elif self._remake is not None:
-            self._remake_wanted[file_id] = path
-            self._remake_wanted.move_to_end(file_id)
-            while len(self._remake_wanted) > self._max_waiting:
-                self._remake_wanted.popitem(last=False)  # scrolled past: not wanted now
-        else:
-            return
-        self._tokens[file_id] = self._new_token()
-        self._pump()
-
-    def large_preview(self, file_id: int) -> QImage | None:
-        """The full thumbnail if its bytes are still held (the most recent files), else None."""
-        data = self._jpegs.get(file_id)
-        if data is None:
-            return None
-        image = QImage.fromData(data)
-        return None if image.isNull() else image
-
-    def forget(self, file_ids: Iterable[int]) -> None:
-        for file_id in file_ids:
-            self._images.pop(file_id, None)
-            self._jpegs.pop(file_id, None)
-            self._decode_wanted.pop(file_id, None)
-            self._remake_wanted.pop(file_id, None)
-            self._tokens.pop(file_id, None)
-            self._failed.discard(file_id)
-
-    def close(self) -> None:
-        """Stop the workers (waits for the few jobs running). Idempotent."""
-        with self._lock:
-            self._closed = True
-        self._decode_wanted.clear()
-        self._remake_wanted.clear()
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
-    # -- internals -------------------------------------------------------------------
-
-    def _new_token(self) -> int:
-        self._next_token += 1
-        return self._next_token
-
-    def _pump(self) -> None:
-        while len(self._running) < self._workers and not self._closed:
-            if self._decode_wanted:
-                file_id, data = self._decode_wanted.popitem(last=False)
-                job: Callable[[], QImage | None] = _bound(decode_preview, data, self.side)
-            elif self._remake_wanted and self._remake is not None:
-                file_id, path = self._remake_wanted.popitem(last=True)  # latest request first
-                job = _bound(_remake_preview, self._remake, path, self.side)
-            else:
-                return
-            token = self._tokens.get(file_id, 0)
-            self._running[file_id] = token
-            self._executor.submit(self._work, file_id, token, job)
-
-    def _work(self, file_id: int, token: int, job: Callable[[], QImage | None]) -> None:
-        """Runs on a worker thread."""
-        try:
-            image = job()
-        except Exception as exc:  # an unreadable file: a placeholder, not a crash
-            log.debug("no preview for file %s: %s", file_id, exc)
-            image = None
-        with self._lock:
-            if not self._closed:
-                self._finished.emit(_Result(file_id, token, image))
-
-    @Slot(object)
-    def _on_finished(self, result: _Result) -> None:
-        if self._closed:
-            return
-        if self._running.get(result.file_id) == result.token:
-            del self._running[result.file_id]
-        if self._tokens.get(result.file_id) == result.token:
-            if result.image is None:
-                self._failed.add(result.file_id)
-            else:
-                self._images[result.file_id] = result.image
-                self._images.move_to_end(result.file_id)
-                while len(self._images) > self._max_images:
-                    self._images.popitem(last=False)
-                self.preview_ready.emit(result.file_id)
-        self._pump()
-
-
-def _bound(fn: Callable[..., QImage | None], *args: Any) -> Callable[[], QImage | None]:
-    return lambda: fn(*args)
-
-
-def _remake_preview(remake: Callable[[Path], bytes], path: Path, side: int) -> QImage | None:
-    return decode_preview(remake(path), side)
-
-
-# -- proxy ----------------------------------------------------------------------------
-
-
-class QueueFilterProxy(QSortFilterProxyModel):
-    """Filters the queue by `FilterCategory` and sorts by each column's SORT_KEY.
-
-    Sorting compares SORT_KEY values (ints and strings) in C++; only fetching them
-    crosses into Python, from keys the model computed once per update. The model
-    signals updates in runs of nearby rows, so a progress tick costs a linear
-    order check over the rows it touched, not a re-sort.
-    """
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._category = FilterCategory.ALL
-        self._queue: QueueModel | None = None
-        self.setSortRole(int(QueueRole.SORT_KEY))
-        self.setDynamicSortFilter(True)
-
-    @property
-    def category(self) -> FilterCategory:
-        return self._category
-
-    def set_category(self, category: FilterCategory) -> None:
-        if category is self._category:
-            return
-        self.beginFilterChange()
-        self._category = category
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def setSourceModel(self, model: Any) -> None:
-        self._queue = model if isinstance(model, QueueModel) else None
-        super().setSourceModel(model)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
-        if self._category is FilterCategory.ALL:
-            return True
-        if self._queue is not None:
-            snap = self._queue.snapshot_at(source_row)
-        else:
-            model = self.sourceModel()
-            snap = model.data(model.index(source_row, 0, source_parent), QueueRole.SNAPSHOT)
-            if snap is None:
-                return False
-        return self._category in category_of(snap)
-
-    def file_id_at(self, proxy_row: int) -> int | None:
-        """The file id shown at `proxy_row` of this proxy."""
-        value = self.data(self.index(proxy_row, 0), QueueRole.FILE_ID)
-        return value if isinstance(value, int) else None

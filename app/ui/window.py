@@ -68,14 +68,9 @@ from app.ui.badges import FilterCategory, in_category
 from app.ui.controller import UploadController
 from app.ui.delegates import BadgeDelegate, PreviewDelegate, StatusDelegate
 from app.ui.detail_pane import DetailPane
-from app.ui.queue_model import (
-    Column,
-    PreviewCache,
-    QueueFilterProxy,
-    QueueModel,
-    QueueRole,
-    palette_is_dark,
-)
+from app.ui.preview_cache import PreviewCache
+from app.ui.queue_model import Column, QueueModel, QueueRole, palette_is_dark
+from app.ui.queue_proxy import QueueFilterProxy
 from app.ui.settings import SettingsStore
 from app.ui.settings_dialog import SettingsDialog
 

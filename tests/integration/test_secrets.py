@@ -34,7 +34,8 @@ from app.core.localserver import find_rclone, start_local_bucket
 from app.core.paths import config_dir, data_dir
 from app.ui.controller import UploadController
 from app.ui.main import setup_logging
-from app.ui.queue_model import PreviewCache, QueueModel
+from app.ui.preview_cache import PreviewCache
+from app.ui.queue_model import QueueModel
 from app.ui.settings import (
     AUTH_KEYS,
     AppSettings,

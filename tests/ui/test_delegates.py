@@ -19,7 +19,8 @@ from pytestqt.qtbot import QtBot
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.ui.badges import Badge, state_badge, thumbnail_badge
 from app.ui.delegates import BadgeDelegate, PreviewDelegate, StatusDelegate
-from app.ui.queue_model import Column, QueueFilterProxy, QueueModel, QueueRole
+from app.ui.queue_model import Column, QueueModel, QueueRole
+from app.ui.queue_proxy import QueueFilterProxy
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
 

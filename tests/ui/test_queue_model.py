@@ -21,13 +21,9 @@ from pytestqt.qtbot import QtBot
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.ui.badges import Badge, FilterCategory, category_of
-from app.ui.queue_model import (
-    Column,
-    PreviewCache,
-    QueueFilterProxy,
-    QueueModel,
-    QueueRole,
-)
+from app.ui.preview_cache import PreviewCache
+from app.ui.queue_model import Column, QueueModel, QueueRole
+from app.ui.queue_proxy import QueueFilterProxy
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
 

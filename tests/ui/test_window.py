@@ -26,7 +26,8 @@ from PySide6.QtWidgets import QApplication
 from app.core.config import Destination
 from app.core.models import FileState, ThumbnailState
 from app.ui.controller import UploadController
-from app.ui.queue_model import Column, PreviewCache, QueueModel
+from app.ui.preview_cache import PreviewCache
+from app.ui.queue_model import Column, QueueModel
 from app.ui.settings import AppSettings, MemorySecretStore, SettingsStore
 from app.ui.window import MainWindow
 from tests.helpers import corpus

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -24,7 +24,6 @@ from app.core.coalesce import ChangeCoalescer
 from app.core.config import EngineSettings
 from app.core.errors import ChecksumMismatch, StoreError, describe_os_error
 from app.core.formats import (
-    ALL_FORMATS,
     HEAD_SIZE,
     describe_unrecognised,
     detect_format,
@@ -33,7 +32,21 @@ from app.core.formats import (
 from app.core.hashing import FileCancelled, FileChanged, file_identity, inspect_file
 from app.core.journal import JournalRecorder, JournalRow
 from app.core.keys import KeyTemplateError, render_keys
-from app.core.models import FileSnapshot, FileState, ImageFormat, ThumbnailState
+from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.pipeline.context import PipelineContext
+from app.core.pipeline.integrity import (
+    _CHANGED,
+    CHANGED_BEFORE_UPLOAD,
+    CHANGED_DURING_UPLOAD,
+    CHANGED_WHILE_READING,
+    CHANGED_WHILE_SENDING,
+    GONE_DURING_UPLOAD,
+    VERIFY_MISMATCH,
+    VERIFYING_NOTICE,
+    describe_unreadable,
+    identity_problem,
+)
+from app.core.pipeline.job import _FileRecord, format_for, index_missing
 from app.core.retry import retry_notice
 from app.core.store import MULTIPART_THRESHOLD, IndexEntry, ObjectStore
 from app.core.thumbnails import ThumbnailError, ThumbnailSpec, make_thumbnail
@@ -47,115 +60,6 @@ Thumbnailer = Callable[[Path, ThumbnailSpec], bytes]
 
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 WRITE_AHEAD_TIMEOUT = 2.0  # seconds a multipart upload waits for the journal at most
-CHANGED_WHILE_READING = (
-    "The file changed while it was being read. Try again once it has finished copying."
-)
-CHANGED_BEFORE_UPLOAD = (
-    "The file changed after it was checked, so it was not uploaded. Retry to send the new version."
-)
-CHANGED_WHILE_SENDING = (
-    "The file changed while it was being uploaded, so it was not uploaded. Retry to send the "
-    "new version."
-)
-CHANGED_DURING_UPLOAD = (
-    "The file changed while it was being uploaded, so the copy in the bucket was removed. "
-    "Retry to send the new version."
-)
-GONE_DURING_UPLOAD = (
-    "The file was moved or deleted (or its drive disconnected) while it was being uploaded, "
-    "so the copy in the bucket was removed."
-)
-FOLDER_GONE = (
-    "The file's folder is no longer there (a drive was disconnected, or the folder was moved "
-    "or deleted). Reconnect the drive and retry."
-)
-VERIFY_MISMATCH = (
-    "The copy in the bucket did not match the file when it was read back (its SHA-256 "
-    "differs), so it was removed. Retry to upload it again."
-)
-VERIFYING_NOTICE = "Checking the copy in the bucket."
-_CHANGED = "changed"
-
-
-def describe_unreadable(path: Path, exc: OSError) -> str:
-    """One sentence for a file that cannot be opened, telling a vanished folder (an
-    unplugged drive) from a vanished file."""
-    if isinstance(exc, FileNotFoundError | NotADirectoryError) and not os.path.isdir(path.parent):
-        return FOLDER_GONE
-    return describe_os_error(exc)
-
-
-def identity_problem(path: Path, size: int | None, mtime_ns: int | None) -> str | None:
-    """None while the file is as it was hashed (same size and mtime); otherwise "changed",
-    or a sentence saying why it cannot be looked at (gone, folder gone, unreadable)."""
-    try:
-        identity = file_identity(path)
-    except OSError as exc:
-        return describe_unreadable(path, exc)
-    return None if identity == (size, mtime_ns) else _CHANGED
-
-
-@dataclass(eq=False)
-class PipelineContext:
-    """Where and how files are sent. A file keeps the context it started with, so its
-    thumbnail always lands beside its original even if settings change meanwhile."""
-
-    store: ObjectStore
-    settings: EngineSettings
-    prefix: str
-    destination_id: str = ""  # see journal.destination_identity
-    active: int = 0  # files running under this context
-    # A failure that makes the destination unusable (credentials, bucket, clock): the
-    # other files fail with it at once instead of asking the server again, until Retry.
-    blocked: StoreError | None = None
-
-
-@dataclass(eq=False)
-class _FileRecord:
-    """One file's state and the results of each stage, kept so a retry redoes only what failed."""
-
-    file_id: int
-    path: Path
-    problem: str | None = None
-    state: FileState = FileState.QUEUED
-    size: int | None = None
-    mtime_ns: int | None = None
-    sha256: str | None = None
-    fmt: ImageFormat | None = None
-    key: str | None = None
-    thumbnail_key: str | None = None
-    thumbnail_state: ThumbnailState = ThumbnailState.PENDING
-    thumbnail_error: str | None = None
-    thumbnail_bytes: bytes | None = None
-    original_in_bucket: bool = False
-    thumbnail_in_bucket: bool = False
-    entry: IndexEntry | None = None  # where the content lives once it is in the bucket
-    owns_inflight: bool = False  # other files with this hash wait for this one
-    error: str | None = None
-    notice: str | None = None
-    bytes_sent: int = 0
-    bytes_total: int = 0
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-    task: asyncio.Task[None] | None = None
-    context: PipelineContext | None = None
-    # The journal's view (see app.core.journal): its row, the absolute path it is
-    # filed under, what an earlier run left to resume from, the last row written.
-    journal_id: int = 0
-    journal_path: Path | None = None
-    queued_at: float = 0.0
-    index_in_bucket: bool = False
-    dismissed: bool = False
-    resume: JournalRow | None = None
-    last_row: JournalRow | None = None
-
-    def reset_for_retry(self) -> None:
-        self.state = FileState.QUEUED
-        self.error = None
-        self.notice = None
-        self.cancel_event = threading.Event()
-        if self.thumbnail_state is ThumbnailState.FAILED:
-            self.thumbnail_state = ThumbnailState.PENDING
-            self.thumbnail_error = None
 
 
 class UploadPipeline:
@@ -337,7 +241,7 @@ class UploadPipeline:
             for rec in self._records.values()
             if rec.state is FileState.FAILED
             or (rec.state is FileState.UPLOADED and rec.thumbnail_state is ThumbnailState.FAILED)
-            or _index_missing(rec)
+            or index_missing(rec)
         )
 
     def retry(self, file_ids: Iterable[int]) -> list[int]:
@@ -350,7 +254,7 @@ class UploadPipeline:
             if (
                 rec.state is FileState.UPLOADED
                 and rec.thumbnail_state is not ThumbnailState.FAILED
-                and not _index_missing(rec)
+                and not index_missing(rec)
             ):
                 continue
             if rec.context is not None:
@@ -855,7 +759,7 @@ class UploadPipeline:
         # The duplicate check had found nothing, so an object at its key is ours.
         if (
             unchanged
-            and _format_for(row.content_type) is not None
+            and format_for(row.content_type) is not None
             and row.sha256
             and await self._call(rec, context.store.object_size, row.key) == row.size
         ):
@@ -902,7 +806,7 @@ class UploadPipeline:
         """Stage results the journal kept (hash, keys, type), as if the stages had run."""
         rec.size, rec.mtime_ns, rec.sha256 = row.size, row.mtime_ns, row.sha256
         rec.bytes_total = row.size or 0
-        rec.fmt = _format_for(row.content_type)
+        rec.fmt = format_for(row.content_type)
         rec.key, rec.thumbnail_key = row.key, row.thumbnail_key
 
     def _resolve_inflight(self, rec: _FileRecord) -> None:
@@ -1017,18 +921,6 @@ class UploadPipeline:
             bucket=self._ctx(rec).store.bucket,
             thumbnail_jpeg=rec.thumbnail_bytes,
         )
-
-
-def _index_missing(rec: _FileRecord) -> bool:
-    """Uploaded, but its duplicate-index entry could not be written."""
-    return rec.state is FileState.UPLOADED and rec.original_in_bucket and not rec.index_in_bucket
-
-
-_FORMATS_BY_TYPE = {fmt.content_type: fmt for fmt in ALL_FORMATS}
-
-
-def _format_for(content_type: str | None) -> ImageFormat | None:
-    return _FORMATS_BY_TYPE.get(content_type or "")
 
 
 def _absolute(path: Path) -> Path:

