@@ -97,7 +97,6 @@ def by_name(pipeline: UploadPipeline) -> dict[str, FileSnapshot]:
 # -- a. the worker count ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 a: workers retire below the concurrency")
 def test_a_lowering_concurrency_while_files_fail_fast_keeps_workers(tmp_path: Path) -> None:
     """4 -> 2 while four files fail at once: all four workers used to retire together."""
     missing = [tmp_path / f"gone_{n}.jpg" for n in range(8)]
@@ -114,7 +113,6 @@ def test_a_lowering_concurrency_while_files_fail_fast_keeps_workers(tmp_path: Pa
     assert {s.state for s in snaps.values()} == {FileState.FAILED}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 a: raising right after lowering under-counts")
 def test_a_raising_concurrency_right_after_lowering_runs_that_many(tmp_path: Path) -> None:
     """4 -> 1 -> 3, then files that fail at once, then photos: three of them upload at once."""
     missing = [tmp_path / f"gone_{n}.jpg" for n in range(8)]
@@ -184,7 +182,6 @@ def test_b_an_identical_file_goes_to_the_bucket_chosen_now(tmp_path: Path) -> No
 # -- c. one file, one run at a time ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 c: a stale queue entry runs the file twice")
 def test_c_cancel_and_retry_while_paused_runs_the_file_once(tmp_path: Path) -> None:
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg", (64, 48))
     store = FakeStore()

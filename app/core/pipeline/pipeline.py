@@ -47,6 +47,7 @@ from app.core.pipeline.integrity import (
     identity_problem,
 )
 from app.core.pipeline.job import _FileRecord, format_for, index_missing
+from app.core.pipeline.scheduler import Scheduler
 from app.core.retry import retry_notice
 from app.core.store import MULTIPART_THRESHOLD, IndexEntry, ObjectStore
 from app.core.thumbnails import ThumbnailError, ThumbnailSpec, make_thumbnail
@@ -98,20 +99,15 @@ class UploadPipeline:
         self._loop = asyncio.get_running_loop()
         self._records: dict[int, _FileRecord] = {}
         self._ids = itertools.count(1)
-        self._queue: asyncio.Queue[_FileRecord] = asyncio.Queue()
         self._observers: list[Observer] = []
         self._coalescer = ChangeCoalescer(self._loop, self._deliver, flush_interval)
         self._progress_lock = threading.Lock()
         self._inflight: dict[str, asyncio.Future[IndexEntry | None]] = {}
-        self._resume = asyncio.Event()
-        self._resume.set()
-        self._pending = 0  # queued or running files
         self._walks: set[asyncio.Task[None]] = set()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._closed = False
-        self._workers: set[asyncio.Task[None]] = set()
-        self._add_workers(settings.concurrency)
+        self._scheduler: Scheduler[_FileRecord] = Scheduler(
+            self._run_file, target=settings.concurrency
+        )
 
     # -- observing -----------------------------------------------------------------
 
@@ -148,17 +144,11 @@ class UploadPipeline:
         `context.active` of the old context drops to zero (see Engine).
         """
         self._context = PipelineContext(store, settings, prefix, destination_id)
-        self._add_workers(settings.concurrency - len(self._workers))
-
-    def _add_workers(self, count: int) -> None:
-        for _ in range(count):
-            task = self._loop.create_task(self._worker(), name="upload-worker")
-            self._workers.add(task)
-            task.add_done_callback(self._workers.discard)
+        self._scheduler.set_target(settings.concurrency)
 
     @property
     def paused(self) -> bool:
-        return not self._resume.is_set()
+        return self._scheduler.paused
 
     # -- feeding -------------------------------------------------------------------
 
@@ -166,7 +156,6 @@ class UploadPipeline:
         """Walk files and folders in the background and queue what they hold."""
         task = self._loop.create_task(self._walk(list(paths)), name="walk-paths")
         self._walks.add(task)
-        self._idle.clear()
         task.add_done_callback(self._walk_done)
         return task
 
@@ -275,6 +264,7 @@ class UploadPipeline:
             if rec.task is not None:
                 rec.task.cancel()
             else:
+                self._scheduler.drop(rec)
                 self._finish(rec, FileState.CANCELLED)
             ids.append(file_id)
         return ids
@@ -294,16 +284,18 @@ class UploadPipeline:
 
     def pause(self) -> None:
         """Start no new files; those already running finish."""
-        self._resume.clear()
+        self._scheduler.pause()
 
     def resume(self) -> None:
-        self._resume.set()
+        self._scheduler.resume()
 
     async def wait_idle(self) -> None:
         """Wait until every queued file has a final state and observers have seen it."""
-        while self._pending or self._walks:
-            self._idle.clear()
-            await self._idle.wait()
+        while True:
+            await self._scheduler.wait_idle()
+            if not self._walks:
+                break
+            await asyncio.gather(*list(self._walks), return_exceptions=True)
         self._coalescer.flush_now()
 
     async def aclose(self) -> None:
@@ -314,19 +306,14 @@ class UploadPipeline:
         for task in list(self._walks):
             task.cancel()
         self.cancel(list(self._records))
-        workers = list(self._workers)
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, *self._walks, return_exceptions=True)
+        await asyncio.gather(self._scheduler.aclose(), *self._walks, return_exceptions=True)
         self._coalescer.flush_now()
         self._coalescer.close()
 
     # -- internals -----------------------------------------------------------------
 
     def _push(self, rec: _FileRecord) -> None:
-        self._pending += 1
-        self._idle.clear()
-        self._queue.put_nowait(rec)
+        self._scheduler.push(rec)
         if rec.resume is None or rec.resume.row_id != rec.journal_id:
             self._post_journal(rec)  # (a row being resumed keeps what it knows until then)
         self._changed(rec)
@@ -343,37 +330,21 @@ class UploadPipeline:
         self._walks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("walking dropped paths failed", exc_info=task.exception())
-        self._maybe_idle()
 
-    def _maybe_idle(self) -> None:
-        if not self._pending and not self._walks:
-            self._idle.set()
-
-    async def _worker(self) -> None:
-        while True:
-            if len(self._workers) > self._context.settings.concurrency:
-                return  # concurrency was lowered: this worker bows out between files
-            await self._resume.wait()
-            rec = await self._queue.get()
-            try:
-                if rec.state is not FileState.QUEUED or rec.file_id not in self._records:
-                    continue
-                if not self._resume.is_set():  # paused while we waited for a file
-                    self._queue.put_nowait(rec)
-                    self._pending += 1
-                    continue
-                rec.task = self._loop.create_task(self._process(rec), name=f"file-{rec.file_id}")
-                try:
-                    await rec.task
-                except asyncio.CancelledError:
-                    current = asyncio.current_task()
-                    if current is not None and current.cancelling():
-                        raise  # the worker itself is being stopped
-                finally:
-                    rec.task = None
-            finally:
-                self._pending -= 1
-                self._maybe_idle()
+    async def _run_file(self, rec: _FileRecord) -> None:
+        """One file through its stages, as a task of its own so that it can be cancelled
+        without stopping the worker that runs it."""
+        if rec.state is not FileState.QUEUED or rec.file_id not in self._records:
+            return
+        rec.task = self._loop.create_task(self._process(rec), name=f"file-{rec.file_id}")
+        try:
+            await rec.task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the worker itself is being stopped
+        finally:
+            rec.task = None
 
     async def _run(self, executor: Executor, fn: Callable[..., T], *args: Any) -> T:
         return await self._loop.run_in_executor(executor, fn, *args)
