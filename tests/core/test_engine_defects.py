@@ -146,7 +146,6 @@ def test_a_raising_concurrency_right_after_lowering_runs_that_many(tmp_path: Pat
 # -- b. single flight per destination ----------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 b: in-flight dedupe ignores the bucket")
 def test_b_an_identical_file_goes_to_the_bucket_chosen_now(tmp_path: Path) -> None:
     first = corpus.jpeg_photo(tmp_path / "first.jpg", (64, 48))
     copy = tmp_path / "copy.jpg"

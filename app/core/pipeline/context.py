@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from app.core.config import EngineSettings
 from app.core.errors import StoreError
@@ -22,3 +23,12 @@ class PipelineContext:
     # A failure that makes the destination unusable (credentials, bucket, clock): the
     # other files fail with it at once instead of asking the server again, until Retry.
     blocked: StoreError | None = None
+    bucket_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The bucket as single flight names it: endpoint (or label) and bucket name,
+        # whatever the prefix, as the content-hash index is bucket-wide.
+        bucket, endpoint = (
+            json.loads(self.destination_id)[:2] if self.destination_id else (self.store.bucket, "")
+        )
+        self.bucket_id = json.dumps([bucket, endpoint])

@@ -11,6 +11,7 @@ from app.core.formats import ALL_FORMATS
 from app.core.journal import JournalRow
 from app.core.models import FileState, ImageFormat, ThumbnailState
 from app.core.pipeline.context import PipelineContext
+from app.core.pipeline.singleflight import FlightKey
 from app.core.store import IndexEntry
 
 
@@ -34,7 +35,7 @@ class _FileRecord:
     original_in_bucket: bool = False
     thumbnail_in_bucket: bool = False
     entry: IndexEntry | None = None  # where the content lives once it is in the bucket
-    owns_inflight: bool = False  # other files with this hash wait for this one
+    flight: FlightKey | None = None  # other files with this content wait for this one
     error: str | None = None
     notice: str | None = None
     bytes_sent: int = 0

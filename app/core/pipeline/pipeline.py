@@ -48,6 +48,7 @@ from app.core.pipeline.integrity import (
 )
 from app.core.pipeline.job import _FileRecord, format_for, index_missing
 from app.core.pipeline.scheduler import Scheduler
+from app.core.pipeline.singleflight import SingleFlight
 from app.core.retry import retry_notice
 from app.core.store import MULTIPART_THRESHOLD, IndexEntry, ObjectStore
 from app.core.thumbnails import ThumbnailError, ThumbnailSpec, make_thumbnail
@@ -102,7 +103,7 @@ class UploadPipeline:
         self._observers: list[Observer] = []
         self._coalescer = ChangeCoalescer(self._loop, self._deliver, flush_interval)
         self._progress_lock = threading.Lock()
-        self._inflight: dict[str, asyncio.Future[IndexEntry | None]] = {}
+        self._flights = SingleFlight()
         self._walks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._scheduler: Scheduler[_FileRecord] = Scheduler(
@@ -394,7 +395,7 @@ class UploadPipeline:
             self._finish(rec, FileState.FAILED)
         finally:
             context.active -= 1
-            self._resolve_inflight(rec)
+            self._land_flight(rec)
 
     def _ctx(self, rec: _FileRecord) -> PipelineContext:
         return rec.context or self._context
@@ -450,15 +451,17 @@ class UploadPipeline:
         identical file in this batch (which we wait for rather than race)."""
         assert rec.sha256 is not None
         self._set_state(rec, FileState.CHECKING)
-        entry: IndexEntry | None = None
-        while entry is None and (waiting := self._inflight.get(rec.sha256)) is not None:
+        flight = (self._ctx(rec).bucket_id, rec.sha256)
+
+        def waiting() -> None:
             rec.notice = "Waiting for an identical file in this batch."
             self._changed(rec)
-            entry = await asyncio.shield(waiting)
-            rec.notice = None
+
+        entry = await self._flights.follow(flight, waiting)
+        rec.notice = None
         if entry is None:
-            self._inflight[rec.sha256] = self._loop.create_future()
-            rec.owns_inflight = True
+            self._flights.lead(flight)
+            rec.flight = flight
             entry = await self._find_in_bucket(rec)
         if entry is None:
             if await self._already_at_own_key(rec):
@@ -780,14 +783,11 @@ class UploadPipeline:
         rec.fmt = format_for(row.content_type)
         rec.key, rec.thumbnail_key = row.key, row.thumbnail_key
 
-    def _resolve_inflight(self, rec: _FileRecord) -> None:
-        """Tell files waiting on this hash where the content went (None: they must send it)."""
-        if not rec.owns_inflight or rec.sha256 is None:
-            return
-        rec.owns_inflight = False
-        waiter = self._inflight.pop(rec.sha256, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(rec.entry if rec.original_in_bucket else None)
+    def _land_flight(self, rec: _FileRecord) -> None:
+        """Tell files waiting for this content where it went (None: they must send it)."""
+        if rec.flight is not None:
+            self._flights.land(rec.flight, rec.entry if rec.original_in_bucket else None)
+            rec.flight = None
 
     def _add_progress(self, rec: _FileRecord, n: int) -> None:
         """Called from transfer threads."""
