@@ -54,8 +54,20 @@ _HASH_PLACEHOLDERS = frozenset({"sha8", "sha256"})
 _PLACEHOLDER_LIST = "{prefix}, {stem}, {ext}, {sha256} or {sha8}"
 # Extensions the engine is likely to pass; validate() checks that no template pair
 # collides for any of them (a collision would make the thumbnail overwrite the photo).
-_SAMPLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".heic", ".heif", ".webp", ".avif", ".gif",
-                      ".tif", ".tiff", ".bmp", "")
+_SAMPLE_EXTENSIONS = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".heic",
+    ".heif",
+    ".webp",
+    ".avif",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".bmp",
+    "",
+)
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -152,9 +164,7 @@ def normalize_prefix(prefix: str) -> str:
     Whitespace around each folder name, empty, "." and ".." folders are removed;
     a backslash counts as a folder separator here, since people type Windows paths.
     """
-    segments = (
-        _clean_chars(part.strip()).strip() for part in prefix.replace("\\", "/").split("/")
-    )
+    segments = (_clean_chars(part.strip()).strip() for part in prefix.replace("\\", "/").split("/"))
     kept = [part for part in segments if part not in ("", ".", "..")]
     return "/".join(kept) + "/" if kept else ""
 

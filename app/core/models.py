@@ -6,7 +6,7 @@ Nothing here imports Qt or boto3; the GUI, the CLI and the journal all speak the
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,81 @@ class ImageFormat:
     extension: str  # canonical, with the dot, lower case: ".jpg"
 
 
+@dataclass(slots=True, kw_only=True)
+class FileOutcome:
+    """What became of one file so far: its state and what each stage found.
+
+    The one record both views are made from: `snapshot()` for observers (the window, the
+    CLI), and the journal's row (app.core.journal.JournalRow adds where and when). A
+    file's job keeps one and changes it only through its transitions (see
+    app.core.pipeline.job).
+    """
+
+    path: Path
+    state: FileState = FileState.QUEUED
+    thumbnail_state: ThumbnailState = ThumbnailState.PENDING
+    size: int | None = None
+    mtime_ns: int | None = None
+    sha256: str | None = None
+    content_type: str | None = None
+    key: str | None = None
+    thumbnail_key: str | None = None
+    error: str | None = None
+    thumbnail_error: str | None = None
+    original_in_bucket: bool = False
+    thumbnail_in_bucket: bool = False
+    index_in_bucket: bool = False
+
+    def snapshot(
+        self,
+        file_id: int,
+        *,
+        path: Path | None = None,
+        bytes_sent: int | None = None,
+        notice: str | None = None,
+        bucket: str | None = None,
+        thumbnail_jpeg: bytes | None = None,
+    ) -> FileSnapshot:
+        """This outcome as observers see it: keys only where something is in the bucket.
+
+        `bytes_sent` defaults to all of the file once its original is in the bucket.
+        """
+        size = self.size or 0
+        if bytes_sent is None:
+            bytes_sent = size if self.original_in_bucket else 0
+        state = self.state
+        return FileSnapshot(
+            file_id=file_id,
+            path=self.path if path is None else path,
+            state=state,
+            size=self.size,
+            bytes_sent=bytes_sent,
+            bytes_total=size,
+            key=self.key if state is not FileState.FAILED or self.original_in_bucket else None,
+            thumbnail_key=self.thumbnail_key
+            if self.thumbnail_in_bucket or state is FileState.DUPLICATE
+            else None,
+            thumbnail_state=self.thumbnail_state,
+            thumbnail_error=self.thumbnail_error,
+            error=self.error,
+            sha256=self.sha256,
+            content_type=self.content_type,
+            notice=notice,
+            bucket=bucket,
+            original_in_bucket=self.original_in_bucket,
+            index_in_bucket=self.index_in_bucket,
+            thumbnail_jpeg=thumbnail_jpeg,
+        )
+
+
+OUTCOME_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FileOutcome))
+
+
+def outcome_values(outcome: FileOutcome) -> dict[str, Any]:
+    """The outcome's fields by name, to build a row (or a copy) from it."""
+    return {name: getattr(outcome, name) for name in OUTCOME_FIELDS}
+
+
 @dataclass(frozen=True, slots=True)
 class FileSnapshot:
     """Everything an observer needs to show one file, at one moment.
@@ -82,6 +157,9 @@ class FileSnapshot:
     content_type: str | None = None
     notice: str | None = None
     bucket: str | None = None
+    # What is in the bucket, for the predicates of app.core.policy.
+    original_in_bucket: bool = False
+    index_in_bucket: bool = False
     # The generated thumbnail (JPEG), present in the snapshots delivered around the time it
     # is made, then dropped: observers that want previews keep their own small copy.
     thumbnail_jpeg: bytes | None = field(default=None, repr=False, compare=False)

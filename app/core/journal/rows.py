@@ -1,17 +1,23 @@
-"""The journal's rows: one plain `JournalRow` per file, and how it maps to SQLite."""
+"""The journal's rows: one plain `JournalRow` per file, and how it maps to SQLite.
+
+A row is a file's `FileOutcome` (app.core.models) plus where it was going and when; its
+columns are the dataclass's fields, each stored by the codec of its type, so a field
+added to either class is a column (added to the table through app.core.journal.schema).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from app.core.config import Destination
-from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.models import FileOutcome, FileSnapshot, FileState, ThumbnailState
 
 
 def destination_identity(destination: Destination) -> str:
@@ -24,9 +30,10 @@ def destination_identity(destination: Destination) -> str:
     return json.dumps([destination.bucket, endpoint or "", destination.prefix])
 
 
-@dataclass(slots=True)
-class JournalRow:
-    """One file as the journal holds it: plain data, passed between threads.
+@dataclass(slots=True, kw_only=True)
+class JournalRow(FileOutcome):
+    """One file as the journal holds it: its outcome, where it was going and when. Plain
+    data, passed between threads.
 
     `path` is absolute. `row_id` is unique across runs and processes (see
     `Journal.row_id`). `finished_at` is set when `state` is final.
@@ -36,24 +43,10 @@ class JournalRow:
     """
 
     row_id: int
-    path: Path
-    state: FileState
     destination: str
     bucket: str
     queued_at: float
     updated_at: float
-    thumbnail_state: ThumbnailState = ThumbnailState.PENDING
-    size: int | None = None
-    mtime_ns: int | None = None
-    sha256: str | None = None
-    content_type: str | None = None
-    key: str | None = None
-    thumbnail_key: str | None = None
-    error: str | None = None
-    thumbnail_error: str | None = None
-    original_in_bucket: bool = False
-    thumbnail_in_bucket: bool = False
-    index_in_bucket: bool = False
     dismissed: bool = False
     origin: str = field(default="", compare=False)
 
@@ -63,24 +56,7 @@ class JournalRow:
 
     def to_snapshot(self, file_id: int = 0) -> FileSnapshot:
         """The row as the CLI and the window show a file (keys only where they apply)."""
-        return FileSnapshot(
-            file_id=file_id,
-            path=self.path,
-            state=self.state,
-            size=self.size,
-            bytes_total=self.size or 0,
-            bytes_sent=(self.size or 0) if self.original_in_bucket else 0,
-            key=self.key if self.state is not FileState.FAILED or self.original_in_bucket else None,
-            thumbnail_key=self.thumbnail_key
-            if self.thumbnail_in_bucket or self.state is FileState.DUPLICATE
-            else None,
-            thumbnail_state=self.thumbnail_state,
-            thumbnail_error=self.thumbnail_error,
-            error=self.error,
-            sha256=self.sha256,
-            content_type=self.content_type,
-            bucket=self.bucket,
-        )
+        return self.snapshot(file_id, bucket=self.bucket)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The upload command's JSON record for this file, plus `timestamp` (ISO 8601)."""
@@ -91,36 +67,67 @@ class JournalRow:
         return record
 
 
-_COLUMNS = (
-    "id",
-    "origin",
-    "path",
-    "state",
-    "thumbnail_state",
-    "destination",
-    "bucket",
-    "queued_at",
-    "updated_at",
-    "finished_at",
-    "size",
-    "mtime_ns",
-    "sha256",
-    "content_type",
-    "key",
-    "thumbnail_key",
-    "error",
-    "thumbnail_error",
-    "original_in_bucket",
-    "thumbnail_in_bucket",
-    "index_in_bucket",
-    "dismissed",
-)
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM files"
+# -- columns --------------------------------------------------------------------------
+
+Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]  # (to SQLite, from SQLite)
+
+
+def _optional(codec: Codec) -> Codec:
+    encode, decode = codec
+    return (
+        lambda v: None if v is None else encode(v),
+        lambda v: None if v is None else decode(v),
+    )
+
+
+_PATH: Codec = (os.fsencode, lambda v: Path(os.fsdecode(bytes(v))))
+_CODECS: dict[object, Codec] = {
+    Path: _PATH,
+    FileState: (lambda v: v.value, FileState),
+    ThumbnailState: (lambda v: v.value, ThumbnailState),
+    bool: (int, bool),
+    float: (float, float),
+    int: (int, int),
+    str: (str, str),
+    int | None: _optional((int, int)),
+    str | None: _optional((str, str)),
+}
+_COLUMN_NAMES = {"row_id": "id"}  # a field whose column has another name
+_TYPES = typing.get_type_hints(JournalRow)
+_FIELDS = tuple(f.name for f in fields(JournalRow))
+_FIELD_CODECS = tuple(_CODECS[_TYPES[name]] for name in _FIELDS)
+#: Every column of `files`, in the order of `_to_params`: the fields, then finished_at.
+COLUMNS = (*(_COLUMN_NAMES.get(name, name) for name in _FIELDS), "finished_at")
+_KEPT_ON_UPDATE = frozenset({"id", "origin", "queued_at"})  # an update leaves these as they were
+
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM files"
 _UPSERT = (
-    f"INSERT INTO files ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
+    f"INSERT INTO files ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)}) "
     "ON CONFLICT(id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("id", "origin", "queued_at"))
+    + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in _KEPT_ON_UPDATE)
 )
+
+
+def _to_params(row: JournalRow, origin: str) -> tuple[Any, ...]:
+    values = [
+        encode(origin if name == "origin" else getattr(row, name))
+        for name, (encode, _decode) in zip(_FIELDS, _FIELD_CODECS, strict=True)
+    ]
+    return (*values, row.finished_at)
+
+
+def _from_db(values: Sequence[Any]) -> JournalRow | None:
+    """A row read back; None for one this version cannot understand (skipped, not fatal)."""
+    try:
+        kwargs = {
+            name: decode(value)
+            for name, (_encode, decode), value in zip(_FIELDS, _FIELD_CODECS, values, strict=False)
+        }
+        return JournalRow(**kwargs)
+    except (TypeError, ValueError):
+        return None
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -157,84 +164,3 @@ CREATE INDEX IF NOT EXISTS files_finished ON files (finished_at);
 CREATE INDEX IF NOT EXISTS files_failed ON files (finished_at) WHERE state = 'failed';
 CREATE INDEX IF NOT EXISTS files_path ON files (path, destination);
 """
-
-
-def _to_params(row: JournalRow, origin: str) -> tuple[Any, ...]:
-    return (
-        row.row_id,
-        origin,
-        os.fsencode(row.path),
-        row.state.value,
-        row.thumbnail_state.value,
-        row.destination,
-        row.bucket,
-        row.queued_at,
-        row.updated_at,
-        row.finished_at,
-        row.size,
-        row.mtime_ns,
-        row.sha256,
-        row.content_type,
-        row.key,
-        row.thumbnail_key,
-        row.error,
-        row.thumbnail_error,
-        int(row.original_in_bucket),
-        int(row.thumbnail_in_bucket),
-        int(row.index_in_bucket),
-        int(row.dismissed),
-    )
-
-
-def _from_db(values: Sequence[Any]) -> JournalRow | None:
-    """A row read back; None for one this version cannot understand (skipped, not fatal)."""
-    (
-        row_id,
-        origin,
-        path,
-        state,
-        thumbnail_state,
-        destination,
-        bucket,
-        queued_at,
-        updated_at,
-        _finished_at,
-        size,
-        mtime_ns,
-        sha256,
-        content_type,
-        key,
-        thumbnail_key,
-        error,
-        thumbnail_error,
-        original,
-        thumbnail,
-        index,
-        dismissed,
-    ) = values
-    try:
-        return JournalRow(
-            row_id=int(row_id),
-            origin=str(origin),
-            path=Path(os.fsdecode(bytes(path))),
-            state=FileState(state),
-            thumbnail_state=ThumbnailState(thumbnail_state),
-            destination=str(destination),
-            bucket=str(bucket),
-            queued_at=float(queued_at),
-            updated_at=float(updated_at),
-            size=size,
-            mtime_ns=mtime_ns,
-            sha256=sha256,
-            content_type=content_type,
-            key=key,
-            thumbnail_key=thumbnail_key,
-            error=error,
-            thumbnail_error=thumbnail_error,
-            original_in_bucket=bool(original),
-            thumbnail_in_bucket=bool(thumbnail),
-            index_in_bucket=bool(index),
-            dismissed=bool(dismissed),
-        )
-    except (TypeError, ValueError):
-        return None

@@ -1,5 +1,6 @@
-"""The upload pipeline, as rooms: the pipeline itself, each file's record, where files go
-(context) and the integrity checks. See README "Layout"."""
+"""The upload pipeline, as rooms a newcomer can name (see README "Layout"): the pipeline
+that composes them, each file's job and its state machine, the scheduler, the stages,
+single flight, integrity, resume, the observers and the journal link."""
 
 from app.core.pipeline.integrity import (
     CHANGED_BEFORE_UPLOAD,
@@ -12,12 +13,10 @@ from app.core.pipeline.integrity import (
     describe_unreadable,
     identity_problem,
 )
-from app.core.pipeline.pipeline import (
-    THUMBNAIL_CONTENT_TYPE,
-    Observer,
-    Thumbnailer,
-    UploadPipeline,
-)
+from app.core.pipeline.observe import Observer
+from app.core.pipeline.pipeline import UploadPipeline
+from app.core.pipeline.stages import THUMBNAIL_CONTENT_TYPE
+from app.core.pipeline.tools import Thumbnailer
 
 __all__ = [
     "CHANGED_BEFORE_UPLOAD",

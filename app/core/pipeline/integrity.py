@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
-from app.core.errors import describe_os_error
+from app.core.errors import ChecksumMismatch, StoreError, describe_os_error
 from app.core.hashing import file_identity
+from app.core.pipeline.job import FileJob
+from app.core.pipeline.retrying import store_call
+from app.core.pipeline.tools import PipelineTools, context_of
 
 CHANGED_WHILE_READING = (
     "The file changed while it was being read. Try again once it has finished copying."
@@ -55,3 +59,67 @@ def identity_problem(path: Path, size: int | None, mtime_ns: int | None) -> str 
     except OSError as exc:
         return describe_unreadable(path, exc)
     return None if identity == (size, mtime_ns) else _CHANGED
+
+
+async def identity_is(
+    tools: PipelineTools, path: Path, size: int | None, mtime_ns: int | None
+) -> bool:
+    if size is None or mtime_ns is None:
+        return False
+    try:
+        return await tools.run_io(file_identity, path) == (size, mtime_ns)
+    except OSError:
+        return False
+
+
+async def unchanged(job: FileJob, tools: PipelineTools) -> bool:
+    """The file is as it was hashed (same size and mtime)."""
+    return await identity_is(tools, job.path, job.outcome.size, job.outcome.mtime_ns)
+
+
+async def problem_with(job: FileJob, tools: PipelineTools) -> str | None:
+    """See identity_problem."""
+    outcome = job.outcome
+    return await tools.run_io(identity_problem, job.path, outcome.size, outcome.mtime_ns)
+
+
+async def ensure_unchanged(job: FileJob, tools: PipelineTools, if_changed: str) -> None:
+    """Raise (`if_changed`, or why the file cannot be looked at) unless the file is as
+    it was hashed."""
+    problem = await problem_with(job, tools)
+    if problem is not None:
+        raise StoreError(if_changed if problem == _CHANGED else problem, permanent=True)
+
+
+async def copy_matches(job: FileJob, tools: PipelineTools) -> bool:
+    """Read the object at the file's key back (streamed) and compare its SHA-256."""
+    store, key = context_of(job).store, job.outcome.key or ""
+
+    def read_back() -> str | None:
+        try:
+            return store.object_sha256(key)
+        except ChecksumMismatch:  # the server's own checksum disagrees with its bytes
+            return None
+
+    job.notice = VERIFYING_NOTICE
+    tools.changed(job)
+    try:
+        return await store_call(job, tools, read_back) == job.outcome.sha256
+    finally:
+        if job.notice == VERIFYING_NOTICE:
+            job.notice = None
+
+
+async def remove_copy(job: FileJob, tools: PipelineTools, reason: str) -> NoReturn:
+    """Take a wrong copy out of the bucket, then fail the file with `reason`."""
+    key = job.outcome.key or ""
+    try:
+        await store_call(job, tools, context_of(job).store.delete_object, key)
+    except StoreError as exc:
+        raise StoreError(
+            f"{reason.split('. ')[0].split(', so ')[0]}, and the copy in the bucket "
+            f"(which may be wrong) could not be removed: {exc.reason}. Remove "
+            f"{key} from the bucket, then retry.",
+            permanent=True,
+        ) from exc
+    raise StoreError(reason, permanent=True)

@@ -1,71 +1,284 @@
-"""One file's record in the pipeline: its state and the results of each stage."""
+"""One file's job: who it is, what its stages found, and one state machine.
+
+The job's state changes only through its transition methods, and each refuses what the
+state does not allow (TransitionError, a bug in the caller): starting a file that is
+running or finished, retrying one that is queued or running, finishing one twice. Stage
+results go into its `FileOutcome` through named methods too, so what a stage may change
+is written down once, here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.formats import ALL_FORMATS
 from app.core.journal import JournalRow
-from app.core.models import FileState, ImageFormat, ThumbnailState
+from app.core.models import FileOutcome, FileSnapshot, FileState, ImageFormat, ThumbnailState
 from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.singleflight import FlightKey
 from app.core.store import IndexEntry
 
+CANCELLED_NOTICE = "Cancelled."
 
-@dataclass(eq=False)
-class _FileRecord:
-    """One file's state and the results of each stage, kept so a retry redoes only what failed."""
 
-    file_id: int
-    path: Path
-    problem: str | None = None
-    state: FileState = FileState.QUEUED
-    size: int | None = None
-    mtime_ns: int | None = None
-    sha256: str | None = None
-    fmt: ImageFormat | None = None
-    key: str | None = None
-    thumbnail_key: str | None = None
-    thumbnail_state: ThumbnailState = ThumbnailState.PENDING
-    thumbnail_error: str | None = None
-    thumbnail_bytes: bytes | None = None
-    original_in_bucket: bool = False
-    thumbnail_in_bucket: bool = False
-    entry: IndexEntry | None = None  # where the content lives once it is in the bucket
-    flight: FlightKey | None = None  # other files with this content wait for this one
-    error: str | None = None
-    notice: str | None = None
-    bytes_sent: int = 0
-    bytes_total: int = 0
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-    task: asyncio.Task[None] | None = None
-    context: PipelineContext | None = None
-    # The journal's view (see app.core.journal): its row, the absolute path it is
-    # filed under, what an earlier run left to resume from, the last row written.
-    journal_id: int = 0
-    journal_path: Path | None = None
+class TransitionError(RuntimeError):
+    """A state change the job's state does not allow."""
+
+
+@dataclass(slots=True)
+class JournalLink:
+    """The job as the journal knows it: its row, the absolute path it is filed under,
+    what an earlier run left to resume from, and the last row written."""
+
+    row_id: int = 0
+    path: Path | None = None
     queued_at: float = 0.0
-    index_in_bucket: bool = False
     dismissed: bool = False
     resume: JournalRow | None = None
     last_row: JournalRow | None = None
 
-    def reset_for_retry(self) -> None:
-        self.state = FileState.QUEUED
-        self.error = None
+
+class FileJob:
+    """One file's way through the pipeline.
+
+    Attributes:
+        file_id: the pipeline's number for it (observers key rows by it).
+        problem: why the walk could not offer it (it then fails at once), or None.
+        outcome: state and stage results (read it; change it through the methods).
+        fmt: the image format its content was recognised as.
+        entry: where its content lives once it is in the bucket.
+        thumbnail_bytes: the thumbnail made, until it is in the bucket and delivered.
+        notice: a passing remark for the queue ("retrying (2/5): ...").
+        context: where it is being sent (set when it starts; kept for a retry once its
+            original is in a bucket, so the thumbnail lands beside it).
+        flight: the single flight it leads, if any.
+        journal: its link to the journal.
+    """
+
+    __slots__ = (
+        "_progress_lock",
+        "_running",
+        "bytes_sent",
+        "cancel_event",
+        "context",
+        "entry",
+        "file_id",
+        "flight",
+        "fmt",
+        "journal",
+        "notice",
+        "outcome",
+        "problem",
+        "task",
+        "thumbnail_bytes",
+    )
+
+    def __init__(self, file_id: int, path: Path, *, problem: str | None = None) -> None:
+        self.file_id = file_id
+        self.problem = problem
+        self.outcome = FileOutcome(path=path)
+        self.fmt: ImageFormat | None = None
+        self.entry: IndexEntry | None = None
+        self.thumbnail_bytes: bytes | None = None
+        self.notice: str | None = None
+        self.context: PipelineContext | None = None
+        self.flight: FlightKey | None = None
+        self.journal = JournalLink()
+        self.cancel_event = threading.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.bytes_sent = 0
+        self._progress_lock = threading.Lock()
+        self._running = False
+
+    @classmethod
+    def from_row(cls, file_id: int, row: JournalRow) -> FileJob:
+        """A job for a file an earlier run left in the journal: finished as it ended, or
+        queued to be finished (its stage results then come from `journal.resume`)."""
+        job = cls(file_id, row.path)
+        job.journal = JournalLink(row.row_id, row.path, row.queued_at, last_row=row)
+        if row.state.is_final:
+            job.take_results(row)
+            job.outcome.state, job.outcome.thumbnail_state = row.state, row.thumbnail_state
+            job.outcome.error, job.outcome.thumbnail_error = row.error, row.thumbnail_error
+        else:
+            job.outcome.size = row.size
+        return job
+
+    # -- reading -------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self.outcome.path
+
+    @property
+    def state(self) -> FileState:
+        return self.outcome.state
+
+    @property
+    def running(self) -> bool:
+        """A worker has it (from `start` to `finish`)."""
+        return self._running
+
+    def snapshot(self, bucket: str | None) -> FileSnapshot:
+        with self._progress_lock:
+            sent = self.bytes_sent
+        return self.outcome.snapshot(
+            self.file_id,
+            bytes_sent=sent,
+            notice=self.notice,
+            bucket=bucket,
+            thumbnail_jpeg=self.thumbnail_bytes,
+        )
+
+    # -- transitions ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """A worker takes the job: only a queued job that nobody runs."""
+        if self._running or self.state is not FileState.QUEUED:
+            raise TransitionError(f"file {self.file_id} cannot start: {self._describe()}")
+        self._running = True
+
+    def enter(self, state: FileState) -> None:
+        """Move to a stage (hashing, checking, thumbnailing, uploading)."""
+        if not self._running or not state.is_active:
+            raise TransitionError(f"file {self.file_id} cannot enter {state.value}")
+        self.outcome.state = state
+
+    def finish(self, state: FileState) -> None:
+        """End the job in a final state: from a stage, or straight from the queue (a file
+        rejected at intake, or cancelled before it started)."""
+        if not state.is_final or self.state.is_final:
+            raise TransitionError(f"file {self.file_id} cannot finish as {state.value}")
+        self.outcome.state = state
+        self._running = False
+        if state is FileState.CANCELLED:
+            self.notice = CANCELLED_NOTICE
+            if self.outcome.thumbnail_state is ThumbnailState.PENDING:
+                self.outcome.thumbnail_state = ThumbnailState.SKIPPED
+
+    def requeue(self) -> None:
+        """Queue a finished job again (Retry): what failed is redone, what worked is kept."""
+        if self._running or not self.state.is_final:
+            raise TransitionError(f"file {self.file_id} cannot be retried: {self._describe()}")
+        outcome = self.outcome
+        outcome.state = FileState.QUEUED
+        outcome.error = None
         self.notice = None
         self.cancel_event = threading.Event()
-        if self.thumbnail_state is ThumbnailState.FAILED:
-            self.thumbnail_state = ThumbnailState.PENDING
-            self.thumbnail_error = None
+        if outcome.thumbnail_state is ThumbnailState.FAILED:
+            outcome.thumbnail_state = ThumbnailState.PENDING
+            outcome.thumbnail_error = None
 
+    def _describe(self) -> str:
+        return f"it is {'running' if self._running else self.state.value}"
 
-def index_missing(rec: _FileRecord) -> bool:
-    """Uploaded, but its duplicate-index entry could not be written."""
-    return rec.state is FileState.UPLOADED and rec.original_in_bucket and not rec.index_in_bucket
+    # -- stage results -------------------------------------------------------------
+
+    def reject(self, reason: str) -> None:
+        """Fail at intake: nothing uploaded, thumbnail skipped."""
+        self.outcome.error = reason
+        self.outcome.thumbnail_state = ThumbnailState.SKIPPED
+        self.finish(FileState.FAILED)
+
+    def fail(self, reason: str) -> None:
+        """Fail in a stage; a thumbnail never made is skipped unless its original is in."""
+        self.outcome.error = reason
+        if (
+            not self.outcome.original_in_bucket
+            and self.outcome.thumbnail_state is ThumbnailState.PENDING
+        ):
+            self.outcome.thumbnail_state = ThumbnailState.SKIPPED
+        self.finish(FileState.FAILED)
+
+    def hashed(self, size: int, mtime_ns: int) -> None:
+        """The file was read: its size and mtime (its content is not known to be a photo)."""
+        self.outcome.size, self.outcome.mtime_ns = size, mtime_ns
+        self.thumbnail_bytes = None
+
+    def recognised(self, sha256: str, fmt: ImageFormat) -> None:
+        """Its content is a photo of this format, with this hash."""
+        self.outcome.sha256, self.outcome.content_type = sha256, fmt.content_type
+        self.fmt = fmt
+
+    def keyed(self, key: str, thumbnail_key: str) -> None:
+        self.outcome.key, self.outcome.thumbnail_key = key, thumbnail_key
+
+    def forget_hash(self) -> None:
+        """Its keys are to be made afresh (it will go to another destination)."""
+        self.outcome.sha256 = None
+        self.thumbnail_bytes = None
+
+    def found_in_bucket(self, entry: IndexEntry) -> None:
+        """Its content is in the bucket already (a duplicate): nothing more to send."""
+        self.entry = entry
+        self.outcome.key, self.outcome.thumbnail_key = entry.key, entry.thumbnail_key
+        self.outcome.thumbnail_state = ThumbnailState.SKIPPED
+        self.outcome.original_in_bucket = True
+        self.notice = f"Already in the bucket as {entry.key}"
+
+    def thumbnail_pending(self) -> None:
+        self.outcome.thumbnail_state = ThumbnailState.PENDING
+
+    def thumbnail_made(self, data: bytes) -> None:
+        self.thumbnail_bytes = data
+
+    def thumbnail_failed(self, reason: str) -> None:
+        self.outcome.thumbnail_state = ThumbnailState.FAILED
+        self.outcome.thumbnail_error = reason
+
+    def original_landed(self) -> None:
+        self.outcome.original_in_bucket = True
+
+    def thumbnail_landed(self) -> None:
+        self.outcome.thumbnail_in_bucket = True
+        self.outcome.thumbnail_state = ThumbnailState.GENERATED
+
+    def indexed(self, entry: IndexEntry, *, written: bool) -> None:
+        self.entry = entry
+        self.outcome.index_in_bucket = written
+
+    def take_results(self, row: JournalRow) -> None:
+        """Stage results the journal kept (hash, keys, type), as if the stages had run."""
+        outcome = self.outcome
+        outcome.size, outcome.mtime_ns, outcome.sha256 = row.size, row.mtime_ns, row.sha256
+        outcome.content_type = row.content_type
+        outcome.key, outcome.thumbnail_key = row.key, row.thumbnail_key
+        self.fmt = format_for(row.content_type)
+
+    def resumed_as_duplicate(self, row: JournalRow) -> None:
+        """An earlier run uploaded it, the file is unchanged and the object still there."""
+        self.take_results(row)
+        if row.state is FileState.UPLOADED and not row.thumbnail_in_bucket:
+            self.outcome.thumbnail_key = None  # as the index says: no thumbnail to point to
+        self.outcome.original_in_bucket = True
+        self.outcome.thumbnail_state = ThumbnailState.SKIPPED
+        self.notice = f"Already in the bucket as {row.key}"
+
+    def resumed_with_original(self, row: JournalRow) -> None:
+        """An earlier run was cut off after its original (and maybe thumbnail) arrived."""
+        self.take_results(row)
+        self.outcome.original_in_bucket = True
+        if row.thumbnail_in_bucket:
+            self.thumbnail_landed()
+
+    def in_bucket_as_recorded(self, row: JournalRow) -> None:
+        """What the row says is in the bucket (it is for this job's destination)."""
+        self.outcome.original_in_bucket = row.original_in_bucket
+        self.outcome.thumbnail_in_bucket = row.thumbnail_in_bucket
+        self.outcome.index_in_bucket = row.index_in_bucket
+
+    # -- progress (from transfer threads) ------------------------------------------
+
+    def add_progress(self, n: int) -> None:
+        with self._progress_lock:
+            self.bytes_sent = max(0, self.bytes_sent + n)
+
+    def reset_progress(self) -> None:
+        with self._progress_lock:
+            self.bytes_sent = 0
 
 
 _FORMATS_BY_TYPE = {fmt.content_type: fmt for fmt in ALL_FORMATS}

@@ -1,0 +1,241 @@
+"""The stages one file goes through: read and hash, duplicate check, thumbnail, original,
+thumbnail upload, index entry. Each runs on the loop and hands blocking work to the
+executors; each changes the job only through its methods."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.core.errors import StoreError, describe_os_error
+from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, key_extension
+from app.core.hashing import FileCancelled, FileChanged, inspect_file
+from app.core.keys import KeyTemplateError, render_keys
+from app.core.models import FileState
+from app.core.pipeline.integrity import (
+    _CHANGED,
+    CHANGED_BEFORE_UPLOAD,
+    CHANGED_DURING_UPLOAD,
+    CHANGED_WHILE_READING,
+    CHANGED_WHILE_SENDING,
+    GONE_DURING_UPLOAD,
+    VERIFY_MISMATCH,
+    copy_matches,
+    describe_unreadable,
+    ensure_unchanged,
+    problem_with,
+    remove_copy,
+    unchanged,
+)
+from app.core.pipeline.job import FileJob
+from app.core.pipeline.retrying import store_call, with_retries
+from app.core.pipeline.tools import PipelineTools, context_of
+from app.core.store import IndexEntry
+from app.core.thumbnails import ThumbnailError
+
+THUMBNAIL_CONTENT_TYPE = "image/jpeg"
+WAITING_FOR_IDENTICAL = "Waiting for an identical file in this batch."
+CHANGED_SINCE_ORIGINAL = (
+    "The file has changed since its original was uploaded, so no thumbnail was made for it. "
+    "Add the file again to upload the new version."
+)
+NO_MEMORY_FOR_THUMBNAIL = "There was not enough memory to make the thumbnail."
+
+
+async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
+    """Read the file once for its size, signature and SHA-256, and make its keys. False
+    when the file was rejected (not an image, unreadable, changed while read)."""
+    if job.outcome.sha256 is not None and await unchanged(job, tools):
+        return True  # a retry after a later stage failed: the hash still holds
+    tools.enter(job, FileState.HASHING)
+    try:
+        facts = await tools.run_io(inspect_file, job.path, HEAD_SIZE, job.cancel_event)
+    except FileCancelled:
+        raise asyncio.CancelledError() from None
+    except FileChanged:
+        return _rejected(job, tools, CHANGED_WHILE_READING)
+    except OSError as exc:
+        return _rejected(job, tools, describe_unreadable(job.path, exc))
+    job.hashed(facts.size, facts.mtime_ns)
+    if facts.size == 0:
+        return _rejected(job, tools, describe_unrecognised(b""))
+    fmt = detect_format(facts.head)
+    if fmt is None:
+        return _rejected(job, tools, describe_unrecognised(facts.head))
+    job.recognised(facts.sha256, fmt)
+    context = context_of(job)
+    try:
+        key, thumbnail_key = render_keys(
+            context.settings.keys,
+            prefix=context.prefix,
+            filename=job.path.name,
+            sha256=facts.sha256,
+            ext=key_extension(job.path.name, fmt),
+        )
+    except KeyTemplateError as exc:
+        return _rejected(job, tools, str(exc))
+    job.keyed(key, thumbnail_key)
+    return True
+
+
+def _rejected(job: FileJob, tools: PipelineTools, reason: str) -> bool:
+    job.reject(reason)
+    tools.finished(job)
+    return False
+
+
+async def duplicate_stage(job: FileJob, tools: PipelineTools) -> bool:
+    """True when the content is already in the bucket, or was just sent by an identical
+    file in this batch (which we wait for rather than race)."""
+    sha256 = job.outcome.sha256
+    assert sha256 is not None
+    tools.enter(job, FileState.CHECKING)
+    flight = (context_of(job).bucket_id, sha256)
+
+    def waiting() -> None:
+        job.notice = WAITING_FOR_IDENTICAL
+        tools.changed(job)
+
+    entry = await tools.flights.follow(flight, waiting)
+    job.notice = None
+    if entry is None:
+        tools.flights.lead(flight)
+        job.flight = flight
+        entry = await store_call(job, tools, context_of(job).store.find_by_hash, sha256)
+    if entry is None:
+        if await _already_at_own_key(job, tools):
+            job.original_landed()  # nothing left to send but its thumbnail
+        return False
+    job.found_in_bucket(entry)
+    job.finish(FileState.DUPLICATE)
+    tools.finished(job)
+    return True
+
+
+async def _already_at_own_key(job: FileJob, tools: PipelineTools) -> bool:
+    """Whether the content is at the file's own key though no index entry names it: an
+    earlier upload whose answer or index write was lost (the server went away, a crash).
+    Keys carry the hash (KeyTemplate insists), so same key and size means same content
+    (read back to make sure when verify-after-upload is on). The file then carries on
+    from there: the original is not sent again; thumbnail and index follow.
+    """
+    outcome, context = job.outcome, context_of(job)
+    assert outcome.key and outcome.size is not None
+    if await store_call(job, tools, context.store.object_size, outcome.key) != outcome.size:
+        return False
+    return not context.settings.verify_after_upload or await copy_matches(job, tools)
+
+
+async def thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
+    """Make the thumbnail; one that cannot be made fails on its own, with the reason."""
+    tools.enter(job, FileState.THUMBNAILING)
+    job.thumbnail_pending()
+    try:
+        data = await tools.run_cpu(tools.thumbnailer, job.path, context_of(job).settings.thumbnail)
+    except ThumbnailError as exc:
+        job.thumbnail_failed(str(exc))
+    except OSError as exc:
+        job.thumbnail_failed(describe_os_error(exc))
+    except MemoryError:
+        job.thumbnail_failed(NO_MEMORY_FOR_THUMBNAIL)
+    else:
+        job.thumbnail_made(data)
+
+
+async def retry_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
+    """Remake a failed thumbnail for an original already in the bucket."""
+    if await unchanged(job, tools):
+        await thumbnail_stage(job, tools)
+    else:
+        job.thumbnail_failed(CHANGED_SINCE_ORIGINAL)
+
+
+async def upload_original_stage(job: FileJob, tools: PipelineTools) -> None:
+    """Send the original, retrying passing failures, and make sure what stays in the
+    bucket is the content that was hashed: never a mix of two versions of the file."""
+    outcome = job.outcome
+    assert outcome.key and job.fmt and outcome.sha256
+    if outcome.original_in_bucket:
+        return  # the duplicate check found it at its own key: nothing left to send
+    await ensure_unchanged(job, tools, CHANGED_BEFORE_UPLOAD)
+    tools.enter(job, FileState.UPLOADING)
+    await with_retries(
+        job,
+        tools,
+        lambda: _send_original(job, tools),
+        before_retry=lambda: ensure_unchanged(job, tools, CHANGED_WHILE_SENDING),
+    )
+    # A server that checks the ChecksumSHA256 we send refuses a body that changed since
+    # hashing; one that does not (rclone) stores it. Either way: if the file moved on
+    # while it was sent, what landed may be a mix, so it goes.
+    problem = await problem_with(job, tools)
+    if problem is not None:
+        await remove_copy(
+            job, tools, CHANGED_DURING_UPLOAD if problem == _CHANGED else GONE_DURING_UPLOAD
+        )
+    if context_of(job).settings.verify_after_upload and not await copy_matches(job, tools):
+        await remove_copy(job, tools, VERIFY_MISMATCH)
+    job.original_landed()
+
+
+async def _send_original(job: FileJob, tools: PipelineTools) -> None:
+    """One try at sending the original; progress starts again from zero."""
+    job.reset_progress()
+    tools.changed(job)
+    store, outcome = context_of(job).store, job.outcome
+
+    def progress(n: int) -> None:  # on transfer threads
+        job.add_progress(n)
+        tools.changed(job)
+
+    handle = await tools.run_io(
+        lambda: store.start_upload(
+            job.path,
+            outcome.key or "",
+            content_type=outcome.content_type or "",
+            sha256=outcome.sha256 or "",
+            on_progress=progress,
+        ),
+    )
+    try:
+        await tools.run_io(handle.result)
+    except asyncio.CancelledError:
+        handle.cancel()
+        raise
+
+
+async def upload_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
+    outcome = job.outcome
+    assert outcome.thumbnail_key and job.thumbnail_bytes is not None
+    store, data = context_of(job).store, job.thumbnail_bytes
+    try:
+        await store_call(
+            job,
+            tools,
+            lambda: store.put_bytes(
+                outcome.thumbnail_key or "", data, content_type=THUMBNAIL_CONTENT_TYPE
+            ),
+        )
+    except StoreError as exc:
+        job.thumbnail_failed(f"The thumbnail could not be uploaded: {exc}")
+        return
+    job.thumbnail_landed()
+
+
+async def record_stage(job: FileJob, tools: PipelineTools) -> None:
+    """Write the content-hash index entry; an entry that cannot be written leaves the
+    file uploaded, with a notice, for Retry failed to finish."""
+    outcome = job.outcome
+    assert outcome.sha256 and outcome.key and outcome.content_type and outcome.size is not None
+    entry = IndexEntry(
+        key=outcome.key,
+        thumbnail_key=outcome.thumbnail_key if outcome.thumbnail_in_bucket else None,
+        size=outcome.size,
+        content_type=outcome.content_type,
+    )
+    try:
+        await store_call(job, tools, context_of(job).store.record_hash, outcome.sha256, entry)
+    except StoreError as exc:
+        job.indexed(entry, written=False)
+        job.notice = f"Uploaded, but the duplicate index could not be updated: {exc}"
+    else:
+        job.indexed(entry, written=True)
