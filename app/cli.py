@@ -26,6 +26,7 @@ from app.core.keys import KeyTemplate, KeyTemplateError
 from app.core.localserver import LocalServerError, start_local_bucket
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.paths import data_dir
+from app.core.policy import needs_retry, run_failed
 from app.core.thumbnails import ThumbnailSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -78,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="List files uploaded (or not) by earlier runs, the window's and the "
         "command line's, newest first, from the journal in the data folder.",
     )
-    history.add_argument("--failed", action="store_true", help="only files that failed")
+    history.add_argument(
+        "--failed",
+        action="store_true",
+        help="only files a retry may mend: failed files, failed thumbnails, missing index entries",
+    )
     history.add_argument(
         "--jsonl",
         action="store_true",
@@ -266,8 +271,7 @@ async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         snapshots = engine.pipeline.snapshots()
         if isinstance(report, HumanReport):
             out.write(report.summary(snapshots, destination) + "\n")
-        failed = any(s.state in (FileState.FAILED, FileState.CANCELLED) for s in snapshots)
-        return EXIT_FAILED if failed else EXIT_OK
+        return EXIT_FAILED if any(run_failed(s) for s in snapshots) else EXIT_OK
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -282,7 +286,8 @@ def run_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK  # nothing uploaded from this computer yet
     journal = open_journal(ORIGIN_CLI, path, for_reading=True)
     try:
-        rows = journal.history(limit=args.limit or None, failed_only=args.failed).result()
+        where = needs_retry if args.failed else None
+        rows = journal.history(limit=args.limit or None, where=where).result()
     finally:
         journal.close().result()
     if journal.problem:

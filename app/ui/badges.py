@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import cache
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.policy import Category, categories
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,25 +243,23 @@ def message_text(snap: FileSnapshot) -> str:
 
 
 class FilterCategory(enum.Enum):
-    """The filter buttons above the queue. A file can be in several categories.
-
-    - IN_PROGRESS: not final yet (queued or in a stage).
-    - FAILED: failed files, and uploaded files whose thumbnail failed, since
-      "Retry failed" redoes both.
-    - DONE: the photo is in the bucket: uploaded or duplicate.
-    - SKIPPED: not sent by this run: duplicates and cancelled files. A thumbnail
-      skipped on its own does not count, since its file is already in FAILED or DONE.
-    """
+    """The filter buttons above the queue: All, and app.core.policy's categories (whose
+    rules decide which files each shows)."""
 
     ALL = "all"
-    IN_PROGRESS = "in_progress"
-    FAILED = "failed"
-    DONE = "done"
-    SKIPPED = "skipped"
+    IN_PROGRESS = Category.IN_PROGRESS.value
+    FAILED = Category.FAILED.value
+    DONE = Category.DONE.value
+    SKIPPED = Category.SKIPPED.value
 
     @property
     def label(self) -> str:
         return _CATEGORY_LABELS[self]
+
+    @property
+    def core(self) -> Category | None:
+        """The policy category behind this filter (None for All)."""
+        return None if self is FilterCategory.ALL else Category(self.value)
 
 
 _CATEGORY_LABELS = {
@@ -270,22 +270,15 @@ _CATEGORY_LABELS = {
     FilterCategory.SKIPPED: "Skipped",
 }
 
-_ALL = frozenset({FilterCategory.ALL})
-_STATE_CATEGORIES: dict[FileState, frozenset[FilterCategory]] = {
-    **{s: _ALL | {FilterCategory.IN_PROGRESS} for s in FileState if not s.is_final},
-    FileState.UPLOADED: _ALL | {FilterCategory.DONE},
-    FileState.DUPLICATE: _ALL | {FilterCategory.DONE, FilterCategory.SKIPPED},
-    FileState.FAILED: _ALL | {FilterCategory.FAILED},
-    FileState.CANCELLED: _ALL | {FilterCategory.SKIPPED},
-}
-_UPLOADED_THUMBNAIL_FAILED = _ALL | {FilterCategory.DONE, FilterCategory.FAILED}
+
+@cache
+def _filters_for(found: frozenset[Category]) -> frozenset[FilterCategory]:
+    return frozenset({FilterCategory.ALL, *(FilterCategory(c.value) for c in found)})
 
 
 def category_of(snap: FileSnapshot) -> frozenset[FilterCategory]:
-    """The categories `snap` is shown under (always including ALL)."""
-    if snap.state is FileState.UPLOADED and snap.thumbnail_state is ThumbnailState.FAILED:
-        return _UPLOADED_THUMBNAIL_FAILED
-    return _STATE_CATEGORIES[snap.state]
+    """The filters `snap` is shown under (always including ALL)."""
+    return _filters_for(categories(snap))
 
 
 def in_category(snap: FileSnapshot, category: FilterCategory) -> bool:

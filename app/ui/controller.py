@@ -26,8 +26,9 @@ from app.core.localserver import (
     LocalServerError,
     start_local_bucket,
 )
-from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.models import FileSnapshot
 from app.core.paths import data_dir
+from app.core.policy import finished_cleanly
 from app.core.threads import BackgroundThreadPool
 from app.ui.queue_model import QueueModel
 from app.ui.settings import AppSettings
@@ -232,7 +233,7 @@ class UploadController(QObject):
     def clear_finished(self) -> int:
         """Remove rows whose work is done (uploaded with a good thumbnail, duplicates,
         cancelled); failed files stay so they can be retried."""
-        return self.remove(self._model.file_ids_where(is_finished_cleanly))
+        return self.remove(self._model.file_ids_where(finished_cleanly))
 
     def set_paused(self, paused: bool) -> None:
         if self._engine is None:
@@ -299,8 +300,3 @@ class UploadController(QObject):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-
-def is_finished_cleanly(snap: FileSnapshot) -> bool:
-    if snap.state in (FileState.DUPLICATE, FileState.CANCELLED):
-        return True
-    return snap.state is FileState.UPLOADED and snap.thumbnail_state is not ThumbnailState.FAILED

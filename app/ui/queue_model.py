@@ -28,10 +28,9 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QGuiApplication, QImage, QPalette
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.policy import Category, categories, thumbnail_failed
 from app.ui.badges import (
     STATE_SORT_ORDER,
-    FilterCategory,
-    category_of,
     human_size,
     message_text,
     one_line,
@@ -215,7 +214,8 @@ class QueueModel(QAbstractTableModel):
         self._rows: dict[int, int] = {}
         self._keys: list[tuple[float | str, ...]] = []  # _sort_keys() of each row
         self._counts: Counter[FileState] = Counter()
-        self._retryable = 0  # rows Retry failed would redo (the Failed filter's rows)
+        self._categories: Counter[Category] = Counter()  # rows per app.core.policy category
+        self._thumbnails_failed = 0  # uploaded rows without their thumbnail
         self._bytes = [0, 0, 0, 0]  # sums of _byte_tally() over the rows
         self._dark = palette_is_dark() if dark is None else dark
         self._placeholder: QImage | None = None
@@ -334,8 +334,17 @@ class QueueModel(QAbstractTableModel):
 
     @property
     def retryable_count(self) -> int:
-        """Failed files plus uploaded files whose thumbnail failed: what Retry failed redoes."""
-        return self._retryable
+        """Rows "Retry failed" would redo (app.core.policy.needs_retry)."""
+        return self._categories[Category.FAILED]
+
+    @property
+    def thumbnails_failed(self) -> int:
+        """Uploaded rows whose thumbnail failed (app.core.policy.thumbnail_failed)."""
+        return self._thumbnails_failed
+
+    def category_count(self, category: Category) -> int:
+        """Rows in a filter category (app.core.policy.categories)."""
+        return self._categories[category]
 
     def counts(self) -> Counter[FileState]:
         """How many files are in each state (a copy, without zero counts)."""
@@ -512,8 +521,10 @@ class QueueModel(QAbstractTableModel):
     def _tally(self, snap: FileSnapshot, sign: int) -> None:
         for n, value in enumerate(_byte_tally(snap)):
             self._bytes[n] += sign * value
-        if FilterCategory.FAILED in category_of(snap):
-            self._retryable += sign
+        for category in categories(snap):
+            self._categories[category] += sign
+        if thumbnail_failed(snap):
+            self._thumbnails_failed += sign
 
     def _reindex(self) -> None:
         self._rows = {snap.file_id: row for row, snap in enumerate(self._snaps)}

@@ -64,7 +64,8 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.core.models import FileSnapshot, FileState
-from app.ui.badges import FilterCategory, in_category
+from app.core.policy import is_retryable
+from app.ui.badges import FilterCategory
 from app.ui.controller import UploadController
 from app.ui.delegates import BadgeDelegate, PreviewDelegate, StatusDelegate
 from app.ui.detail_pane import DetailPane
@@ -209,7 +210,6 @@ class MainWindow(QMainWindow):
         self._meter = ThroughputMeter()
         self._settings_dialog: SettingsDialog | None = None
         self.close_requested_with_work = False  # for tests: a confirmation was asked
-        self._retryable_count = 0
 
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
@@ -595,9 +595,7 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         retry = menu.addAction("Retry")
         retry.triggered.connect(lambda: self.controller.retry(self.selected_file_ids()))
-        retry.setEnabled(
-            any(in_category(s, FilterCategory.FAILED) for s in self.selected_snapshots())
-        )
+        retry.setEnabled(any(is_retryable(s) for s in self.selected_snapshots()))
         menu.addAction(self.cancel_action)
         menu.addAction(self.remove_action)
         menu.addSeparator()
@@ -662,7 +660,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _update_actions(self) -> None:
-        self.retry_action.setEnabled(self._retryable_count > 0)
+        self.retry_action.setEnabled(self.model.retryable_count > 0)
         has_selection = bool(self.table.selectionModel().selectedRows())
         self.cancel_action.setEnabled(has_selection)
         self.remove_action.setEnabled(has_selection)
@@ -675,7 +673,6 @@ class MainWindow(QMainWindow):
         """Counts, progress, speed: polled a few times a second rather than per change,
         so a burst of thousands of updates costs one refresh."""
         counts = self.model.counts()
-        self._retryable_count = self.model.retryable_count
         total = self.model.rowCount()
         parts = []
         for label, states in (
@@ -697,7 +694,7 @@ class MainWindow(QMainWindow):
             n = sum(counts.get(s, 0) for s in states)
             if n:
                 parts.append(f"{n} {label}")
-        thumbnails_failed = self._retryable_count - counts.get(FileState.FAILED, 0)
+        thumbnails_failed = self.model.thumbnails_failed
         if thumbnails_failed > 0:
             parts.append(
                 f"{thumbnails_failed} thumbnail{'s' if thumbnails_failed > 1 else ''} failed"
@@ -716,19 +713,12 @@ class MainWindow(QMainWindow):
             self._meter.reset()
             self.rate_label.setText("")
         for category, button in self._filter_button_for.items():
-            button.setText(f"{category.label} ({self._category_count(category, counts)})")
+            button.setText(f"{category.label} ({self._category_count(category)})")
         self._update_actions()
 
-    def _category_count(self, category: FilterCategory, counts: dict[FileState, int]) -> int:
-        if category is FilterCategory.ALL:
-            return self.model.rowCount()
-        if category is FilterCategory.IN_PROGRESS:
-            return sum(n for s, n in counts.items() if not s.is_final)
-        if category is FilterCategory.DONE:
-            return counts.get(FileState.UPLOADED, 0) + counts.get(FileState.DUPLICATE, 0)
-        if category is FilterCategory.SKIPPED:
-            return counts.get(FileState.DUPLICATE, 0) + counts.get(FileState.CANCELLED, 0)
-        return self._retryable_count  # FAILED holds exactly what Retry failed redoes
+    def _category_count(self, category: FilterCategory) -> int:
+        core = category.core
+        return self.model.rowCount() if core is None else self.model.category_count(core)
 
     def changeEvent(self, event: QEvent) -> None:
         """Follow the desktop between light and dark: badge colours and the link."""

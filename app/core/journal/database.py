@@ -155,10 +155,14 @@ class Journal:
         return self._submit(self._latest, list(paths), destination)
 
     def history(
-        self, *, limit: int | None = 100, failed_only: bool = False
+        self,
+        *,
+        limit: int | None = 100,
+        where: Callable[[JournalRow], bool] | None = None,
     ) -> Future[list[JournalRow]]:
-        """Finished rows, newest first."""
-        return self._submit(self._history, limit, failed_only)
+        """Finished rows, newest first; with `where`, only those it accepts (such as
+        app.core.policy.needs_retry for `history --failed`)."""
+        return self._submit(self._history, limit, where)
 
     # -- on the journal thread --------------------------------------------------------
 
@@ -286,16 +290,21 @@ class Journal:
         return True
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[JournalRow]:
+        return list(self._rows(sql, params))
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[JournalRow]:
+        """Rows as they are read (rows this version cannot understand are skipped)."""
         db = self._db
         if db is None:
-            return []
+            return
         try:
-            found = db.execute(sql, params).fetchall()
+            for values in db.execute(sql, params):
+                row = _from_db(values)
+                if row is not None:
+                    yield row
         except (sqlite3.Error, OSError) as exc:
             if not _is_busy(exc):
                 self._disable(exc)
-            return []
-        return [row for row in map(_from_db, found) if row is not None]
 
     def _queue(self, origin: str, finished_limit: int) -> list[JournalRow]:
         unfinished = self._read(
@@ -322,12 +331,19 @@ class Journal:
                     newest[row.path] = row
         return newest
 
-    def _history(self, limit: int | None, failed_only: bool) -> list[JournalRow]:
-        where = "state = 'failed'" if failed_only else "finished_at IS NOT NULL"
-        return self._read(
-            f"{_SELECT} WHERE {where} ORDER BY finished_at DESC, id DESC LIMIT ?",
-            (-1 if limit is None else limit,),
-        )
+    def _history(
+        self, limit: int | None, where: Callable[[JournalRow], bool] | None
+    ) -> list[JournalRow]:
+        sql = f"{_SELECT} WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC"
+        if where is None:
+            return self._read(f"{sql} LIMIT ?", (-1 if limit is None else limit,))
+        found: list[JournalRow] = []
+        for row in self._rows(sql, ()):
+            if where(row):
+                found.append(row)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
 
 
 def default_journal_path() -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from app.core.config import EngineSettings
 from app.core.errors import StoreError
 from app.core.journal import JournalRecorder, JournalRow
-from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.models import FileSnapshot, FileState
 from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.journaling import PipelineJournal, absolute
@@ -37,6 +37,7 @@ from app.core.pipeline.stages import (
     upload_thumbnail_stage,
 )
 from app.core.pipeline.tools import PipelineTools, Thumbnailer
+from app.core.policy import is_retryable, needs_retry
 from app.core.store import ObjectStore
 from app.core.thumbnails import make_thumbnail
 from app.core.walker import WalkEntry, walk_paths_in_batches
@@ -186,31 +187,18 @@ class UploadPipeline:
         return ids
 
     def retry_failed(self) -> list[int]:
-        """Re-queue failed files, failed thumbnails and index entries that could not be
-        written (the server went away just then); only what failed is redone."""
-        return self.retry(
-            job.file_id
-            for job in self._jobs.values()
-            if job.state is FileState.FAILED
-            or (
-                job.state is FileState.UPLOADED
-                and job.outcome.thumbnail_state is ThumbnailState.FAILED
-            )
-            or _index_missing(job)
-        )
+        """Re-queue what failed and a retry may mend (app.core.policy.needs_retry): failed
+        files, failed thumbnails, index entries that could not be written. Only what
+        failed is redone."""
+        return self.retry(job.file_id for job in self._jobs.values() if needs_retry(job.outcome))
 
     def retry(self, file_ids: Iterable[int]) -> list[int]:
+        """Re-queue these files where a retry does something (policy.is_retryable)."""
         ids: list[int] = []
         self._context.blocked = None  # the collector may have fixed what blocked it
         for file_id in file_ids:
             job = self._jobs.get(file_id)
-            if job is None or not job.state.is_final or job.state is FileState.DUPLICATE:
-                continue
-            if (
-                job.state is FileState.UPLOADED
-                and job.outcome.thumbnail_state is not ThumbnailState.FAILED
-                and not _index_missing(job)
-            ):
+            if job is None or job.running or not is_retryable(job.outcome):
                 continue
             if job.context is not None:
                 job.context.blocked = None
@@ -366,12 +354,3 @@ class UploadPipeline:
                 tools.flights.land(job.flight, entry)
                 job.flight = None
 
-
-def _index_missing(job: FileJob) -> bool:
-    """Uploaded, but its duplicate-index entry could not be written."""
-    outcome = job.outcome
-    return (
-        job.state is FileState.UPLOADED
-        and outcome.original_in_bucket
-        and not outcome.index_in_bucket
-    )

@@ -36,6 +36,7 @@ from app.core.journal import (
 )
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.paths import data_dir
+from app.core.policy import needs_retry
 from app.core.store import MULTIPART_THRESHOLD, S3Store, index_key
 from tests.helpers import corpus
 from tests.helpers.fakes import FakeStore, StoredObject
@@ -130,7 +131,7 @@ def test_updates_replace_a_row_and_the_queue_is_unfinished_plus_recent_finished(
         ("c.jpg", FileState.QUEUED),
     ]
     assert journal.queue(ORIGIN_CLI).result() == []  # the window's queue is its own
-    assert [r.path.name for r in journal.history(failed_only=True).result()] == ["b.jpg"]
+    assert [r.path.name for r in journal.history(where=needs_retry).result()] == ["b.jpg"]
     assert [r.path.name for r in journal.history().result()] == ["b.jpg", "a.jpg"]
 
 

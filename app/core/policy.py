@@ -1,0 +1,101 @@
+"""What a file's fate means for what the collector can do next: decided once, here.
+
+Predicates on a file's snapshot, or on anything with the same fields (a journal row, a
+job's outcome). The pipeline's Retry, the window's filters, counts, menus and buttons,
+the status bar, `history --failed` and the CLI's exit code all ask these; none keeps a
+copy of the rules.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import cache
+from typing import Protocol
+
+from app.core.models import FileState, ThumbnailState
+
+
+class Fate(Protocol):
+    """The fields the predicates read (FileSnapshot, FileOutcome and JournalRow have them)."""
+
+    @property
+    def state(self) -> FileState: ...
+    @property
+    def thumbnail_state(self) -> ThumbnailState: ...
+    @property
+    def original_in_bucket(self) -> bool: ...
+    @property
+    def index_in_bucket(self) -> bool: ...
+
+
+class Category(enum.Enum):
+    """What the queue's filters group files by. A file can be in several.
+
+    - IN_PROGRESS: not final yet (queued or in a stage).
+    - FAILED: something of it failed that a retry may mend (`needs_retry`).
+    - DONE: the photo is in the bucket: uploaded or duplicate.
+    - SKIPPED: not sent by this run: duplicates and cancelled files.
+    """
+
+    IN_PROGRESS = "in_progress"
+    FAILED = "failed"
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
+def is_finished(fate: Fate) -> bool:
+    """Nothing more happens to it unless the collector asks."""
+    return fate.state.is_final
+
+
+def index_missing(fate: Fate) -> bool:
+    """Uploaded, but its content-hash index entry could not be written (the server went
+    away just then): other computers would send it again until a retry writes it."""
+    return (
+        fate.state is FileState.UPLOADED and fate.original_in_bucket and not fate.index_in_bucket
+    )
+
+
+def thumbnail_failed(fate: Fate) -> bool:
+    """Uploaded, but without its thumbnail."""
+    return fate.state is FileState.UPLOADED and fate.thumbnail_state is ThumbnailState.FAILED
+
+
+def needs_retry(fate: Fate) -> bool:
+    """Something of it failed and a retry may mend it: what "Retry failed" redoes, what the
+    Failed filter shows and what `history --failed` lists."""
+    return fate.state is FileState.FAILED or thumbnail_failed(fate) or index_missing(fate)
+
+
+def is_retryable(fate: Fate) -> bool:
+    """Retry on this file does something: it needs a retry, or it was cancelled."""
+    return fate.state is FileState.CANCELLED or needs_retry(fate)
+
+
+def finished_cleanly(fate: Fate) -> bool:
+    """Done, with nothing left to mend (what "Clear finished" takes out of the queue)."""
+    return is_finished(fate) and not needs_retry(fate)
+
+
+def run_failed(fate: Fate) -> bool:
+    """The file is not in the bucket after this run: the command line exits 1."""
+    return fate.state in (FileState.FAILED, FileState.CANCELLED)
+
+
+def categories(fate: Fate) -> frozenset[Category]:
+    """The filter categories of this file."""
+    return _categories(fate.state, needs_retry(fate))
+
+
+@cache
+def _categories(state: FileState, mend: bool) -> frozenset[Category]:
+    found: set[Category] = set()
+    if not state.is_final:
+        found.add(Category.IN_PROGRESS)
+    if mend:
+        found.add(Category.FAILED)
+    if state in (FileState.UPLOADED, FileState.DUPLICATE):
+        found.add(Category.DONE)
+    if state in (FileState.DUPLICATE, FileState.CANCELLED):
+        found.add(Category.SKIPPED)
+    return frozenset(found)
