@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -38,6 +39,20 @@ class Destination:
             raise ValueError(f"Unknown checksum mode {self.checksum_mode!r}; use one of {modes}.")
         object.__setattr__(self, "prefix", normalize_prefix(self.prefix))
 
+    def spec(self) -> str:
+        """Everything but the secret, as JSON: what the journal keeps of a destination."""
+        return json.dumps({name: getattr(self, name) for name in _SPEC_FIELDS}, sort_keys=True)
+
+    @classmethod
+    def from_spec(cls, spec: str, secret_key: str | None = None) -> Destination | None:
+        """The destination `spec()` wrote (None for one that does not parse)."""
+        try:
+            values = json.loads(spec)
+            given = {name: values[name] for name in _SPEC_FIELDS if name in values}
+            return cls(**given, secret_key=secret_key)
+        except (ValueError, TypeError, AttributeError):
+            return None
+
     @property
     def display_name(self) -> str:
         """What the window and the CLI call this destination."""
@@ -47,6 +62,18 @@ class Destination:
         if self.endpoint_url:
             return f"{where} at {self.endpoint_url}"
         return f"s3://{where}"
+
+
+_SPEC_FIELDS = (
+    "bucket",
+    "prefix",
+    "endpoint_url",
+    "region",
+    "profile",
+    "access_key",
+    "checksum_mode",
+    "label",
+)
 
 
 @dataclass(frozen=True)

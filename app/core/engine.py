@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 
 from app.core.config import MAX_CONCURRENCY, Destination, EngineSettings, cpu_workers
-from app.core.journal import Journal, JournalRecorder, destination_identity
+from app.core.journal import Journal, JournalRecorder
 from app.core.pipeline import Thumbnailer, UploadPipeline
 from app.core.store import ObjectStore, S3Store
 from app.core.threads import BackgroundThreadPool
@@ -94,7 +94,7 @@ class Engine:
             cpu_executor=self.cpu_pool,
             thumbnailer=thumbnailer,
             journal=self.journal,
-            destination_id=destination_identity(destination),
+            destination=destination,
         )
 
     async def restore_queue(self) -> int:
@@ -139,7 +139,7 @@ class Engine:
             store,
             settings,
             prefix=destination.prefix,
-            destination_id=destination_identity(destination),
+            destination=destination,
         )
 
     async def aclose(self) -> None:

@@ -37,7 +37,6 @@ from app.core.journal.database import (
     ORIGIN_GUI,
     PROBLEM_SUFFIX,
     RESTORE_FINISHED_LIMIT,
-    SCHEMA_VERSION,
     Journal,
     default_journal_path,
     describe_problem,
@@ -46,6 +45,7 @@ from app.core.journal.database import (
 from app.core.journal.locks import QueueLock
 from app.core.journal.recorder import FLUSH_INTERVAL, JournalRecorder
 from app.core.journal.rows import JournalRow, destination_identity
+from app.core.journal.schema import SCHEMA_VERSION
 
 __all__ = [
     "FLUSH_INTERVAL",

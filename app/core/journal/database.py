@@ -12,7 +12,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.core.journal.rows import _SCHEMA, _SELECT, _UPSERT, JournalRow, _from_db, _to_params
+from app.core.journal.rows import _SELECT, _UPSERT, JournalRow, _from_db, _to_params
+from app.core.journal.schema import BASE_SCHEMA, MIGRATIONS, SCHEMA_VERSION
 from app.core.paths import data_dir
 from app.core.threads import BackgroundThreadPool
 
@@ -20,7 +21,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 JOURNAL_FILE = "journal.sqlite3"
-SCHEMA_VERSION = 1
 MAX_FINISHED_ROWS = 50_000
 MAX_AGE_DAYS = 180
 # The window shows at most this many finished files from earlier sessions (newest first);
@@ -201,12 +201,7 @@ class Journal:
         db.execute("PRAGMA journal_mode = WAL")  # a file system without WAL keeps its default
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
-        (version,) = db.execute("PRAGMA user_version").fetchone()
-        if version not in (0, SCHEMA_VERSION):
-            raise _NewerJournal(f"schema {version} is from a newer version of the app")
-        db.executescript(_SCHEMA)  # each statement on its own; all are IF NOT EXISTS
-        if version == 0:
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._migrate(db)
         if for_reading:
             return
         with self._transaction(db):
@@ -216,6 +211,24 @@ class Journal:
                 (self.origin, os.getpid(), self._clock()),
             )
             self.run_id = int(cursor.lastrowid or 0)
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Bring the tables to SCHEMA_VERSION (see app.core.journal.schema)."""
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise _NewerJournal(f"schema {version} is from a newer version of the app")
+        if version == 0:
+            db.executescript(BASE_SCHEMA)  # each statement on its own; all IF NOT EXISTS
+            db.execute("PRAGMA user_version = 1")
+        for number in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+            with self._transaction(db):
+                (current,) = db.execute("PRAGMA user_version").fetchone()
+                if current >= number:
+                    continue  # another process migrated it meanwhile
+                for statement in MIGRATIONS[number]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+                log.info("the journal %s is now at schema %d", self.path, number)
 
     @contextlib.contextmanager
     def _transaction(self, db: sqlite3.Connection) -> Iterator[None]:

@@ -45,6 +45,9 @@ class JournalRow(FileOutcome):
     row_id: int
     destination: str
     bucket: str
+    # The destination beyond its identity, as destination_spec() writes it ("" in rows
+    # from before schema 2).
+    destination_spec: str = ""
     queued_at: float
     updated_at: float
     dismissed: bool = False
@@ -126,41 +129,3 @@ def _from_db(values: Sequence[Any]) -> JournalRow | None:
         return JournalRow(**kwargs)
     except (TypeError, ValueError):
         return None
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    origin TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    started_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY,
-    origin TEXT NOT NULL,
-    path BLOB NOT NULL,
-    state TEXT NOT NULL,
-    thumbnail_state TEXT NOT NULL,
-    destination TEXT NOT NULL,
-    bucket TEXT NOT NULL,
-    queued_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    finished_at REAL,
-    size INTEGER,
-    mtime_ns INTEGER,
-    sha256 TEXT,
-    content_type TEXT,
-    key TEXT,
-    thumbnail_key TEXT,
-    error TEXT,
-    thumbnail_error TEXT,
-    original_in_bucket INTEGER NOT NULL DEFAULT 0,
-    thumbnail_in_bucket INTEGER NOT NULL DEFAULT 0,
-    index_in_bucket INTEGER NOT NULL DEFAULT 0,
-    dismissed INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS files_open ON files (origin, queued_at) WHERE finished_at IS NULL;
-CREATE INDEX IF NOT EXISTS files_finished ON files (finished_at);
-CREATE INDEX IF NOT EXISTS files_failed ON files (finished_at) WHERE state = 'failed';
-CREATE INDEX IF NOT EXISTS files_path ON files (path, destination);
-"""

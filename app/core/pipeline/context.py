@@ -19,6 +19,7 @@ class PipelineContext:
     settings: EngineSettings
     prefix: str
     destination_id: str = ""  # see journal.destination_identity
+    destination_spec: str = ""  # see Destination.spec
     active: int = 0  # files running under this context
     # A failure that makes the destination unusable (credentials, bucket, clock): the
     # other files fail with it at once instead of asking the server again, until Retry.

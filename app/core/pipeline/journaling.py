@@ -79,6 +79,7 @@ class PipelineJournal:
                 **values,
                 row_id=link.row_id,
                 destination=context.destination_id,
+                destination_spec=context.destination_spec,
                 bucket=context.store.bucket,
                 queued_at=link.queued_at,
                 updated_at=time.time(),

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 
-from app.core.config import EngineSettings
+from app.core.config import Destination, EngineSettings
 from app.core.errors import StoreError
-from app.core.journal import JournalRecorder, JournalRow
+from app.core.journal import JournalRecorder, JournalRow, destination_identity
 from app.core.models import FileSnapshot, FileState
 from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.job import FileJob
@@ -56,7 +56,7 @@ class UploadPipeline:
         cpu_executor: threads for thumbnails.
         thumbnailer: makes thumbnail bytes from a path (injectable for tests).
         journal: where each file's state is recorded, so a restart can finish the queue.
-        destination_id: the destination as the journal names it.
+        destination: where the store sends files, as the journal names and keeps it.
     """
 
     def __init__(
@@ -70,9 +70,9 @@ class UploadPipeline:
         thumbnailer: Thumbnailer = make_thumbnail,
         flush_interval: float = 1 / 30,
         journal: JournalRecorder | None = None,
-        destination_id: str = "",
+        destination: Destination | None = None,
     ) -> None:
-        self._context = PipelineContext(store, settings, prefix, destination_id)
+        self._context = _context(store, settings, prefix, destination)
         self._loop = asyncio.get_running_loop()
         self._jobs: dict[int, FileJob] = {}
         self._ids = itertools.count(1)
@@ -121,7 +121,7 @@ class UploadPipeline:
         settings: EngineSettings,
         *,
         prefix: str,
-        destination_id: str = "",
+        destination: Destination | None = None,
     ) -> None:
         """Send files started from now on with this store and these settings.
 
@@ -129,7 +129,7 @@ class UploadPipeline:
         beside its original. Returns at once; the old store is the caller's to close once
         `context.active` of the old context drops to zero (see Engine).
         """
-        self._context = PipelineContext(store, settings, prefix, destination_id)
+        self._context = _context(store, settings, prefix, destination)
         self._scheduler.set_target(settings.concurrency)
 
     # -- feeding -------------------------------------------------------------------
@@ -354,3 +354,16 @@ class UploadPipeline:
                 tools.flights.land(job.flight, entry)
                 job.flight = None
 
+
+def _context(
+    store: ObjectStore, settings: EngineSettings, prefix: str, destination: Destination | None
+) -> PipelineContext:
+    if destination is None:
+        return PipelineContext(store, settings, prefix)
+    return PipelineContext(
+        store,
+        settings,
+        prefix,
+        destination_identity(destination),
+        destination.spec(),
+    )

@@ -1,0 +1,64 @@
+"""The journal's tables, and how a journal written by an older version is brought up to date.
+
+Every journal starts as version 1 (`BASE_SCHEMA`, as the first release wrote it) and goes
+through `MIGRATIONS` in order, each in a transaction that also records its number in
+`PRAGMA user_version`: a new journal and one from an older version take the same path,
+so the path is tested every time. A journal from a newer version is left as it is.
+
+A change to the tables is a new entry here; a new column is also a new field of
+JournalRow (app.core.journal.rows), and tests/core/journal/test_rows.py checks the two
+agree.
+"""
+
+from __future__ import annotations
+
+BASE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    origin TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    origin TEXT NOT NULL,
+    path BLOB NOT NULL,
+    state TEXT NOT NULL,
+    thumbnail_state TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    queued_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    finished_at REAL,
+    size INTEGER,
+    mtime_ns INTEGER,
+    sha256 TEXT,
+    content_type TEXT,
+    key TEXT,
+    thumbnail_key TEXT,
+    error TEXT,
+    thumbnail_error TEXT,
+    original_in_bucket INTEGER NOT NULL DEFAULT 0,
+    thumbnail_in_bucket INTEGER NOT NULL DEFAULT 0,
+    index_in_bucket INTEGER NOT NULL DEFAULT 0,
+    dismissed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS files_open ON files (origin, queued_at) WHERE finished_at IS NULL;
+CREATE INDEX IF NOT EXISTS files_finished ON files (finished_at);
+CREATE INDEX IF NOT EXISTS files_failed ON files (finished_at) WHERE state = 'failed';
+CREATE INDEX IF NOT EXISTS files_path ON files (path, destination);
+"""
+
+
+#: version -> the statements that take a journal from the version before to it
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # Where a file was going, beyond its identity (bucket, endpoint, prefix): region,
+    # profile, access key id (never a secret), checksum mode and label, so an upload
+    # left unfinished at an earlier destination can be aborted there (issue 7 i).
+    # `history --failed` asks app.core.policy now, not an index on state = 'failed'.
+    2: (
+        "ALTER TABLE files ADD COLUMN destination_spec TEXT NOT NULL DEFAULT ''",
+        "DROP INDEX IF EXISTS files_failed",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)

@@ -1,0 +1,75 @@
+"""The journal's schema: a journal written by the first release (schema 1) is migrated,
+a new one takes the same path, and one from a newer app is left alone."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from app.core.journal import JOURNAL_FILE, ORIGIN_GUI, SCHEMA_VERSION, open_journal
+from app.core.journal.rows import COLUMNS
+from app.core.models import FileState
+
+V1_JOURNAL = Path(__file__).resolve().parents[2] / "data" / "journal-v1.sqlite3"
+
+
+def _tables(path: Path) -> tuple[int, set[str], set[str]]:
+    db = sqlite3.connect(path)
+    try:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        columns = {row[1] for row in db.execute("PRAGMA table_info(files)")}
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(files)")}
+    finally:
+        db.close()
+    return version, columns, indexes
+
+
+def test_a_journal_from_the_first_release_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL_FILE
+    shutil.copy(V1_JOURNAL, path)
+    assert _tables(path)[0] == 1
+
+    # (For reading: a normal open would also prune these rows, which are a year old.)
+    journal = open_journal(ORIGIN_GUI, path, for_reading=True)
+    try:
+        assert journal.enabled and journal.problem is None
+        history = journal.history(limit=None).result()
+        queue = journal.queue().result()
+    finally:
+        journal.close().result()
+
+    version, columns, indexes = _tables(path)
+    assert version == SCHEMA_VERSION == 2
+    assert columns == set(COLUMNS)
+    assert "files_failed" not in indexes
+    assert [(r.path.name, r.state) for r in history] == [
+        ("notes.jpg", FileState.FAILED),
+        ("1923 obverse.jpg", FileState.UPLOADED),
+    ]
+    uploaded = history[1]
+    assert uploaded.key == "lots/1923 obverse-3f9a0c1e.jpg" and uploaded.size == 4811922
+    assert uploaded.destination_spec == ""  # written before schema 2 knew it
+    cut_off = [r for r in queue if not r.state.is_final]
+    assert len(cut_off) == 1 and cut_off[0].state is FileState.UPLOADING
+    assert cut_off[0].path.name.encode("utf-8", "surrogateescape") == b"M\xfcnze.jpg"
+
+
+def test_a_new_journal_goes_the_same_way(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL_FILE
+    open_journal(ORIGIN_GUI, path).close().result()
+    version, columns, _ = _tables(path)
+    assert version == SCHEMA_VERSION and columns == set(COLUMNS)
+
+
+def test_a_journal_from_a_newer_app_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL_FILE
+    shutil.copy(V1_JOURNAL, path)
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    journal = open_journal(ORIGIN_GUI, path)
+    journal.close().result()
+    assert not journal.enabled and journal.problem is not None
+    assert "newer version" in journal.problem
+    assert _tables(path)[0] == SCHEMA_VERSION + 1  # not touched, not set aside
