@@ -214,7 +214,6 @@ class StallingJournal(Journal):
         return super()._write(rows)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 f: the journal close waits for the stall")
 def test_f_quitting_with_a_stalled_journal_takes_the_close_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from app.core.journal.rows import _SELECT, _UPSERT, JournalRow, _from_db, _to_params
 from app.core.journal.schema import BASE_SCHEMA, MIGRATIONS, SCHEMA_VERSION
 from app.core.paths import data_dir
-from app.core.threads import BackgroundThreadPool
+from app.core.threads import SerialThread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,7 +105,8 @@ class Journal:
         self._max_age_days = max_age_days
         self._clock = clock
         self._db: sqlite3.Connection | None = None
-        self._pool = BackgroundThreadPool(max_workers=1, thread_name_prefix="journal")
+        # A daemon thread: a write stuck on a hung disk must not keep the app from quitting.
+        self._pool = SerialThread("journal")
         self._closed = False
 
     # -- opening and closing -----------------------------------------------------------

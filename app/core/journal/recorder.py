@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from app.core.journal.database import Journal
 from app.core.journal.rows import JournalRow
+
+log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.1  # seconds: at most one write transaction this often
 
@@ -75,16 +79,29 @@ class JournalRecorder:
             if self._inflight is not None:
                 await asyncio.shield(self._inflight)
 
-    async def aclose(self) -> None:
-        """Flush, then close the journal. Posting afterwards does nothing."""
+    async def aclose(self, timeout: float) -> None:
+        """Flush, then close the journal, in `timeout` seconds at most. Posting afterwards
+        does nothing.
+
+        A journal whose disk hangs is not waited for beyond that: what is still pending is
+        dropped (the next start checks those files again; the bucket's index is the final
+        word) and the close is left queued behind the stalled write on the journal's own
+        daemon thread, which does not keep the app from quitting.
+        """
         if self._closed:
             return
+        deadline = self._loop.time() + timeout
         try:
-            await self.flush()
+            await asyncio.wait_for(self.flush(), timeout)
+        except TimeoutError:
+            log.warning("the journal did not answer within %.0f s; closing without it", timeout)
         finally:
             self._closed = True
             self._pending.clear()
-            await asyncio.wrap_future(self.journal.close())
+            closed = asyncio.wrap_future(self.journal.close())
+            remaining = max(0.0, deadline - self._loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(closed), remaining)
 
     def _arm(self) -> None:
         if self._timer is not None or self._inflight is not None:

@@ -204,7 +204,7 @@ def test_recorder_coalesces_bursts_into_few_transactions(journal_path: Path) -> 
             recorder.post(row(journal.row_id(n + 1), f"/p/{n}.jpg", FileState.UPLOADED))
         await recorder.flush()
         assert [r.state for r in journal.history(limit=None).result()] == [FileState.UPLOADED] * 20
-        await recorder.aclose()
+        await recorder.aclose(5.0)
 
     run(go)
     assert 2 <= len(journal.batches) <= 3  # not 4,020
@@ -240,7 +240,7 @@ def test_an_unwritable_journal_is_off_with_one_sentence(tmp_path: Path) -> None:
         assert await recorder.queue() == []
         assert await recorder.latest([Path("/p/a.jpg")], DEST_ID) == {}
         await asyncio.sleep(0)
-        await recorder.aclose()
+        await recorder.aclose(5.0)
 
     run(go)
     assert not j.enabled
@@ -269,7 +269,7 @@ def test_a_full_disk_mid_run_turns_the_journal_off_once(journal_path: Path) -> N
         recorder.post(row(999, "/p/later.jpg"))
         await recorder.flush()
         await asyncio.sleep(0)
-        await recorder.aclose()
+        await recorder.aclose(5.0)
 
     run(go)
     assert not journal.enabled
