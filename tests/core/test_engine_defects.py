@@ -247,7 +247,6 @@ def test_f_quitting_with_a_stalled_journal_takes_the_close_timeout(
 # -- h. cancel while the upload is being started -----------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 h: a cancelled upload still lands")
 def test_h_cancel_while_the_upload_starts_leaves_nothing_in_the_bucket(tmp_path: Path) -> None:
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg", (64, 48))
     store = FakeStore(start_gate=threading.Event(), background_uploads=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,8 +130,10 @@ class FakeStore:
         on_progress: ProgressCallback,
         cancelled: threading.Event,
     ) -> None:
-        if self.gate is not None:
-            self.gate.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while self.gate is not None and not self.gate.is_set() and time.monotonic() < deadline:
+            if cancelled.wait(0.01):  # like s3transfer: a cancelled transfer stops waiting
+                break
         if cancelled.is_set():
             raise StoreError("The upload was cancelled.")
         self._maybe_fail("upload", key)
@@ -178,6 +181,9 @@ class _FakeUpload:
         self.run: Callable[[], None] = lambda: None
         self.thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._started = False
+        self._done = threading.Event()
 
     def start_in_background(self) -> None:
         def work() -> None:
@@ -190,10 +196,22 @@ class _FakeUpload:
         self.thread.start()
 
     def result(self) -> None:
-        if self.thread is None:
-            self.run()
-            return
-        self.thread.join()
+        """Runs the upload the first time (in the caller's thread, or it ran in its own
+        since start_upload); later calls wait for that run's outcome, as a future's do."""
+        with self._lock:
+            first = self.thread is None and not self._started
+            self._started = True
+        if first:
+            try:
+                self.run()
+            except BaseException as exc:
+                self._error = exc
+            finally:
+                self._done.set()
+        elif self.thread is not None:
+            self.thread.join()
+        else:
+            self._done.wait(60)
         if self._error is not None:
             raise self._error
 

@@ -56,6 +56,8 @@ class FileJob:
             original is in a bucket, so the thumbnail lands beside it).
         flight: the single flight it leads, if any.
         journal: its link to the journal.
+        cleanup: what makes sure a cancelled upload of it does not land (see
+            app.core.pipeline.stages); a retry waits for it.
     """
 
     __slots__ = (
@@ -63,6 +65,7 @@ class FileJob:
         "_running",
         "bytes_sent",
         "cancel_event",
+        "cleanup",
         "context",
         "entry",
         "file_id",
@@ -89,6 +92,7 @@ class FileJob:
         self.journal = JournalLink()
         self.cancel_event = threading.Event()
         self.task: asyncio.Task[None] | None = None
+        self.cleanup: asyncio.Task[None] | None = None  # after a cancelled upload
         self.bytes_sent = 0
         self._progress_lock = threading.Lock()
         self._running = False

@@ -44,6 +44,8 @@ from app.core.walker import WalkEntry, walk_paths_in_batches
 
 log = logging.getLogger(__name__)
 
+SIDE_TASK_GRACE = 2.0  # seconds closing waits for clean-ups of cancelled uploads
+
 
 class UploadPipeline:
     """Runs queued files through the stages, `settings.concurrency` at a time.
@@ -242,12 +244,14 @@ class UploadPipeline:
         self._scheduler.resume()
 
     async def wait_idle(self) -> None:
-        """Wait until every queued file has a final state and observers have seen it."""
+        """Wait until every queued file has a final state, every clean-up is done and
+        observers have seen it all."""
         while True:
             await self._scheduler.wait_idle()
-            if not self._walks:
+            pending = [*self._walks, *self._tools.side_tasks]
+            if not pending:
                 break
-            await asyncio.gather(*list(self._walks), return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
         self._observers.flush_now()
 
     async def aclose(self) -> None:
@@ -260,6 +264,12 @@ class UploadPipeline:
             task.cancel()
         self.cancel(list(self._jobs))
         await asyncio.gather(self._scheduler.aclose(), *self._walks, return_exceptions=True)
+        side = list(self._tools.side_tasks)
+        if side:  # clean-ups of cancelled uploads: a moment, not forever
+            _done, late = await asyncio.wait(side, timeout=SIDE_TASK_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         self._observers.close()
 
     # -- internals -----------------------------------------------------------------
@@ -312,6 +322,9 @@ class UploadPipeline:
         context = job.context = job.context or self._context
         context.active += 1
         try:
+            if job.cleanup is not None:  # a cancelled upload of it is still being taken back
+                await asyncio.shield(job.cleanup)
+                job.cleanup = None
             if job.problem:
                 job.reject(job.problem)
                 tools.finished(job)
@@ -350,9 +363,18 @@ class UploadPipeline:
         finally:
             context.active -= 1
             if job.flight is not None:
-                entry = job.entry if outcome.original_in_bucket else None
-                tools.flights.land(job.flight, entry)
-                job.flight = None
+                self._land_flight(job)
+
+    def _land_flight(self, job: FileJob) -> None:
+        """Tell files waiting for this content where it went (None: they must send it),
+        once a cancelled upload of it is taken back: they may use the same key."""
+        flight, job.flight = job.flight, None
+        assert flight is not None
+        entry = job.entry if job.outcome.original_in_bucket else None
+        if job.cleanup is None or job.cleanup.done():
+            self._tools.flights.land(flight, entry)
+        else:
+            job.cleanup.add_done_callback(lambda _t: self._tools.flights.land(flight, entry))
 
 
 def _context(

@@ -5,6 +5,8 @@ executors; each changes the job only through its methods."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 
 from app.core.errors import StoreError, describe_os_error
 from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, key_extension
@@ -29,8 +31,10 @@ from app.core.pipeline.integrity import (
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.retrying import store_call, with_retries
 from app.core.pipeline.tools import PipelineTools, context_of
-from app.core.store import IndexEntry
+from app.core.store import IndexEntry, ObjectStore, UploadHandle
 from app.core.thumbnails import ThumbnailError
+
+log = logging.getLogger(__name__)
 
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 WAITING_FOR_IDENTICAL = "Waiting for an identical file in this batch."
@@ -187,7 +191,8 @@ async def _send_original(job: FileJob, tools: PipelineTools) -> None:
         job.add_progress(n)
         tools.changed(job)
 
-    handle = await tools.run_io(
+    started = tools.loop.run_in_executor(
+        tools.io,
         lambda: store.start_upload(
             job.path,
             outcome.key or "",
@@ -197,10 +202,36 @@ async def _send_original(job: FileJob, tools: PipelineTools) -> None:
         ),
     )
     try:
+        handle = await asyncio.shield(started)
         await tools.run_io(handle.result)
     except asyncio.CancelledError:
-        handle.cancel()
+        # The transfer runs on s3transfer's threads whatever happens to this task: stop it,
+        # and take out what reached the bucket anyway, before anyone sends this key again.
+        job.cleanup = tools.spawn(
+            _abandon_upload(tools, store, outcome.key or "", started),
+            name=f"abandon-{job.file_id}",
+        )
         raise
+
+
+async def _abandon_upload(
+    tools: PipelineTools, store: ObjectStore, key: str, started: asyncio.Future[UploadHandle]
+) -> None:
+    """A cancelled file's upload must not land after its row says Cancelled."""
+    try:
+        handle = await started
+    except Exception:
+        return  # it never started
+    handle.cancel()
+    with contextlib.suppress(Exception):  # cancelled, or done just before: either way
+        await tools.run_io(handle.result)
+    try:
+        if await tools.run_io(store.object_size, key) is not None:
+            # This file's key held nothing before (else there was nothing to send).
+            await tools.run_io(store.delete_object, key)
+            log.info("removed %s, which a cancelled upload had already sent", key)
+    except StoreError as exc:
+        log.warning("a cancelled upload may have left %s in the bucket: %s", key, exc)
 
 
 async def upload_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:

@@ -4,9 +4,10 @@ single flight, the journal link and the observers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from app.core.pipeline.observe import Observers
 from app.core.pipeline.singleflight import SingleFlight
 from app.core.thumbnails import ThumbnailSpec
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Thumbnailer = Callable[[Path, ThumbnailSpec], bytes]
 
@@ -34,12 +36,25 @@ class PipelineTools:
     flights: SingleFlight
     journal: PipelineJournal
     observers: Observers
+    side_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def run_io(self, fn: Callable[..., T], *args: Any) -> T:
         return await self.loop.run_in_executor(self.io, fn, *args)
 
     async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
         return await self.loop.run_in_executor(self.cpu, fn, *args)
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run `work` beside the files (clean-ups); the pipeline is not idle until it ends."""
+        task = self.loop.create_task(work, name=name)
+        self.side_tasks.add(task)
+        task.add_done_callback(self._side_task_done)
+        return task
+
+    def _side_task_done(self, task: asyncio.Task[None]) -> None:
+        self.side_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a clean-up failed", exc_info=task.exception())
 
     def changed(self, job: FileJob) -> None:
         self.observers.changed(job)
