@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from app.core.config import MAX_CONCURRENCY, Destination, EngineSettings, cpu_workers
-from app.core.journal import Journal, JournalRecorder
+from app.core.journal import Journal, JournalRecorder, JournalRow
+from app.core.journal.rows import identity_parts
 from app.core.pipeline import Thumbnailer, UploadPipeline
 from app.core.store import ObjectStore, S3Store
 from app.core.threads import BackgroundThreadPool
@@ -25,6 +27,46 @@ def default_store_factory(destination: Destination, concurrency: int) -> ObjectS
 
 
 POOL_JOIN_TIMEOUT = 5.0
+SecretLookup = Callable[[str], str | None]  # access key id -> its secret (keyring)
+
+
+def earlier_destination(
+    row: JournalRow, today: Destination, secret_for: SecretLookup | None = None
+) -> Destination | None:
+    """The destination `row` was going to, as far as it can be rebuilt: from the row's
+    destination_spec (schema 2), else from its identity (bucket, endpoint, prefix), with
+    today's region, profile and keys when it is on today's endpoint.
+
+    None for the local test bucket: its server kept unfinished uploads in memory, so
+    they went with it. A secret comes from `secret_for` (the keyring) or, for today's
+    access key, from today's destination; without one the default credential chain is
+    tried.
+    """
+    destination = Destination.from_spec(row.destination_spec) if row.destination_spec else None
+    if destination is None:
+        parts = identity_parts(row.destination)
+        if parts is None:
+            return None
+        bucket, endpoint, prefix = parts
+        if endpoint.startswith("label:"):
+            return None
+        same_place = (endpoint or None) == today.endpoint_url
+        destination = (
+            replace(today, bucket=bucket, prefix=prefix, label=None)
+            if same_place
+            else Destination(bucket=bucket, prefix=prefix, endpoint_url=endpoint or None)
+        )
+        return destination
+    if destination.label:
+        return None
+    if destination.access_key:
+        secret = today.secret_key if destination.access_key == today.access_key else None
+        if secret is None and secret_for is not None:
+            secret = secret_for(destination.access_key)
+        destination = replace(
+            destination, secret_key=secret, access_key=destination.access_key if secret else None
+        )
+    return destination
 
 
 async def _wait_in_thread(fn: Callable[[], None]) -> None:
@@ -65,8 +107,10 @@ class Engine:
         thumbnailer: Thumbnailer = make_thumbnail,
         journal: Journal | None = None,
         on_problem: ProblemHandler | None = None,
+        secret_for: SecretLookup | None = None,
     ) -> None:
         self.destination = destination
+        self._secret_for = secret_for
         self.settings = settings
         # Sized for the highest concurrency settings allow (threads start only when
         # needed), so reconfigure() never outgrows it.
@@ -95,6 +139,7 @@ class Engine:
             thumbnailer=thumbnailer,
             journal=self.journal,
             destination=destination,
+            elsewhere=self._store_elsewhere,
         )
 
     async def restore_queue(self) -> int:
@@ -113,6 +158,13 @@ class Engine:
             restored += len(self.pipeline.restore(rows[start : start + RESTORE_SLICE]))
             await asyncio.sleep(0)
         return restored
+
+    def _store_elsewhere(self, row: JournalRow) -> ObjectStore | None:
+        """(On an I/O thread.) A store for the destination an earlier run was sending
+        `row` to, to abort its unfinished upload there; None when there is nothing to
+        abort or no way to reach it."""
+        destination = earlier_destination(row, self.destination, self._secret_for)
+        return None if destination is None else self._store_factory(destination, 1)
 
     async def check_destination(self) -> None:
         """Raise StoreError with one clear sentence unless the bucket is usable."""

@@ -51,9 +51,7 @@ def is_finished(fate: Fate) -> bool:
 def index_missing(fate: Fate) -> bool:
     """Uploaded, but its content-hash index entry could not be written (the server went
     away just then): other computers would send it again until a retry writes it."""
-    return (
-        fate.state is FileState.UPLOADED and fate.original_in_bucket and not fate.index_in_bucket
-    )
+    return fate.state is FileState.UPLOADED and fate.original_in_bucket and not fate.index_in_bucket
 
 
 def thumbnail_failed(fate: Fate) -> bool:

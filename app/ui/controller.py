@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from app.core.config import Destination
-from app.core.engine import Engine, StoreFactory, default_store_factory
+from app.core.engine import Engine, SecretLookup, StoreFactory, default_store_factory
 from app.core.errors import StoreError
 from app.core.journal import ORIGIN_GUI, Journal, QueueLock, open_journal
 from app.core.localserver import (
@@ -77,9 +77,11 @@ class UploadController(QObject):
         store_factory: StoreFactory = default_store_factory,
         local_server: LocalServerStarter = _default_local_server,
         journal: JournalOpener = _default_journal,
+        secret_for: SecretLookup | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._secret_for = secret_for  # blocking (keyring): the engine calls it off the loop
         self._model = model
         self._store_factory = store_factory
         self._start_local_server = local_server
@@ -142,6 +144,7 @@ class UploadController(QObject):
                     store_factory=lambda *_: store,
                     journal=journal,
                     on_problem=self.problem.emit,
+                    secret_for=self._secret_for,
                 )
                 self._engine.pipeline.add_observer(self._on_snapshots)
             else:

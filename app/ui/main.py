@@ -142,7 +142,7 @@ async def _run_window(
     settings_store = SettingsStore.open_default()
     previews = PreviewCache()
     model = QueueModel(previews)
-    controller = UploadController(model)
+    controller = UploadController(model, secret_for=settings_store.secrets.get)
     window = MainWindow(controller, model, previews, settings_store)
     window.closed.connect(quit_requested.set)
     window.show()

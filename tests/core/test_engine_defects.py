@@ -271,7 +271,6 @@ def test_h_cancel_while_the_upload_starts_leaves_nothing_in_the_bucket(tmp_path:
 # -- i. uploads left at another destination ----------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 i: the old destination's parts are left")
 def test_i_a_restored_upload_for_another_destination_is_aborted_there(tmp_path: Path) -> None:
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg", (64, 48))
     old = Destination(bucket="old-bucket", endpoint_url="http://old.example")

@@ -30,6 +30,18 @@ def destination_identity(destination: Destination) -> str:
     return json.dumps([destination.bucket, endpoint or "", destination.prefix])
 
 
+def identity_parts(identity: str) -> tuple[str, str, str] | None:
+    """(bucket, endpoint or "label:NAME", prefix) of a destination_identity; None if it
+    does not parse."""
+    try:
+        bucket, endpoint, prefix = json.loads(identity)
+    except (ValueError, TypeError):
+        return None
+    if not all(isinstance(part, str) for part in (bucket, endpoint, prefix)):
+        return None
+    return bucket, endpoint, prefix
+
+
 @dataclass(slots=True, kw_only=True)
 class JournalRow(FileOutcome):
     """One file as the journal holds it: its outcome, where it was going and when. Plain

@@ -24,7 +24,12 @@ from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.journaling import PipelineJournal, absolute
 from app.core.pipeline.observe import Observer, Observers
-from app.core.pipeline.resume import resume_stage
+from app.core.pipeline.resume import (
+    StoreElsewhere,
+    abort_elsewhere,
+    needs_abort_elsewhere,
+    resume_stage,
+)
 from app.core.pipeline.scheduler import Scheduler
 from app.core.pipeline.singleflight import SingleFlight
 from app.core.pipeline.stages import (
@@ -59,6 +64,9 @@ class UploadPipeline:
         thumbnailer: makes thumbnail bytes from a path (injectable for tests).
         journal: where each file's state is recorded, so a restart can finish the queue.
         destination: where the store sends files, as the journal names and keeps it.
+        elsewhere: a store for where an earlier run's row was going (blocking; None when
+            there is nothing to do there), to abort uploads left unfinished at another
+            destination than today's.
     """
 
     def __init__(
@@ -73,8 +81,10 @@ class UploadPipeline:
         flush_interval: float = 1 / 30,
         journal: JournalRecorder | None = None,
         destination: Destination | None = None,
+        elsewhere: StoreElsewhere | None = None,
     ) -> None:
         self._context = _context(store, settings, prefix, destination)
+        self._elsewhere = elsewhere
         self._loop = asyncio.get_running_loop()
         self._jobs: dict[int, FileJob] = {}
         self._ids = itertools.count(1)
@@ -170,9 +180,12 @@ class UploadPipeline:
         if self._closed:
             return []
         ids: list[int] = []
+        left_elsewhere: dict[str, list[JournalRow]] = {}
         for row in rows:
             if self._journal.stands_for(row.row_id):
                 continue
+            if needs_abort_elsewhere(row, self._context.destination_id):
+                left_elsewhere.setdefault(row.destination, []).append(row)
             job = FileJob.from_row(next(self._ids), row)
             self._journal.file_in(job)
             self._jobs[job.file_id] = job
@@ -186,6 +199,12 @@ class UploadPipeline:
                     job.journal.resume = row
                 self._push(job)
             ids.append(job.file_id)
+        if self._elsewhere is not None:
+            for destination_id, cut_off in left_elsewhere.items():
+                self._tools.spawn(
+                    abort_elsewhere(self._tools, self._elsewhere, cut_off),
+                    name=f"abort-elsewhere {destination_id}",
+                )
         return ids
 
     def retry_failed(self) -> list[int]:

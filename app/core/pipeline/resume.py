@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from app.core.errors import StoreError
 from app.core.journal import JournalRow
@@ -13,6 +14,7 @@ from app.core.pipeline.job import FileJob, format_for
 from app.core.pipeline.retrying import store_call
 from app.core.pipeline.stages import record_stage
 from app.core.pipeline.tools import PipelineTools, context_of
+from app.core.store import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +78,40 @@ async def _resume_from(
         if aborted:
             log.info("aborted %d unfinished upload(s) to %s", aborted, row.key)
     return False
+
+
+StoreElsewhere = Callable[[JournalRow], ObjectStore | None]
+
+
+def needs_abort_elsewhere(row: JournalRow, destination_id: str) -> bool:
+    """An earlier run was sending this file, maybe in parts, to another destination than
+    today's: those parts stay there (billed) until aborted."""
+    return row.destination != destination_id and row.state is FileState.UPLOADING and bool(row.key)
+
+
+async def abort_elsewhere(
+    tools: PipelineTools, elsewhere: StoreElsewhere, rows: list[JournalRow]
+) -> None:
+    """Abort the unfinished uploads an earlier run left at one other destination: for
+    exactly the keys our journal recorded, never by pattern. The files themselves go to
+    today's destination, from the start."""
+    try:
+        store = await tools.run_io(elsewhere, rows[0])
+    except StoreError as exc:
+        log.info("cannot reach %s to abort unfinished uploads: %s", rows[0].bucket, exc)
+        return
+    if store is None:
+        return
+    try:
+        for row in rows:
+            try:
+                aborted = await tools.run_io(store.abort_incomplete_uploads, row.key or "")
+            except StoreError as exc:
+                log.info("could not abort unfinished uploads to %s: %s", row.key, exc)
+            else:
+                if aborted:
+                    log.info(
+                        "aborted %d unfinished upload(s) to %s in %s", aborted, row.key, row.bucket
+                    )
+    finally:
+        await tools.run_io(store.close)

@@ -1,0 +1,74 @@
+"""The Engine's own rules (its pipeline's are in tests/core/pipeline)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from app.core.config import Destination
+from app.core.engine import earlier_destination
+from app.core.journal import JournalRow, destination_identity
+from app.core.models import FileState
+
+TODAY = Destination(
+    bucket="today",
+    endpoint_url="https://s3.example",
+    region="eu-west-1",
+    access_key="AKTODAY",
+    secret_key="today-secret",
+)
+
+
+def cut_off_row(earlier: Destination, *, with_spec: bool) -> JournalRow:
+    return JournalRow(
+        row_id=1,
+        path=Path("/photos/coin.jpg"),
+        state=FileState.UPLOADING,
+        destination=destination_identity(earlier),
+        destination_spec=earlier.spec() if with_spec else "",
+        bucket=earlier.bucket,
+        queued_at=time.time(),
+        updated_at=time.time(),
+        key="coin-01234567.jpg",
+    )
+
+
+def test_a_destination_is_rebuilt_from_its_spec_with_the_secret_from_the_keyring() -> None:
+    earlier = Destination(
+        bucket="old", endpoint_url="https://r2.example", region="auto", access_key="AKOLD"
+    )
+    lookups: list[str] = []
+
+    def keyring(access_key: str) -> str | None:
+        lookups.append(access_key)
+        return "old-secret"
+
+    found = earlier_destination(cut_off_row(earlier, with_spec=True), TODAY, keyring)
+    assert found is not None and lookups == ["AKOLD"]
+    assert (found.bucket, found.endpoint_url, found.region) == ("old", "https://r2.example", "auto")
+    assert (found.access_key, found.secret_key) == ("AKOLD", "old-secret")
+
+
+def test_without_a_secret_the_default_credentials_are_tried() -> None:
+    earlier = Destination(bucket="old", endpoint_url="https://r2.example", access_key="AKOLD")
+    found = earlier_destination(cut_off_row(earlier, with_spec=True), TODAY, lambda _k: None)
+    assert found is not None and found.access_key is None and found.secret_key is None
+
+
+def test_a_row_from_before_schema_2_on_todays_endpoint_takes_todays_credentials() -> None:
+    earlier = Destination(bucket="old", prefix="lots/", endpoint_url="https://s3.example")
+    found = earlier_destination(cut_off_row(earlier, with_spec=False), TODAY)
+    assert found is not None and (found.bucket, found.prefix) == ("old", "lots/")
+    assert (found.region, found.access_key, found.secret_key) == (
+        "eu-west-1",
+        "AKTODAY",
+        "today-secret",
+    )
+
+
+def test_nothing_is_left_to_abort_at_the_local_test_bucket() -> None:
+    local = Destination(
+        bucket="photos", endpoint_url="http://127.0.0.1:1", label="local test bucket"
+    )
+    assert earlier_destination(cut_off_row(local, with_spec=True), TODAY) is None
+    assert earlier_destination(cut_off_row(local, with_spec=False), TODAY) is None
