@@ -7,6 +7,7 @@ issue's.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import threading
 import time
@@ -324,7 +325,6 @@ def test_i_a_restored_upload_for_another_destination_is_aborted_there(tmp_path: 
 # -- k. nothing swallowed ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 k: observer errors vanish without a log line")
 def test_k_an_observer_that_raises_is_logged_and_the_others_still_hear(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -358,7 +358,6 @@ def _walk_that_breaks(real: Callable[..., Any]) -> Callable[..., Any]:
     return walk
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 k: a failed walk is only logged")
 def test_k_a_walk_that_fails_says_so_in_the_queue(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -386,9 +385,8 @@ def test_k_a_walk_that_fails_says_so_in_the_queue(
     assert problems[0].error is not None and "not all of it" in problems[0].error.lower()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 k: the CLI never hears of a failed walk")
 def test_k_a_walk_that_fails_says_so_on_the_command_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import app.core.pipeline.pipeline as pipeline_module
     from app import cli
@@ -403,8 +401,9 @@ def test_k_a_walk_that_fails_says_so_on_the_command_line(
     )
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="coins")
-        code = cli.main(["upload", str(folder), "--bucket", "coins"])
-    out = capsys.readouterr().out
+        stdout, stderr = io.StringIO(), io.StringIO()
+        code = cli.main(["upload", str(folder), "--bucket", "coins"], stdout, stderr)
+    out = stdout.getvalue()
     assert code == cli.EXIT_FAILED
     assert f"failed     {folder}: " in out and "not all of it" in out.lower()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
@@ -62,5 +61,7 @@ class Observers:
         if not snapshots:
             return
         for observer in list(self._observers):
-            with contextlib.suppress(Exception):
+            try:
                 observer(snapshots)
+            except Exception:  # one broken view must not keep the others in the dark
+                log.exception("an observer of the upload queue failed: %r", observer)

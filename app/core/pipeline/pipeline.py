@@ -304,15 +304,23 @@ class UploadPipeline:
         self._observers.changed(job)
 
     async def _walk(self, paths: list[Path]) -> None:
-        async for batch in walk_paths_in_batches(paths, self._tools.io):
-            wanted = [absolute(e.path) for e in batch if not e.problem]
-            known = await self._journal.known(wanted, self._context.destination_id)
-            self.enqueue(batch, known)
+        """Queue what `paths` hold, batch by batch. A walk that breaks off says so: each
+        path it had not finished comes into the queue as a failed entry with the reason,
+        so part of a drop is never left out in silence."""
+        reached = 0  # paths[:reached] are walked to the end
+        try:
+            async for batch in walk_paths_in_batches(paths, self._tools.io):
+                wanted = [absolute(e.path) for e in batch if not e.problem]
+                known = await self._journal.known(wanted, self._context.destination_id)
+                self.enqueue(batch, known)
+                reached = _root_of(paths, batch[-1].path, reached)
+        except Exception as exc:
+            log.error("walking %d dropped path(s) broke off", len(paths), exc_info=exc)
+            reason = walk_incomplete(exc)
+            self.enqueue(WalkEntry(path, reason) for path in paths[reached:])
 
     def _walk_done(self, task: asyncio.Task[None]) -> None:
         self._walks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("walking dropped paths failed", exc_info=task.exception())
 
     async def _run_file(self, job: FileJob) -> None:
         """One file through its stages, as a task of its own so that it can be cancelled
@@ -408,3 +416,20 @@ def _context(
         destination_identity(destination),
         destination.spec(),
     )
+
+
+def walk_incomplete(exc: Exception) -> str:
+    return (
+        "Not all of it could be queued: going through it stopped on an unexpected error "
+        f"({type(exc).__name__}: {exc}). Add it again to queue the rest; what is in the "
+        "bucket already is not sent twice."
+    )
+
+
+def _root_of(paths: list[Path], entry: Path, start: int) -> int:
+    """The index of the path (at `start` or later) that `entry` was found under: the
+    walk goes through them in order."""
+    for index in range(start, len(paths)):
+        if entry == paths[index] or entry.is_relative_to(paths[index]):
+            return index
+    return start
