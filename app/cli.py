@@ -26,6 +26,7 @@ from app.core.keys import KeyTemplate, KeyTemplateError
 from app.core.localserver import LocalServerError, start_local_bucket
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.paths import data_dir
+from app.core.pipeline.health import Outage, OutageStatus
 from app.core.policy import needs_retry, run_failed
 from app.core.thumbnails import ThumbnailSpec
 
@@ -226,6 +227,27 @@ class HumanReport:
         )
 
 
+class OutageReport:
+    """A destination that cannot be reached, on stderr: one line when an outage starts,
+    one when it ends (the files' own lines say what became of each)."""
+
+    def __init__(self, err: TextIO) -> None:
+        self._err = err
+        self._down = False
+
+    def on_status(self, status: OutageStatus) -> None:
+        if status.state is Outage.DOWN:
+            if self._down:
+                return  # said once; the watcher's next tries are not news
+            self._down = True
+        else:
+            self._down = False
+        if self._err.isatty():
+            self._err.write("\r\x1b[K")  # over the live status line
+        self._err.write(f"photo-uploader: {status.describe()}\n")
+        self._err.flush()
+
+
 class JsonLinesReport:
     """One JSON object per file on stdout, as each finishes."""
 
@@ -266,6 +288,7 @@ async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report: HumanReport | JsonLinesReport
         report = JsonLinesReport(out) if args.jsonl else HumanReport(out, err)
         engine.pipeline.add_observer(report.on_change)
+        engine.pipeline.add_status_observer(OutageReport(err).on_status)
         engine.pipeline.add_paths(args.paths)
         await engine.pipeline.wait_idle()
         snapshots = engine.pipeline.snapshots()

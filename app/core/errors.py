@@ -30,6 +30,9 @@ class StoreError(Exception):
             connection): trying the same request again a little later may work.
         whole_destination: the destination itself is unusable (credentials, bucket,
             clock, region): every other file sent there would fail the same way.
+        unreachable: no connection to the server could be made (refused, timed out,
+            no route): the server, not the request, is the problem, so the files sent
+            there wait for it together (app.core.pipeline.health).
     """
 
     def __init__(
@@ -39,11 +42,13 @@ class StoreError(Exception):
         permanent: bool = False,
         retryable: bool = False,
         whole_destination: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
-        self.retryable = retryable
+        self.retryable = retryable or unreachable
         self.whole_destination = whole_destination
+        self.unreachable = unreachable
 
     @property
     def reason(self) -> str:
@@ -181,7 +186,7 @@ def describe_store_error(exc: BaseException, *, bucket: str, endpoint: str | Non
         return StoreError(
             f"Cannot reach the storage server at {where}. Check the network connection and "
             "try again.",
-            retryable=True,
+            unreachable=True,
         )
     if isinstance(exc, ReadTimeoutError):
         return StoreError(f"The storage server at {where} did not answer in time.", retryable=True)

@@ -79,8 +79,15 @@ DEFAULT_RETRY = RetryPolicy()
 
 
 def retry_notice(retry: int, policy: RetryPolicy, error: StoreError) -> str:
-    """What a file shows while it waits to try again: "retrying (2/5): <reason>"."""
-    return f"retrying ({retry}/{policy.retries}): {error.reason}"
+    """What a file shows while it waits to try again: "retrying (2/5): <reason>", or
+    "retrying (7): <reason>" past its own tries while other requests get through."""
+    count = f"{retry}/{policy.retries}" if retry <= policy.retries else str(retry)
+    return f"retrying ({count}): {error.reason}"
+
+
+def waiting_notice(error: StoreError) -> str:
+    """What a file shows while the server cannot be reached (one outage for all)."""
+    return f"waiting for the storage server: {error.reason}"
 
 
 def call_with_retries(

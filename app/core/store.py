@@ -95,6 +95,7 @@ class ObjectStore(Protocol):
     bucket: str
 
     def check_bucket(self) -> None: ...
+    def probe(self) -> None: ...
     def find_by_hash(self, sha256: str) -> IndexEntry | None: ...
     def object_size(self, key: str) -> int | None: ...
     def start_upload(
@@ -242,6 +243,12 @@ class S3Store:
                 self._client.head_bucket(Bucket=self.bucket)
 
         call_with_retries(head, self._check_retry)
+
+    def probe(self) -> None:
+        """One request, no retries: raises StoreError unless the server answers (any
+        answer about the bucket, even "no such bucket", means it is there)."""
+        with self._errors():
+            self._client.head_bucket(Bucket=self.bucket)
 
     @property
     def sends_checksums(self) -> bool:

@@ -28,6 +28,7 @@ from app.core.localserver import (
 )
 from app.core.models import FileSnapshot
 from app.core.paths import data_dir
+from app.core.pipeline.health import Outage, OutageStatus
 from app.core.policy import finished_cleanly
 from app.core.threads import BackgroundThreadPool
 from app.ui.queue_model import QueueModel
@@ -60,6 +61,8 @@ class UploadController(QObject):
         problem(str): one plain sentence to show the user (a server that will not
             start, a bucket that cannot be reached, a journal that cannot be written).
         ready(): the engine is running; queued paths are being processed.
+        outage(str): what to say about a destination that cannot be reached ("" once it
+            answers again).
 
     At the first start the queue an earlier session left in the journal comes back
     (unfinished files are finished; see Engine.restore_queue), unless another window
@@ -69,6 +72,7 @@ class UploadController(QObject):
     destination_changed = Signal(str)
     problem = Signal(str)
     ready = Signal()
+    outage = Signal(str)
 
     def __init__(
         self,
@@ -147,6 +151,7 @@ class UploadController(QObject):
                     secret_for=self._secret_for,
                 )
                 self._engine.pipeline.add_observer(self._on_snapshots)
+                self._engine.pipeline.add_status_observer(self._on_outage)
             else:
                 self._engine.reconfigure(destination, engine_settings, store)
         except (StoreError, LocalServerError, ValueError) as exc:
@@ -267,6 +272,9 @@ class UploadController(QObject):
 
     # -- internals -------------------------------------------------------------------
 
+    def _on_outage(self, status: OutageStatus) -> None:
+        self.outage.emit("" if status.state is Outage.BACK else status.describe())
+
     def _on_snapshots(self, snapshots: Sequence[FileSnapshot]) -> None:
         """Queue snapshots for the model; they are applied in slices (see _drain)."""
         for snap in snapshots:
@@ -302,4 +310,3 @@ class UploadController(QObject):
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-

@@ -227,6 +227,7 @@ class MainWindow(QMainWindow):
 
         controller.destination_changed.connect(self._show_destination)
         controller.problem.connect(self._show_problem)
+        controller.outage.connect(self._show_outage)
         model.rowsInserted.connect(self._update_view_page)
         model.rowsRemoved.connect(self._update_view_page)
         model.modelReset.connect(self._update_view_page)
@@ -336,6 +337,16 @@ class MainWindow(QMainWindow):
         self.destination_label.setTextFormat(Qt.TextFormat.RichText)
         self.destination_label.setAccessibleName("Destination")
         self.destination_label.linkActivated.connect(lambda _link: self.open_settings())
+        # One line for an outage, whatever the number of files waiting behind it.
+        self.outage_banner = QLabel()
+        self.outage_banner.setObjectName("outageBanner")
+        self.outage_banner.setWordWrap(True)
+        self.outage_banner.setAccessibleName("Storage server status")
+        self.outage_banner.setStyleSheet(
+            "#outageBanner { background: #fef3c7; color: #78350f; border-radius: 6px;"
+            " padding: 6px 10px; }"
+        )
+        self.outage_banner.hide()
 
         self.filter_buttons = QButtonGroup(self)
         self.filter_buttons.setExclusive(True)
@@ -407,6 +418,7 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.destination_label)
+        left_layout.addWidget(self.outage_banner)
         left_layout.addLayout(filters)
         left_layout.addWidget(self.pages, 1)
         self.splitter = QSplitter()
@@ -524,6 +536,7 @@ class MainWindow(QMainWindow):
     # -- actions ---------------------------------------------------------------------
 
     def retry_failed(self) -> None:
+        self._show_outage("")  # said and done; a new outage says so again
         count = self.controller.retry_failed()
         noun = "file" if count == 1 else "files"
         self.statusBar().showMessage(f"Retrying {count} {noun}.", 4000)
@@ -646,6 +659,10 @@ class MainWindow(QMainWindow):
         link = self.palette().color(QPalette.ColorRole.Link).name()
         hint = hint.replace("<a ", f"<a style='color:{link}' ")
         self.destination_label.setText(f"Photos go to: <b>{_escape(text)}</b>{hint}")
+
+    def _show_outage(self, message: str) -> None:
+        self.outage_banner.setText(message)
+        self.outage_banner.setVisible(bool(message))
 
     def _show_problem(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)

@@ -411,7 +411,6 @@ def test_k_a_walk_that_fails_says_so_on_the_command_line(
 # -- m. one outage, one event ------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 m: every file rides out an outage alone")
 def test_m_a_dead_server_fails_every_waiting_file_at_once(tmp_path: Path) -> None:
     photos = [corpus.jpeg_photo(tmp_path / f"p{n:02d}.jpg", (32, 24), seed=n) for n in range(39)]
     store = FakeStore()
@@ -447,7 +446,6 @@ def test_m_a_dead_server_fails_every_waiting_file_at_once(tmp_path: Path) -> Non
 # -- n. a throttling storm ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 n: a file gives up while others get through")
 def test_n_a_file_keeps_trying_while_other_requests_succeed(tmp_path: Path) -> None:
     """The first photo is throttled eight times (more than its six tries of old); each time,
     another photo's upload has just gone through."""

@@ -212,6 +212,31 @@ def test_retry_failed_redoes_only_what_failed(loop: qasync.QEventLoop, tmp_path:
         run(loop, app.close())
 
 
+def test_an_outage_is_one_banner_and_the_queue_carries_on_when_the_server_is_back(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    photos = [corpus.jpeg_photo(tmp_path / f"lot_{n}.jpg", (64, 48), seed=n) for n in range(5)]
+    store = FakeStore(down=True)
+    app = App(tmp_path / "settings.ini", store)
+
+    async def go() -> str:
+        await app.start()
+        app.window.add_paths(photos)
+        await until(app.window.outage_banner.isVisible)
+        said = app.window.outage_banner.text()
+        store.down = False  # the watcher's next try gets through
+        await until(lambda: app.model.rowCount() == 5 and app.idle())
+        return said
+
+    try:
+        said = run(loop, go())
+        assert said.startswith("Cannot reach the storage server at http://fake; retrying in ")
+        assert not app.window.outage_banner.isVisible()
+        assert {app.snap(p.name).state for p in photos} == {FileState.UPLOADED}
+    finally:
+        run(loop, app.close())
+
+
 def test_settings_persist_across_a_restart_of_the_window(
     loop: qasync.QEventLoop, tmp_path: Path
 ) -> None:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from app.core.config import EngineSettings
-from app.core.errors import StoreError
+from app.core.pipeline.health import DestinationHealth
 from app.core.store import ObjectStore
 
 
@@ -20,10 +20,9 @@ class PipelineContext:
     prefix: str
     destination_id: str = ""  # see journal.destination_identity
     destination_spec: str = ""  # see Destination.spec
+    # What its files learn together: unusable, unreachable, how much retrying it earned.
+    health: DestinationHealth = field(kw_only=True)
     active: int = 0  # files running under this context
-    # A failure that makes the destination unusable (credentials, bucket, clock): the
-    # other files fail with it at once instead of asking the server again, until Retry.
-    blocked: StoreError | None = None
     bucket_id: str = field(init=False)
 
     def __post_init__(self) -> None:

@@ -21,6 +21,7 @@ from app.core.errors import StoreError
 from app.core.journal import JournalRecorder, JournalRow, destination_identity
 from app.core.models import FileSnapshot, FileState
 from app.core.pipeline.context import PipelineContext
+from app.core.pipeline.health import DestinationHealth, OutageStatus, StatusListener
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.journaling import PipelineJournal, absolute
 from app.core.pipeline.observe import Observer, Observers
@@ -83,7 +84,9 @@ class UploadPipeline:
         destination: Destination | None = None,
         elsewhere: StoreElsewhere | None = None,
     ) -> None:
-        self._context = _context(store, settings, prefix, destination)
+        self._status_observers: list[StatusListener] = []
+        self._contexts: list[PipelineContext] = []
+        self._context = self._new_context(store, settings, prefix, destination)
         self._elsewhere = elsewhere
         self._loop = asyncio.get_running_loop()
         self._jobs: dict[int, FileJob] = {}
@@ -107,6 +110,11 @@ class UploadPipeline:
 
     def add_observer(self, observer: Observer) -> None:
         self._observers.add(observer)
+
+    def add_status_observer(self, observer: StatusListener) -> None:
+        """Hear of outages: once when one starts (and as its next try nears), once when it
+        ends (see app.core.pipeline.health)."""
+        self._status_observers.append(observer)
 
     def snapshot(self, file_id: int) -> FileSnapshot | None:
         job = self._jobs.get(file_id)
@@ -141,7 +149,7 @@ class UploadPipeline:
         beside its original. Returns at once; the old store is the caller's to close once
         `context.active` of the old context drops to zero (see Engine).
         """
-        self._context = _context(store, settings, prefix, destination)
+        self._context = self._new_context(store, settings, prefix, destination)
         self._scheduler.set_target(settings.concurrency)
 
     # -- feeding -------------------------------------------------------------------
@@ -216,13 +224,13 @@ class UploadPipeline:
     def retry(self, file_ids: Iterable[int]) -> list[int]:
         """Re-queue these files where a retry does something (policy.is_retryable)."""
         ids: list[int] = []
-        self._context.blocked = None  # the collector may have fixed what blocked it
+        self._context.health.unblock()  # the collector may have fixed what blocked it
         for file_id in file_ids:
             job = self._jobs.get(file_id)
             if job is None or job.running or not is_retryable(job.outcome):
                 continue
             if job.context is not None:
-                job.context.blocked = None
+                job.context.health.unblock()
             job.requeue()
             self._push(job)
             ids.append(file_id)
@@ -289,9 +297,42 @@ class UploadPipeline:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        for context in self._contexts:
+            await context.health.aclose()
         self._observers.close()
 
     # -- internals -----------------------------------------------------------------
+
+    def _new_context(
+        self,
+        store: ObjectStore,
+        settings: EngineSettings,
+        prefix: str,
+        destination: Destination | None,
+    ) -> PipelineContext:
+        health = DestinationHealth(
+            settings.retry, lambda: self._tools.run_io(store.probe), self._tell_status
+        )
+        if destination is None:
+            context = PipelineContext(store, settings, prefix, health=health)
+        else:
+            context = PipelineContext(
+                store,
+                settings,
+                prefix,
+                destination_identity(destination),
+                destination.spec(),
+                health=health,
+            )
+        self._contexts.append(context)
+        return context
+
+    def _tell_status(self, status: OutageStatus) -> None:
+        for observer in list(self._status_observers):
+            try:
+                observer(status)
+            except Exception:
+                log.exception("an observer of the destination's status failed: %r", observer)
 
     def _bucket_of(self, job: FileJob) -> str:
         return (job.context or self._context).store.bucket
@@ -402,20 +443,6 @@ class UploadPipeline:
             self._tools.flights.land(flight, entry)
         else:
             job.cleanup.add_done_callback(lambda _t: self._tools.flights.land(flight, entry))
-
-
-def _context(
-    store: ObjectStore, settings: EngineSettings, prefix: str, destination: Destination | None
-) -> PipelineContext:
-    if destination is None:
-        return PipelineContext(store, settings, prefix)
-    return PipelineContext(
-        store,
-        settings,
-        prefix,
-        destination_identity(destination),
-        destination.spec(),
-    )
 
 
 def walk_incomplete(exc: Exception) -> str:

@@ -1,4 +1,14 @@
-"""Trying one storage operation of one file again after passing failures."""
+"""Trying one storage operation of one file again after passing failures.
+
+Three kinds of failure, three ways (see app.core.pipeline.health):
+- permanent (credentials, a missing bucket, a clock far off): fail at once; one that
+  makes the whole destination unusable blocks it for the other files too;
+- the server cannot be reached: one outage for the destination; the file waits for it
+  with the others, for the outage's budget, without using up its own tries;
+- passing (throttling, a server error, a lost connection): retried with backoff; a try is
+  used up only when no other request to the destination got through meanwhile, so a file
+  does not give up in a throttling storm the server is otherwise answering.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +20,7 @@ from typing import Any, TypeVar
 from app.core.errors import StoreError
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.tools import PipelineTools, context_of
-from app.core.retry import retry_notice
+from app.core.retry import retry_notice, waiting_notice
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -23,38 +33,56 @@ async def with_retries(
     *,
     before_retry: Callable[[], Awaitable[None]] | None = None,
 ) -> T:
-    """Run one storage operation, trying again after passing failures (throttling,
-    server errors, lost connections) with the backoff of the file's settings; while it
-    waits, the file's notice says so ("retrying (2/5): ..."). `before_retry` may stop
-    the retries by raising. A failure that makes the whole destination unusable is
-    remembered in the context, so the other files fail with it at once.
+    """Run one storage operation of `job`, trying again as the module says; while it
+    waits, the file's notice says so ("retrying (2/5): ...", "waiting for the storage
+    server: ..."). `before_retry` may stop the retries by raising.
     """
     context = context_of(job)
-    policy = context.settings.retry
-    retry = 0
+    health, policy = context.health, context.settings.retry
+    tries = 0  # failed tries of this operation
+    used = 0  # tries it used up (not excused by other requests getting through)
+    seen = health.successes
     notice: str | None = None
+
+    def say(text: str) -> None:
+        nonlocal notice
+        notice = job.notice = text
+        tools.changed(job)
+
     try:
         while True:
-            if context.blocked is not None:
-                raise StoreError(str(context.blocked), permanent=True, whole_destination=True)
+            health.check()
+            unreachable = health.unreachable
+            if unreachable is not None:
+                say(waiting_notice(unreachable))
+                await health.wait_for_contact()  # raises when the outage is given up
+                seen = health.successes
             try:
-                return await attempt()
+                result = await attempt()
             except StoreError as exc:
                 if exc.whole_destination:
-                    context.blocked = exc
+                    health.block(exc)
                 if not exc.retryable:
                     raise
-                if retry >= policy.retries:
-                    if not policy.retries:
+                tries += 1
+                if exc.unreachable:
+                    health.lost_contact(exc)
+                    continue
+                if not health.excuse(seen):
+                    used += 1
+                seen = health.successes
+                if used >= policy.attempts:
+                    if policy.attempts == 1:
                         raise
-                    raise StoreError(f"{exc} (Tried {policy.attempts} times.)") from exc
-                retry += 1
-                notice = job.notice = retry_notice(retry, policy, exc)
-                tools.changed(job)
+                    raise StoreError(f"{exc} (Tried {tries} times.)") from exc
+                say(retry_notice(tries, policy, exc))
                 log.info("%s: %s", job.path.name, notice)
-                await asyncio.sleep(policy.delay(retry))
+                await asyncio.sleep(policy.delay(min(tries, policy.attempts)))
                 if before_retry is not None:
                     await before_retry()
+            else:
+                health.succeeded()
+                return result
     finally:
         if notice is not None and job.notice == notice:
             job.notice = None
