@@ -24,9 +24,8 @@ from app.core.errors import StoreError
 from app.core.journal import ORIGIN_CLI, JournalRow, default_journal_path, open_journal
 from app.core.keys import KeyTemplate, KeyTemplateError
 from app.core.localserver import LocalServerError, start_local_bucket
-from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.models import FileSnapshot, FileState, Outage, OutageStatus, ThumbnailState
 from app.core.paths import data_dir
-from app.core.pipeline.health import Outage, OutageStatus
 from app.core.policy import needs_retry, run_failed
 from app.core.thumbnails import ThumbnailSpec
 
@@ -287,11 +286,11 @@ async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise UsageError(str(exc)) from None
         report: HumanReport | JsonLinesReport
         report = JsonLinesReport(out) if args.jsonl else HumanReport(out, err)
-        engine.pipeline.add_observer(report.on_change)
-        engine.pipeline.add_status_observer(OutageReport(err).on_status)
-        engine.pipeline.add_paths(args.paths)
-        await engine.pipeline.wait_idle()
-        snapshots = engine.pipeline.snapshots()
+        engine.add_observer(report.on_change)
+        engine.add_status_observer(OutageReport(err).on_status)
+        engine.add_paths(args.paths)
+        await engine.wait_idle()
+        snapshots = engine.snapshots()
         if isinstance(report, HumanReport):
             out.write(report.summary(snapshots, destination) + "\n")
         return EXIT_FAILED if any(run_failed(s) for s in snapshots) else EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from app.cli import OutageReport
-from app.core.pipeline.health import Outage, OutageStatus
+from app.core.models import Outage, OutageStatus
 
 REASON = "Cannot reach the storage server at http://127.0.0.1:9."
 

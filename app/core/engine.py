@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from app.core.config import MAX_CONCURRENCY, Destination, EngineSettings, cpu_workers
 from app.core.journal import Journal, JournalRecorder, JournalRow
 from app.core.journal.rows import identity_parts
-from app.core.pipeline import Thumbnailer, UploadPipeline
+from app.core.models import FileSnapshot
+from app.core.pipeline import Observer, Thumbnailer, UploadPipeline
+from app.core.pipeline.health import StatusListener
 from app.core.store import ObjectStore, S3Store
 from app.core.threads import BackgroundThreadPool
 from app.core.thumbnails import make_thumbnail
@@ -119,7 +122,6 @@ class Engine:
         )
         self.cpu_pool = BackgroundThreadPool(max_workers=cpu_workers(), thread_name_prefix="thumb")
         self._store_factory = store_factory
-        self._retired: list[ObjectStore] = []
         try:
             self.store = store_factory(destination, settings.concurrency)
         except BaseException:
@@ -140,7 +142,51 @@ class Engine:
             journal=self.journal,
             destination=destination,
             elsewhere=self._store_elsewhere,
+            reopen=lambda d: self._store_factory(d, self.settings.concurrency),
         )
+
+    # -- the door: what the window and the command line ask of the engine ----------
+
+    def add_observer(self, observer: Observer) -> None:
+        """Hear of every file's changes: FileSnapshots, coalesced, on the loop."""
+        self.pipeline.add_observer(observer)
+
+    def add_status_observer(self, observer: StatusListener) -> None:
+        """Hear of outages of the destination (see app.core.pipeline.health)."""
+        self.pipeline.add_status_observer(observer)
+
+    def add_paths(self, paths: Sequence[Path]) -> None:
+        """Walk files and folders off the loop and queue what they hold."""
+        self.pipeline.add_paths(paths)
+
+    def retry_failed(self) -> list[int]:
+        return self.pipeline.retry_failed()
+
+    def retry(self, file_ids: Iterable[int]) -> list[int]:
+        return self.pipeline.retry(file_ids)
+
+    def cancel(self, file_ids: Iterable[int]) -> list[int]:
+        return self.pipeline.cancel(file_ids)
+
+    def remove(self, file_ids: Iterable[int]) -> list[int]:
+        return self.pipeline.remove(file_ids)
+
+    def pause(self) -> None:
+        self.pipeline.pause()
+
+    def resume(self) -> None:
+        self.pipeline.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.pipeline.paused
+
+    def snapshots(self) -> list[FileSnapshot]:
+        return self.pipeline.snapshots()
+
+    async def wait_idle(self) -> None:
+        """Until every queued file is final and observers have seen it."""
+        await self.pipeline.wait_idle()
 
     async def restore_queue(self) -> int:
         """Queue again what an earlier run of the same kind (window or CLI) left in the
@@ -180,12 +226,11 @@ class Engine:
 
         `store` may be built beforehand (off the loop: creating a boto3 client blocks);
         otherwise the store factory makes one, raising StoreError and changing nothing.
-        The previous store stays open until aclose(): files that started with it may
-        still retry a thumbnail beside their original.
+        The previous store is closed once no file uses it, and opened again if a file
+        that started with it retries a thumbnail beside its original.
         """
         if store is None:
             store = self._store_factory(destination, settings.concurrency)
-        self._retired.append(self.store)
         self.store, self.destination, self.settings = store, destination, settings
         self.pipeline.reconfigure(
             store,
@@ -200,7 +245,7 @@ class Engine:
         if self.journal is not None:  # a journal on a stalled disk must not hang quitting
             await self.journal.aclose(JOURNAL_CLOSE_TIMEOUT)
         loop = asyncio.get_running_loop()
-        for store in [self.store, *self._retired]:
+        for store in self.pipeline.open_stores():
             # A connection that will not die must not hang quitting.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(loop.run_in_executor(self.io_pool, store.close), 5)

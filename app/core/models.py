@@ -6,6 +6,7 @@ Nothing here imports Qt or boto3; the GUI, the CLI and the journal all speak the
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,31 @@ class FileSnapshot:
             "size": self.size,
             "content_type": self.content_type,
         }
+
+
+class Outage(enum.Enum):
+    DOWN = "down"  # cannot reach it; the next try is `retry_in` seconds away
+    BACK = "back"  # it answers again; the files that waited carry on
+    GAVE_UP = "gave_up"  # away for the whole budget; the files that waited failed
+
+
+@dataclass(frozen=True, slots=True)
+class OutageStatus:
+    """What the queue and the command line say about an outage: once when it starts (and
+    as its next try comes closer), once when it ends."""
+
+    state: Outage
+    reason: str  # the first sentence: "Cannot reach the storage server at http://..."
+    retry_in: float | None = None
+    lasted: float = 0.0  # seconds since it started
+
+    def describe(self) -> str:
+        if self.state is Outage.DOWN:
+            seconds = math.ceil(self.retry_in or 0)
+            return f"{self.reason.rstrip('.')}; retrying in {seconds} s."
+        if self.state is Outage.BACK:
+            return "The storage server answers again; the waiting files carry on."
+        return (
+            f"{self.reason.rstrip('.')} for {round(self.lasted)} s, so the files waiting "
+            "for it failed. Retry them once it is back."
+        )

@@ -26,9 +26,8 @@ from app.core.localserver import (
     LocalServerError,
     start_local_bucket,
 )
-from app.core.models import FileSnapshot
+from app.core.models import FileSnapshot, Outage, OutageStatus
 from app.core.paths import data_dir
-from app.core.pipeline.health import Outage, OutageStatus
 from app.core.policy import finished_cleanly
 from app.core.threads import BackgroundThreadPool
 from app.ui.queue_model import QueueModel
@@ -115,7 +114,7 @@ class UploadController(QObject):
 
     @property
     def paused(self) -> bool:
-        return self._engine is not None and self._engine.pipeline.paused
+        return self._engine is not None and self._engine.paused
 
     def has_unfinished(self) -> bool:
         if any(not snap.state.is_final for snap in self._pending.values()):
@@ -150,8 +149,8 @@ class UploadController(QObject):
                     on_problem=self.problem.emit,
                     secret_for=self._secret_for,
                 )
-                self._engine.pipeline.add_observer(self._on_snapshots)
-                self._engine.pipeline.add_status_observer(self._on_outage)
+                self._engine.add_observer(self._on_snapshots)
+                self._engine.add_status_observer(self._on_outage)
             else:
                 self._engine.reconfigure(destination, engine_settings, store)
         except (StoreError, LocalServerError, ValueError) as exc:
@@ -168,7 +167,7 @@ class UploadController(QObject):
             await engine.restore_queue()
         if self._waiting_paths and not self._closing:
             paths, self._waiting_paths = self._waiting_paths, []
-            engine.pipeline.add_paths(paths)
+            engine.add_paths(paths)
 
     def _journal_and_lock(self) -> tuple[Journal | None, bool]:
         """Open the journal (in a worker thread) and take the right to restore its queue."""
@@ -212,29 +211,29 @@ class UploadController(QObject):
         if self._engine is None:
             self._waiting_paths.extend(paths)
         else:
-            self._engine.pipeline.add_paths(paths)
+            self._engine.add_paths(paths)
 
     def retry_failed(self) -> int:
         if self._engine is None:
             return 0
-        return len(self._engine.pipeline.retry_failed())
+        return len(self._engine.retry_failed())
 
     def retry(self, file_ids: Iterable[int]) -> int:
         if self._engine is None:
             return 0
-        return len(self._engine.pipeline.retry(file_ids))
+        return len(self._engine.retry(file_ids))
 
     def cancel(self, file_ids: Iterable[int]) -> int:
         if self._engine is None:
             return 0
-        return len(self._engine.pipeline.cancel(file_ids))
+        return len(self._engine.cancel(file_ids))
 
     def remove(self, file_ids: Iterable[int]) -> int:
         ids = list(file_ids)
         for file_id in ids:
             self._pending.pop(file_id, None)  # a late snapshot must not bring it back
         if self._engine is not None:
-            self._engine.pipeline.remove(ids)
+            self._engine.remove(ids)
         self._model.remove_file_ids(ids)
         return len(ids)
 
@@ -247,9 +246,9 @@ class UploadController(QObject):
         if self._engine is None:
             return
         if paused:
-            self._engine.pipeline.pause()
+            self._engine.pause()
         else:
-            self._engine.pipeline.resume()
+            self._engine.resume()
 
     # -- shutting down ---------------------------------------------------------------
 

@@ -72,3 +72,52 @@ def test_nothing_is_left_to_abort_at_the_local_test_bucket() -> None:
     )
     assert earlier_destination(cut_off_row(local, with_spec=True), TODAY) is None
     assert earlier_destination(cut_off_row(local, with_spec=False), TODAY) is None
+
+
+def test_a_retired_store_is_closed_once_no_file_uses_it_and_reopened_for_a_retry(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from app.core.config import EngineSettings
+    from app.core.engine import Engine
+    from app.core.models import ThumbnailState
+    from tests.helpers import corpus
+    from tests.helpers.fakes import FakeStore
+
+    first = corpus.jpeg_photo(tmp_path / "first.jpg", (64, 48), seed=1)
+    second = corpus.jpeg_photo(tmp_path / "second.jpg", (64, 48), seed=2)
+    stores = {"old": FakeStore(bucket="old"), "new": FakeStore(bucket="new")}
+    opened: list[str] = []
+    stores["old"].fail_next["put"] = 1  # first.jpg's thumbnail does not make it
+
+    def factory(destination: Destination, _concurrency: int) -> FakeStore:
+        opened.append(destination.bucket)
+        store = stores[destination.bucket]
+        store.closed = False
+        return store
+
+    async def go() -> tuple[bool, bool]:
+        engine = Engine(
+            Destination(bucket="old"), EngineSettings(concurrency=2), store_factory=factory
+        )
+        try:
+            engine.add_paths([first])
+            await asyncio.wait_for(engine.wait_idle(), 10)
+            engine.reconfigure(Destination(bucket="new"), EngineSettings(concurrency=2))
+            await asyncio.wait_for(engine.wait_idle(), 10)
+            closed_when_unused = stores["old"].closed
+            engine.add_paths([second])
+            engine.retry_failed()  # first.jpg's thumbnail goes beside its original
+            await asyncio.wait_for(engine.wait_idle(), 10)
+            snaps = {s.path.name: s for s in engine.snapshots()}
+            assert snaps["first.jpg"].thumbnail_state is ThumbnailState.GENERATED
+            assert snaps["first.jpg"].thumbnail_key in stores["old"].objects
+            assert snaps["second.jpg"].bucket == "new"
+            return closed_when_unused, stores["old"].closed
+        finally:
+            await engine.aclose()
+
+    closed_when_unused, closed_again = asyncio.run(go())
+    assert closed_when_unused and closed_again
+    assert opened == ["old", "new", "old"]

@@ -91,7 +91,7 @@ def named(name: str, state: FileState | None = None) -> Callable[[FileSnapshot],
     return lambda s: s.path.name == name and (state is None or s.state is state)
 
 
-def by_name(pipeline: UploadPipeline) -> dict[str, FileSnapshot]:
+def by_name(pipeline: UploadPipeline | Engine) -> dict[str, FileSnapshot]:
     return {s.path.name: s for s in pipeline.snapshots()}
 
 
@@ -230,8 +230,8 @@ def test_f_quitting_with_a_stalled_journal_takes_the_close_timeout(
             store_factory=lambda *_: FakeStore(),
             journal=journal,
         )
-        engine.pipeline.add_paths([photo])
-        await asyncio.wait_for(engine.pipeline.wait_idle(), SETTLE)
+        engine.add_paths([photo])
+        await asyncio.wait_for(engine.wait_idle(), SETTLE)
         started = time.monotonic()
         try:
             await asyncio.wait_for(engine.aclose(), 4.0)
@@ -309,8 +309,8 @@ def test_i_a_restored_upload_for_another_destination_is_aborted_there(tmp_path: 
         )
         try:
             await engine.restore_queue()
-            await asyncio.wait_for(engine.pipeline.wait_idle(), SETTLE)
-            return by_name(engine.pipeline)
+            await asyncio.wait_for(engine.wait_idle(), SETTLE)
+            return by_name(engine)
         finally:
             await engine.aclose()
 

@@ -31,7 +31,7 @@ from PIL import Image
 from app.core.config import Destination, EngineSettings
 from app.core.errors import StoreError
 from app.core.localserver import LocalS3Server, S3Credentials, free_loopback_port
-from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.models import FileSnapshot, FileState, Outage, OutageStatus, ThumbnailState
 from app.core.pipeline import (
     CHANGED_BEFORE_UPLOAD,
     CHANGED_DURING_UPLOAD,
@@ -40,7 +40,6 @@ from app.core.pipeline import (
     VERIFY_MISMATCH,
     UploadPipeline,
 )
-from app.core.pipeline.health import Outage, OutageStatus
 from app.core.retry import DEFAULT_RETRY, RetryPolicy
 from app.core.store import INDEX_PREFIX, S3Store, index_key
 from app.core.thumbnails import ThumbnailSpec

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from app.core.config import EngineSettings
+from app.core.config import Destination, EngineSettings
 from app.core.pipeline.health import DestinationHealth
 from app.core.store import ObjectStore
 
@@ -13,7 +13,11 @@ from app.core.store import ObjectStore
 @dataclass(eq=False)
 class PipelineContext:
     """Where and how files are sent. A file keeps the context it started with, so its
-    thumbnail always lands beside its original even if settings change meanwhile."""
+    thumbnail always lands beside its original even if settings change meanwhile.
+
+    A context the settings moved on from is `retired`: its store is closed once no file
+    uses it (`active`), and opened again (`store_open`) if a retry needs it.
+    """
 
     store: ObjectStore
     settings: EngineSettings
@@ -22,7 +26,10 @@ class PipelineContext:
     destination_spec: str = ""  # see Destination.spec
     # What its files learn together: unusable, unreachable, how much retrying it earned.
     health: DestinationHealth = field(kw_only=True)
+    destination: Destination | None = None  # to open the store again (None: never closed)
     active: int = 0  # files running under this context
+    retired: bool = False
+    store_open: bool = True
     bucket_id: str = field(init=False)
 
     def __post_init__(self) -> None:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from app.core.errors import StoreError
+from app.core.models import Outage, OutageStatus
 from app.core.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -21,34 +19,6 @@ log = logging.getLogger(__name__)
 #: Passing failures a destination may excuse before it has to answer again: each request
 #: that gets through earns one back (as the SDKs' retry quota does).
 RETRY_QUOTA = 50
-
-
-class Outage(enum.Enum):
-    DOWN = "down"  # cannot reach it; the next try is `retry_in` seconds away
-    BACK = "back"  # it answers again; the files that waited carry on
-    GAVE_UP = "gave_up"  # away for the whole budget; the files that waited failed
-
-
-@dataclass(frozen=True, slots=True)
-class OutageStatus:
-    """What the queue and the command line say about an outage: once when it starts (and
-    as its next try comes closer), once when it ends."""
-
-    state: Outage
-    reason: str  # the first sentence: "Cannot reach the storage server at http://..."
-    retry_in: float | None = None
-    lasted: float = 0.0  # seconds since it started
-
-    def describe(self) -> str:
-        if self.state is Outage.DOWN:
-            seconds = math.ceil(self.retry_in or 0)
-            return f"{self.reason.rstrip('.')}; retrying in {seconds} s."
-        if self.state is Outage.BACK:
-            return "The storage server answers again; the waiting files carry on."
-        return (
-            f"{self.reason.rstrip('.')} for {round(self.lasted)} s, so the files waiting "
-            "for it failed. Retry them once it is back."
-        )
 
 
 StatusListener = Callable[[OutageStatus], None]

@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 
 from app.core.config import Destination, EngineSettings
 from app.core.errors import StoreError
 from app.core.journal import JournalRecorder, JournalRow, destination_identity
-from app.core.models import FileSnapshot, FileState
+from app.core.models import FileSnapshot, FileState, OutageStatus
 from app.core.pipeline.context import PipelineContext
-from app.core.pipeline.health import DestinationHealth, OutageStatus, StatusListener
+from app.core.pipeline.health import DestinationHealth, StatusListener
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.journaling import PipelineJournal, absolute
 from app.core.pipeline.observe import Observer, Observers
@@ -50,6 +50,7 @@ from app.core.walker import WalkEntry, walk_paths_in_batches
 
 log = logging.getLogger(__name__)
 
+StoreOpener = Callable[[Destination], ObjectStore]
 SIDE_TASK_GRACE = 2.0  # seconds closing waits for clean-ups of cancelled uploads
 
 
@@ -68,6 +69,9 @@ class UploadPipeline:
         elsewhere: a store for where an earlier run's row was going (blocking; None when
             there is nothing to do there), to abort uploads left unfinished at another
             destination than today's.
+        reopen: a store for a destination again (blocking). With it, the store of a
+            destination the settings moved on from is closed once no file uses it, and
+            opened again if a retry needs it; without it, stores stay open.
     """
 
     def __init__(
@@ -83,7 +87,9 @@ class UploadPipeline:
         journal: JournalRecorder | None = None,
         destination: Destination | None = None,
         elsewhere: StoreElsewhere | None = None,
+        reopen: StoreOpener | None = None,
     ) -> None:
+        self._reopen = reopen
         self._status_observers: list[StatusListener] = []
         self._contexts: list[PipelineContext] = []
         self._context = self._new_context(store, settings, prefix, destination)
@@ -146,10 +152,12 @@ class UploadPipeline:
         """Send files started from now on with this store and these settings.
 
         Files already running finish where they started; a failed thumbnail is retried
-        beside its original. Returns at once; the old store is the caller's to close once
-        `context.active` of the old context drops to zero (see Engine).
+        beside its original. Returns at once; the old store is closed once no file uses
+        it (with `reopen`; see PipelineContext).
         """
-        self._context = self._new_context(store, settings, prefix, destination)
+        old, self._context = self._context, self._new_context(store, settings, prefix, destination)
+        old.retired = True
+        self._maybe_close_store(old)
         self._scheduler.set_target(settings.concurrency)
 
     # -- feeding -------------------------------------------------------------------
@@ -303,6 +311,26 @@ class UploadPipeline:
 
     # -- internals -----------------------------------------------------------------
 
+    def open_stores(self) -> list[ObjectStore]:
+        """Stores not closed yet: the caller closes them after aclose()."""
+        return [c.store for c in self._contexts if c.store_open]
+
+    def _maybe_close_store(self, context: PipelineContext) -> None:
+        if not (context.retired and context.active == 0 and context.store_open):
+            return
+        if self._reopen is None or context.destination is None:
+            return  # it could not be opened again: it stays open until the end
+        context.store_open = False
+        self._tools.spawn(self._tools.run_io(context.store.close), name="close-retired-store")
+
+    async def _use_store(self, context: PipelineContext) -> None:
+        """Open a retired destination's store again for a file that needs it."""
+        if context.store_open:
+            return
+        assert self._reopen is not None and context.destination is not None
+        context.store = await self._tools.run_io(self._reopen, context.destination)
+        context.store_open = True
+
     def _new_context(
         self,
         store: ObjectStore,
@@ -310,9 +338,10 @@ class UploadPipeline:
         prefix: str,
         destination: Destination | None,
     ) -> PipelineContext:
-        health = DestinationHealth(
-            settings.retry, lambda: self._tools.run_io(store.probe), self._tell_status
-        )
+        def probe() -> Awaitable[None]:  # whatever store the context has by then
+            return self._tools.run_io(context.store.probe)
+
+        health = DestinationHealth(settings.retry, probe, self._tell_status)
         if destination is None:
             context = PipelineContext(store, settings, prefix, health=health)
         else:
@@ -323,6 +352,7 @@ class UploadPipeline:
                 destination_identity(destination),
                 destination.spec(),
                 health=health,
+                destination=destination,
             )
         self._contexts.append(context)
         return context
@@ -390,6 +420,7 @@ class UploadPipeline:
         context = job.context = job.context or self._context
         context.active += 1
         try:
+            await self._use_store(context)
             if job.cleanup is not None:  # a cancelled upload of it is still being taken back
                 await asyncio.shield(job.cleanup)
                 job.cleanup = None
@@ -430,6 +461,7 @@ class UploadPipeline:
                 tools.finished(job)
         finally:
             context.active -= 1
+            self._maybe_close_store(context)
             if job.flight is not None:
                 self._land_flight(job)
 

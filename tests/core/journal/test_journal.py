@@ -296,17 +296,17 @@ class Session:
         )
 
     async def upload(self, *paths: Path) -> dict[str, FileSnapshot]:
-        self.engine.pipeline.add_paths(list(paths))
-        await self.engine.pipeline.wait_idle()
+        self.engine.add_paths(list(paths))
+        await self.engine.wait_idle()
         return self.final()
 
     async def restore(self) -> dict[str, FileSnapshot]:
         await self.engine.restore_queue()
-        await self.engine.pipeline.wait_idle()
+        await self.engine.wait_idle()
         return self.final()
 
     def final(self) -> dict[str, FileSnapshot]:
-        return {s.path.name: s for s in self.engine.pipeline.snapshots()}
+        return {s.path.name: s for s in self.engine.snapshots()}
 
     async def close(self) -> None:
         await self.engine.aclose()
@@ -451,8 +451,8 @@ def test_quitting_mid_upload_leaves_the_file_to_the_next_start(tmp_path: Path) -
     store = FakeStore(gate=threading.Event())
 
     async def quit_while_uploading(session: Session) -> None:
-        session.engine.pipeline.add_paths([photo])
-        while not any(s.state is FileState.UPLOADING for s in session.engine.pipeline.snapshots()):
+        session.engine.add_paths([photo])
+        while not any(s.state is FileState.UPLOADING for s in session.engine.snapshots()):
             await asyncio.sleep(0.01)
 
     in_session(store, quit_while_uploading, ORIGIN_GUI)
@@ -474,14 +474,14 @@ def test_the_window_gets_back_its_queue_failed_files_retryable_removed_ones_not(
     async def first(session: Session) -> None:
         snaps = await session.upload(*photos)
         done = [s.file_id for s in snaps.values() if s.state is FileState.UPLOADED]
-        session.engine.pipeline.remove(done[:1])
+        session.engine.remove(done[:1])
 
     in_session(store, first, ORIGIN_GUI)
 
     async def second(session: Session) -> dict[str, FileSnapshot]:
         restored = {s.path.name: s for s in (await session.restore()).values()}
-        assert session.engine.pipeline.retry_failed()
-        await session.engine.pipeline.wait_idle()
+        assert session.engine.retry_failed()
+        await session.engine.wait_idle()
         return restored | {"after retry": session.final()}
 
     result = in_session(store, second, ORIGIN_GUI)
@@ -499,7 +499,7 @@ def test_a_file_removed_mid_upload_ends_cancelled_and_stays_out_of_the_queue(
     store = FakeStore(gate=gate)
 
     async def remove_while_uploading(session: Session) -> None:
-        pipeline = session.engine.pipeline
+        pipeline = session.engine
         pipeline.add_paths([photo])
         while not any(s.state is FileState.UPLOADING for s in pipeline.snapshots()):
             await asyncio.sleep(0.01)
@@ -524,7 +524,7 @@ def test_a_multipart_upload_is_in_the_journal_before_its_first_part(tmp_path: Pa
     async def look_while_uploading(session: Session) -> JournalRow:
         assert session.engine.journal is not None
         session.engine.journal._interval = 60.0  # nothing but the write-ahead is written
-        pipeline = session.engine.pipeline
+        pipeline = session.engine
         pipeline.add_paths([big])
         while not any(s.state is FileState.UPLOADING for s in pipeline.snapshots()):
             await asyncio.sleep(0.01)
