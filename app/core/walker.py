@@ -218,15 +218,6 @@ def _walk(paths: Iterable[object], stop: threading.Event | None) -> Iterator[Wal
         yield from walk.root(path)
 
 
-def walk_paths(paths: Iterable[Path]) -> Iterator[WalkEntry]:
-    """Yield every candidate file under `paths`, plus entries for paths with a problem.
-
-    Explicit files come as given; folders are walked recursively in natural name order.
-    Symlinks are followed, loops are cut. Never raises for bad input.
-    """
-    return _walk(paths, None)
-
-
 def _next_batch(
     entries: Iterator[WalkEntry], batch_size: int, stop: threading.Event
 ) -> list[WalkEntry]:

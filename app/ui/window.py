@@ -185,11 +185,9 @@ class MainWindow(QMainWindow):
     """The queue, its actions, the detail pane and the status bar.
 
     Signals:
-        settings_applied(): the user saved new settings (the controller is applying them).
         closed(): the window closed for good (after any confirmation); time to quit.
     """
 
-    settings_applied = Signal()
     closed = Signal()
 
     def __init__(
@@ -589,7 +587,6 @@ class MainWindow(QMainWindow):
         store = self.settings_store
         app_settings = store.load()
         self._spawn(self.controller.apply_settings(app_settings, store.secret_for(app_settings)))
-        self.settings_applied.emit()
 
     # -- selection and context menu ---------------------------------------------------
 

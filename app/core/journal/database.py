@@ -208,8 +208,8 @@ class Journal:
         with self._transaction(db):
             self._prune(db)
             cursor = db.execute(
-                "INSERT INTO runs (origin, pid, started_at) VALUES (?, ?, ?)",
-                (self.origin, os.getpid(), self._clock()),
+                "INSERT INTO runs (origin, started_at) VALUES (?, ?)",
+                (self.origin, self._clock()),
             )
             self.run_id = int(cursor.lastrowid or 0)
 

@@ -56,9 +56,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # profile, access key id (never a secret), checksum mode and label, so an upload
     # left unfinished at an earlier destination can be aborted there (issue 7 i).
     # `history --failed` asks app.core.policy now, not an index on state = 'failed'.
+    # runs.pid was written and never read: the table is rebuilt without it, keeping its
+    # AUTOINCREMENT sequence, since run ids must never repeat (they are in every row id).
     2: (
         "ALTER TABLE files ADD COLUMN destination_spec TEXT NOT NULL DEFAULT ''",
         "DROP INDEX IF EXISTS files_failed",
+        "CREATE TABLE runs_v2 (id INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, "
+        "started_at REAL NOT NULL)",
+        "INSERT INTO runs_v2 (id, origin, started_at) SELECT id, origin, started_at FROM runs",
+        "DELETE FROM sqlite_sequence WHERE name = 'runs_v2'",
+        "INSERT INTO sqlite_sequence (name, seq) "
+        "SELECT 'runs_v2', seq FROM sqlite_sequence WHERE name = 'runs'",
+        "DROP TABLE runs",
+        "ALTER TABLE runs_v2 RENAME TO runs",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -55,6 +55,25 @@ def test_a_journal_from_the_first_release_is_migrated_and_keeps_its_rows(tmp_pat
     assert cut_off[0].path.name.encode("utf-8", "surrogateescape") == b"M\xfcnze.jpg"
 
 
+def test_run_numbers_never_repeat_across_the_migration(tmp_path: Path) -> None:
+    """Row ids start with the run's number; a migrated journal must not hand one out
+    again, even when the runs that had it were pruned."""
+    path = tmp_path / JOURNAL_FILE
+    shutil.copy(V1_JOURNAL, path)
+    db = sqlite3.connect(path)
+    (before,) = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'runs'").fetchone()
+    db.close()
+    journal = open_journal(ORIGIN_GUI, path)  # migrates, prunes the year-old run, starts one
+    journal.close().result()
+    assert journal.run_id == before + 1
+    db = sqlite3.connect(path)
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    finally:
+        db.close()
+    assert columns == {"id", "origin", "started_at"}
+
+
 def test_a_new_journal_goes_the_same_way(tmp_path: Path) -> None:
     path = tmp_path / JOURNAL_FILE
     open_journal(ORIGIN_GUI, path).close().result()
