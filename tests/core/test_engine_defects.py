@@ -361,7 +361,7 @@ def _walk_that_breaks(real: Callable[..., Any]) -> Callable[..., Any]:
 def test_k_a_walk_that_fails_says_so_in_the_queue(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app.core.pipeline.pipeline as pipeline_module
+    import app.core.pipeline.intake as pipeline_module
 
     folder = tmp_path / "coins"
     folder.mkdir()
@@ -388,7 +388,7 @@ def test_k_a_walk_that_fails_says_so_in_the_queue(
 def test_k_a_walk_that_fails_says_so_on_the_command_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app.core.pipeline.pipeline as pipeline_module
+    import app.core.pipeline.intake as pipeline_module
     from app import cli
 
     folder = tmp_path / "coins"

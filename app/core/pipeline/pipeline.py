@@ -12,45 +12,36 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 
 from app.core.config import Destination, EngineSettings
-from app.core.errors import StoreError
-from app.core.journal import JournalRecorder, JournalRow, destination_identity
-from app.core.models import FileSnapshot, FileState, OutageStatus
+from app.core.journal import JournalRecorder, JournalRow
+from app.core.models import FileSnapshot, FileState
 from app.core.pipeline.context import PipelineContext
-from app.core.pipeline.health import DestinationHealth, StatusListener
+from app.core.pipeline.destinations import Destinations, StoreOpener
+from app.core.pipeline.health import StatusListener
+from app.core.pipeline.intake import walk_into_queue
 from app.core.pipeline.job import FileJob
-from app.core.pipeline.journaling import PipelineJournal, absolute
+from app.core.pipeline.journaling import PipelineJournal
 from app.core.pipeline.observe import Observer, Observers
+from app.core.pipeline.process import process_file
 from app.core.pipeline.resume import (
     StoreElsewhere,
     abort_elsewhere,
     needs_abort_elsewhere,
-    resume_stage,
 )
 from app.core.pipeline.scheduler import Scheduler
 from app.core.pipeline.singleflight import SingleFlight
-from app.core.pipeline.stages import (
-    duplicate_stage,
-    hash_stage,
-    record_stage,
-    retry_thumbnail_stage,
-    thumbnail_stage,
-    upload_original_stage,
-    upload_thumbnail_stage,
-)
 from app.core.pipeline.tools import PipelineTools, Thumbnailer
 from app.core.policy import is_retryable, needs_retry
 from app.core.store import ObjectStore
 from app.core.thumbnails import make_thumbnail
-from app.core.walker import WalkEntry, walk_paths_in_batches
+from app.core.walker import WalkEntry
 
 log = logging.getLogger(__name__)
 
-StoreOpener = Callable[[Destination], ObjectStore]
 SIDE_TASK_GRACE = 2.0  # seconds closing waits for clean-ups of cancelled uploads
 
 
@@ -89,15 +80,11 @@ class UploadPipeline:
         elsewhere: StoreElsewhere | None = None,
         reopen: StoreOpener | None = None,
     ) -> None:
-        self._reopen = reopen
-        self._status_observers: list[StatusListener] = []
-        self._contexts: list[PipelineContext] = []
-        self._context = self._new_context(store, settings, prefix, destination)
         self._elsewhere = elsewhere
         self._loop = asyncio.get_running_loop()
         self._jobs: dict[int, FileJob] = {}
         self._ids = itertools.count(1)
-        self._journal = PipelineJournal(journal, lambda: self._context)
+        self._journal = PipelineJournal(journal, lambda: self._destinations.current)
         self._observers = Observers(self._loop, self._jobs, self._bucket_of, flush_interval)
         self._tools = PipelineTools(
             loop=self._loop,
@@ -108,6 +95,7 @@ class UploadPipeline:
             journal=self._journal,
             observers=self._observers,
         )
+        self._destinations = Destinations(self._tools, reopen, store, settings, prefix, destination)
         self._walks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._scheduler: Scheduler[FileJob] = Scheduler(self._run_file, target=settings.concurrency)
@@ -120,7 +108,7 @@ class UploadPipeline:
     def add_status_observer(self, observer: StatusListener) -> None:
         """Hear of outages: once when one starts (and as its next try nears), once when it
         ends (see app.core.pipeline.health)."""
-        self._status_observers.append(observer)
+        self._destinations.add_status_observer(observer)
 
     def snapshot(self, file_id: int) -> FileSnapshot | None:
         job = self._jobs.get(file_id)
@@ -134,8 +122,9 @@ class UploadPipeline:
         return self._context.store.bucket
 
     @property
-    def context(self) -> PipelineContext:
-        return self._context
+    def _context(self) -> PipelineContext:
+        """Where files starting now go."""
+        return self._destinations.current
 
     @property
     def paused(self) -> bool:
@@ -155,16 +144,21 @@ class UploadPipeline:
         beside its original. Returns at once; the old store is closed once no file uses
         it (with `reopen`; see PipelineContext).
         """
-        old, self._context = self._context, self._new_context(store, settings, prefix, destination)
-        old.retired = True
-        self._maybe_close_store(old)
+        self._destinations.switch(store, settings, prefix, destination)
         self._scheduler.set_target(settings.concurrency)
 
     # -- feeding -------------------------------------------------------------------
 
     def add_paths(self, paths: Sequence[Path]) -> asyncio.Task[None]:
         """Walk files and folders in the background and queue what they hold."""
-        task = self._loop.create_task(self._walk(list(paths)), name="walk-paths")
+        walk = walk_into_queue(
+            list(paths),
+            self._tools,
+            self._journal,
+            lambda: self._context.destination_id,
+            self.enqueue,
+        )
+        task = self._loop.create_task(walk, name="walk-paths")
         self._walks.add(task)
         task.add_done_callback(self._walk_done)
         return task
@@ -305,64 +299,14 @@ class UploadPipeline:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        for context in self._contexts:
-            await context.health.aclose()
+        await self._destinations.aclose()
         self._observers.close()
 
     # -- internals -----------------------------------------------------------------
 
     def open_stores(self) -> list[ObjectStore]:
         """Stores not closed yet: the caller closes them after aclose()."""
-        return [c.store for c in self._contexts if c.store_open]
-
-    def _maybe_close_store(self, context: PipelineContext) -> None:
-        if not (context.retired and context.active == 0 and context.store_open):
-            return
-        if self._reopen is None or context.destination is None:
-            return  # it could not be opened again: it stays open until the end
-        context.store_open = False
-        self._tools.spawn(self._tools.run_io(context.store.close), name="close-retired-store")
-
-    async def _use_store(self, context: PipelineContext) -> None:
-        """Open a retired destination's store again for a file that needs it."""
-        if context.store_open:
-            return
-        assert self._reopen is not None and context.destination is not None
-        context.store = await self._tools.run_io(self._reopen, context.destination)
-        context.store_open = True
-
-    def _new_context(
-        self,
-        store: ObjectStore,
-        settings: EngineSettings,
-        prefix: str,
-        destination: Destination | None,
-    ) -> PipelineContext:
-        def probe() -> Awaitable[None]:  # whatever store the context has by then
-            return self._tools.run_io(context.store.probe)
-
-        health = DestinationHealth(settings.retry, probe, self._tell_status)
-        if destination is None:
-            context = PipelineContext(store, settings, prefix, health=health)
-        else:
-            context = PipelineContext(
-                store,
-                settings,
-                prefix,
-                destination_identity(destination),
-                destination.spec(),
-                health=health,
-                destination=destination,
-            )
-        self._contexts.append(context)
-        return context
-
-    def _tell_status(self, status: OutageStatus) -> None:
-        for observer in list(self._status_observers):
-            try:
-                observer(status)
-            except Exception:
-                log.exception("an observer of the destination's status failed: %r", observer)
+        return self._destinations.open_stores()
 
     def _bucket_of(self, job: FileJob) -> str:
         return (job.context or self._context).store.bucket
@@ -373,22 +317,6 @@ class UploadPipeline:
         if resume is None or resume.row_id != job.journal.row_id:
             self._journal.post(job)  # (a row being resumed keeps what it knows until then)
         self._observers.changed(job)
-
-    async def _walk(self, paths: list[Path]) -> None:
-        """Queue what `paths` hold, batch by batch. A walk that breaks off says so: each
-        path it had not finished comes into the queue as a failed entry with the reason,
-        so part of a drop is never left out in silence."""
-        reached = 0  # paths[:reached] are walked to the end
-        try:
-            async for batch in walk_paths_in_batches(paths, self._tools.io):
-                wanted = [absolute(e.path) for e in batch if not e.problem]
-                known = await self._journal.known(wanted, self._context.destination_id)
-                self.enqueue(batch, known)
-                reached = _root_of(paths, batch[-1].path, reached)
-        except Exception as exc:
-            log.error("walking %d dropped path(s) broke off", len(paths), exc_info=exc)
-            reason = walk_incomplete(exc)
-            self.enqueue(WalkEntry(path, reason) for path in paths[reached:])
 
     def _walk_done(self, task: asyncio.Task[None]) -> None:
         self._walks.discard(task)
@@ -410,58 +338,23 @@ class UploadPipeline:
             job.task = None
 
     async def _process(self, job: FileJob) -> None:
-        tools = self._tools
-        outcome = job.outcome
-        if not outcome.original_in_bucket and job.context is not self._context:
+        if not job.outcome.original_in_bucket and job.context is not self._context:
             # Nothing of it is in a bucket yet: it goes where settings now say, with keys
             # made afresh for the new prefix and template.
             job.context = self._context
             job.forget_hash()
         context = job.context = job.context or self._context
-        context.active += 1
-        try:
-            await self._use_store(context)
+
+        async def prepare() -> None:
+            await self._destinations.use(context)
             if job.cleanup is not None:  # a cancelled upload of it is still being taken back
                 await asyncio.shield(job.cleanup)
                 job.cleanup = None
-            if job.problem:
-                job.reject(job.problem)
-                tools.finished(job)
-                return
-            if job.journal.resume is not None and await resume_stage(job, tools):
-                return
-            if not outcome.original_in_bucket:
-                if not await hash_stage(job, tools):
-                    return
-                if await duplicate_stage(job, tools):
-                    return
-                if job.thumbnail_bytes is None:
-                    await thumbnail_stage(job, tools)
-                await self._journal.before_upload(job)
-                await upload_original_stage(job, tools)
-                self._journal.post(job)  # the original is in: a restart must not resend it
-            elif job.thumbnail_bytes is None and not outcome.thumbnail_in_bucket:
-                await retry_thumbnail_stage(job, tools)
-            if job.thumbnail_bytes is not None and not outcome.thumbnail_in_bucket:
-                await upload_thumbnail_stage(job, tools)
-            await record_stage(job, tools)
-            job.finish(FileState.UPLOADED)
-            tools.finished(job)
-        except StoreError as exc:
-            job.fail(str(exc))
-            tools.finished(job)
-        except asyncio.CancelledError:
-            job.finish(FileState.CANCELLED)
-            tools.finished(job)
-            raise
-        except Exception as exc:  # a bug must not take the batch down
-            log.exception("unexpected failure for %s", job.path)
-            if not job.state.is_final:
-                job.fail(f"Unexpected error: {type(exc).__name__}: {exc}")
-                tools.finished(job)
+
+        try:
+            await process_file(job, self._tools, prepare)
         finally:
-            context.active -= 1
-            self._maybe_close_store(context)
+            self._destinations.release(context)
             if job.flight is not None:
                 self._land_flight(job)
 
@@ -475,20 +368,3 @@ class UploadPipeline:
             self._tools.flights.land(flight, entry)
         else:
             job.cleanup.add_done_callback(lambda _t: self._tools.flights.land(flight, entry))
-
-
-def walk_incomplete(exc: Exception) -> str:
-    return (
-        "Not all of it could be queued: going through it stopped on an unexpected error "
-        f"({type(exc).__name__}: {exc}). Add it again to queue the rest; what is in the "
-        "bucket already is not sent twice."
-    )
-
-
-def _root_of(paths: list[Path], entry: Path, start: int) -> int:
-    """The index of the path (at `start` or later) that `entry` was found under: the
-    walk goes through them in order."""
-    for index in range(start, len(paths)):
-        if entry == paths[index] or entry.is_relative_to(paths[index]):
-            return index
-    return start
