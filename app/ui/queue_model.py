@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -29,16 +28,8 @@ from PySide6.QtGui import QGuiApplication, QImage, QPalette
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.policy import Category, categories, thumbnail_failed
-from app.ui.badges import (
-    STATE_SORT_ORDER,
-    human_size,
-    message_text,
-    one_line,
-    safe_text,
-    state_badge,
-    state_text,
-    thumbnail_badge,
-)
+from app.ui.badges import state_badge, thumbnail_badge
+from app.ui.columns import COLUMNS, Column, sort_keys
 from app.ui.placeholder import draw_placeholder
 from app.ui.preview_cache import PreviewCache
 
@@ -66,21 +57,6 @@ class QueueRole(enum.IntEnum):
     PREVIEW = _USER + 7  # QImage or None
 
 
-class Column(enum.IntEnum):
-    """The queue table's columns, in order; `title` is the header text."""
-
-    PREVIEW = 0
-    NAME = 1
-    SIZE = 2
-    STATUS = 3
-    THUMBNAIL = 4
-    MESSAGE = 5
-
-    @property
-    def title(self) -> str:
-        return _COLUMN_TITLES[self]
-
-
 # Plain ints: comparing a role (an int from C++) with an IntEnum member is slower.
 _SNAPSHOT = int(QueueRole.SNAPSHOT)
 _FILE_ID = int(QueueRole.FILE_ID)
@@ -90,25 +66,10 @@ _THUMBNAIL_BADGE = int(QueueRole.THUMBNAIL_BADGE)
 _PROGRESS = int(QueueRole.PROGRESS)
 _PREVIEW = int(QueueRole.PREVIEW)
 
-_COLUMN_TITLES = {
-    Column.PREVIEW: "Preview",
-    Column.NAME: "Name",
-    Column.SIZE: "Size",
-    Column.STATUS: "Status",
-    Column.THUMBNAIL: "Thumbnail",
-    Column.MESSAGE: "Message",
-}
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _COLUMN_COUNT = len(Column)
 _LAST_COLUMN = _COLUMN_COUNT - 1
 
-_THUMBNAIL_SORT_ORDER = {
-    ThumbnailState.FAILED: 0,
-    ThumbnailState.PENDING: 1,
-    ThumbnailState.SKIPPED: 2,
-    ThumbnailState.GENERATED: 3,
-}
-
-_DIGITS = re.compile(r"\d+")
 _PREVIEW_ROLES = [_DECORATION, int(QueueRole.PREVIEW)]
 
 # Runs of changed rows at most this far apart share one dataChanged. For every row a
@@ -155,33 +116,6 @@ def _byte_tally(snap: FileSnapshot) -> tuple[int, int, int, int]:
     if snap.state.is_final:
         return size, size, snap.bytes_sent, 0
     return size, snap.bytes_sent, snap.bytes_sent, max(0, size - snap.bytes_sent)
-
-
-_TIE = 1 << 40  # file ids stay below this; ties then keep queue order whatever the last sort
-
-
-def _natural(text: str) -> str:
-    """A string key that sorts "scan_2" before "scan_10", ignoring case."""
-    return _DIGITS.sub(lambda m: m.group().zfill(20), text.casefold())
-
-
-def _sort_keys(snap: FileSnapshot) -> tuple[float | str, ...]:
-    """SORT_KEY of each column, in column order.
-
-    Numbers are floats: PySide6 before 6.12 hands ints beyond 32 bits to Qt as opaque
-    Python objects, which QSortFilterProxyModel cannot order; doubles are exact up to
-    2**53, far beyond these keys and any file size. Equal values are told apart by the
-    file id (queue order), and everything compares in C++.
-    """
-    tie = snap.file_id
-    return (
-        float(tie),
-        f"{_natural(safe_text(snap.path.name))}\0{tie:013d}",
-        -1.0 if snap.size is None else float(snap.size),
-        float(STATE_SORT_ORDER[snap.state] * _TIE + tie),
-        float(_THUMBNAIL_SORT_ORDER[snap.thumbnail_state] * _TIE + tie),
-        f"{message_text(snap).casefold()}\0{tie:013d}",
-    )
 
 
 def _wants_preview(snap: FileSnapshot) -> bool:
@@ -248,7 +182,7 @@ class QueueModel(QAbstractTableModel):
                 continue
             old = self._snaps[row]
             self._snaps[row] = snap
-            self._keys[row] = _sort_keys(snap)
+            self._keys[row] = sort_keys(snap)
             changed.add(row)
             if old.state is not snap.state:
                 counts[old.state] -= 1
@@ -265,7 +199,7 @@ class QueueModel(QAbstractTableModel):
             for offset, snap in enumerate(new.values()):
                 self._rows[snap.file_id] = start + offset
                 self._snaps.append(snap)
-                self._keys.append(_sort_keys(snap))
+                self._keys.append(sort_keys(snap))
                 counts[snap.state] += 1
                 self._tally(snap, +1)
             self.endInsertRows()
@@ -402,9 +336,9 @@ class QueueModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < _COLUMN_COUNT:
             return None
         if role == _DISPLAY:
-            return Column(section).title
-        if role == _ALIGNMENT and section == Column.SIZE:
-            return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            return COLUMNS[section].title
+        if role == _ALIGNMENT and COLUMNS[section].align_right:
+            return _RIGHT
         return None
 
     def data(self, index: AnyIndex, role: int = _DISPLAY) -> Any:
@@ -416,7 +350,7 @@ class QueueModel(QAbstractTableModel):
         snap = self._snaps[row]
         column = index.column()
         if role == _DISPLAY:
-            return self._display(snap, column)
+            return COLUMNS[column].display(snap, self._dark)
         if role == _STATE_BADGE:
             return state_badge(snap, dark=self._dark)
         if role == _THUMBNAIL_BADGE:
@@ -432,48 +366,12 @@ class QueueModel(QAbstractTableModel):
         if role == _PREVIEW:
             return self._preview(snap, placeholder=False)
         if role == _TOOLTIP:
-            return self._tooltip(snap, column)
+            return COLUMNS[column].tooltip(snap, self._dark)
         if role == _ALIGNMENT:
-            if column == Column.SIZE:
-                return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-            return None
+            return _RIGHT if COLUMNS[column].align_right else None
         if role == _ACCESSIBLE:
-            return self._accessible(snap, column)
+            return COLUMNS[column].accessible(snap, self._dark)
         return None
-
-    def _display(self, snap: FileSnapshot, column: int) -> str | None:
-        if column == Column.NAME:
-            return safe_text(snap.path.name)
-        if column == Column.SIZE:
-            return human_size(snap.size)
-        if column == Column.STATUS:
-            return state_text(snap)
-        if column == Column.THUMBNAIL:
-            return thumbnail_badge(snap, dark=self._dark).text
-        if column == Column.MESSAGE:
-            return one_line(message_text(snap))
-        return None
-
-    def _tooltip(self, snap: FileSnapshot, column: int) -> str:
-        if column == Column.STATUS:
-            return state_badge(snap, dark=self._dark).tooltip
-        if column == Column.THUMBNAIL:
-            return thumbnail_badge(snap, dark=self._dark).tooltip
-        if column == Column.SIZE and snap.size is not None:
-            return f"{snap.size:,} bytes"
-        path = safe_text(str(snap.path))
-        message = message_text(snap)
-        return f"{path}\n{message}" if message else path
-
-    def _accessible(self, snap: FileSnapshot, column: int) -> str:
-        if column == Column.PREVIEW:
-            return f"Preview of {safe_text(snap.path.name)}"
-        if column == Column.STATUS:
-            return f"Status: {state_text(snap)}"
-        if column == Column.THUMBNAIL:
-            return f"Thumbnail: {thumbnail_badge(snap, dark=self._dark).text}"
-        text = self._display(snap, column) or ""
-        return f"{Column(column).title}: {text}"
 
     # -- previews --------------------------------------------------------------------
 

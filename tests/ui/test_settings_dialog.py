@@ -41,11 +41,11 @@ from app.ui.settings import (
 )
 from app.ui.settings_dialog import (
     LOCAL_BUCKET_NOTE,
-    NO_KEYRING_NOTE,
     TESTING_NOTE,
     SettingsDialog,
     StoreFactory,
 )
+from app.ui.settings_sections import NO_KEYRING_NOTE
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 TEST_TIMEOUT_MS = 30_000
@@ -121,19 +121,19 @@ def click_radio(qtbot: QtBot, radio: QRadioButton) -> None:
 
 
 def choose_credentials(dialog: SettingsDialog, text: str) -> None:
-    index = dialog.credentials_combo.findText(text)
+    index = dialog.destination.credentials_combo.findText(text)
     assert index >= 0, f"{text!r} is not offered"
-    dialog.credentials_combo.setCurrentIndex(index)
+    dialog.destination.credentials_combo.setCurrentIndex(index)
 
 
 def fill_remote(dialog: SettingsDialog, qtbot: QtBot, *, bucket: str, endpoint: str) -> None:
-    click_radio(qtbot, dialog.s3_radio)
-    dialog.bucket_edit.setText(bucket)
-    dialog.endpoint_edit.setText(endpoint)
-    dialog.region_edit.setText("us-east-1")
+    click_radio(qtbot, dialog.destination.s3_radio)
+    dialog.destination.bucket_edit.setText(bucket)
+    dialog.destination.endpoint_edit.setText(endpoint)
+    dialog.destination.region_edit.setText("us-east-1")
     choose_credentials(dialog, "Access keys…")
-    dialog.access_key_edit.setText("testing")
-    dialog.secret_edit.setText("testing")
+    dialog.destination.access_key_edit.setText("testing")
+    dialog.destination.secret_edit.setText("testing")
 
 
 # --------------------------------------------------------------------------- the form
@@ -155,21 +155,21 @@ def test_opens_with_the_stored_settings(
     secrets.set("AKIAEXAMPLE", SECRET)
     dialog = open_dialog(qtbot, store)
 
-    assert dialog.s3_radio.isChecked()
-    assert dialog.bucket_edit.text() == "my-coins"
-    assert dialog.credentials_combo.currentText() == "Access keys…"
-    assert dialog.secret_edit.text() == SECRET
-    assert dialog.secret_edit.echoMode() == QLineEdit.EchoMode.Password
-    assert dialog.checksum_combo.currentData() == "when_required"
-    assert dialog.concurrency_spin.value() == 3
+    assert dialog.destination.s3_radio.isChecked()
+    assert dialog.destination.bucket_edit.text() == "my-coins"
+    assert dialog.destination.credentials_combo.currentText() == "Access keys…"
+    assert dialog.destination.secret_edit.text() == SECRET
+    assert dialog.destination.secret_edit.echoMode() == QLineEdit.EchoMode.Password
+    assert dialog.compatibility.checksum_combo.currentData() == "when_required"
+    assert dialog.performance.concurrency_spin.value() == 3
     assert dialog.settings() == store.load()
     assert dialog.secret_key() == SECRET
 
 
 def test_local_bucket_by_default(qtbot: QtBot, store: SettingsStore) -> None:
     dialog = open_dialog(qtbot, store)
-    assert dialog.local_radio.isChecked()
-    assert not dialog.bucket_edit.isEnabled()
+    assert dialog.destination.local_radio.isChecked()
+    assert not dialog.destination.bucket_edit.isEnabled()
     assert dialog.is_valid()
     assert dialog.settings().uses_local_bucket
     assert dialog.secret_key() is None
@@ -180,14 +180,16 @@ def test_fill_the_form_and_save(
 ) -> None:
     dialog = open_dialog(qtbot, store)
     fill_remote(dialog, qtbot, bucket="my-coins", endpoint="https://s3.example.com")
-    dialog.secret_edit.setText(SECRET)
-    dialog.prefix_edit.setText("coins/2024")
-    dialog.template_edit.setText("{prefix}{sha8}/{stem}{ext}")
-    dialog.concurrency_spin.setValue(16)
-    dialog.thumbnail_size_spin.setValue(600)
-    dialog.quality_spin.setValue(75)
-    dialog.checksum_combo.setCurrentIndex(dialog.checksum_combo.findData("when_required"))
-    dialog.verify_check.setChecked(True)
+    dialog.destination.secret_edit.setText(SECRET)
+    dialog.keys.prefix_edit.setText("coins/2024")
+    dialog.keys.template_edit.setText("{prefix}{sha8}/{stem}{ext}")
+    dialog.performance.concurrency_spin.setValue(16)
+    dialog.performance.thumbnail_size_spin.setValue(600)
+    dialog.performance.quality_spin.setValue(75)
+    dialog.compatibility.checksum_combo.setCurrentIndex(
+        dialog.compatibility.checksum_combo.findData("when_required")
+    )
+    dialog.compatibility.verify_check.setChecked(True)
 
     with qtbot.waitSignal(dialog.settings_saved) as saved, qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
@@ -214,63 +216,63 @@ def test_fill_the_form_and_save(
 
 def test_cancel_saves_nothing_and_forgets_the_edits(qtbot: QtBot, store: SettingsStore) -> None:
     dialog = open_dialog(qtbot, store)
-    dialog.prefix_edit.setText("changed")
-    click_radio(qtbot, dialog.s3_radio)
+    dialog.keys.prefix_edit.setText("changed")
+    click_radio(qtbot, dialog.destination.s3_radio)
     with qtbot.waitSignal(dialog.rejected):
         qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert store.load() == AppSettings()
 
     dialog.open()  # the window keeps one dialog and opens it again
     assert dialog.settings() == AppSettings()
-    assert dialog.local_radio.isChecked() and dialog.prefix_edit.text() == ""
+    assert dialog.destination.local_radio.isChecked() and dialog.keys.prefix_edit.text() == ""
 
 
 def test_reopening_after_ok_shows_the_saved_settings(qtbot: QtBot, store: SettingsStore) -> None:
     dialog = open_dialog(qtbot, store)
-    dialog.prefix_edit.setText("kept")
+    dialog.keys.prefix_edit.setText("kept")
     dialog.accept()
     dialog.open()
-    assert dialog.prefix_edit.text() == "kept"
+    assert dialog.keys.prefix_edit.text() == "kept"
 
 
 def test_live_preview_follows_prefix_and_template(qtbot: QtBot, store: SettingsStore) -> None:
     dialog = open_dialog(qtbot, store)
-    assert dialog.photo_preview.text() == "IMG_0042-3b7d4f1e.jpg"
-    assert dialog.thumbnail_preview.text() == "thumbnails/IMG_0042-3b7d4f1e.jpg"
+    assert dialog.keys.photo_preview.text() == "IMG_0042-3b7d4f1e.jpg"
+    assert dialog.keys.thumbnail_preview.text() == "thumbnails/IMG_0042-3b7d4f1e.jpg"
 
-    qtbot.keyClicks(dialog.prefix_edit, "coins\\2024")
-    assert dialog.photo_preview.text() == "coins/2024/IMG_0042-3b7d4f1e.jpg"
-    assert dialog.thumbnail_preview.text() == "coins/2024/thumbnails/IMG_0042-3b7d4f1e.jpg"
+    qtbot.keyClicks(dialog.keys.prefix_edit, "coins\\2024")
+    assert dialog.keys.photo_preview.text() == "coins/2024/IMG_0042-3b7d4f1e.jpg"
+    assert dialog.keys.thumbnail_preview.text() == "coins/2024/thumbnails/IMG_0042-3b7d4f1e.jpg"
 
-    dialog.template_edit.setText("{prefix}{sha8}/{stem}{ext}")
-    assert dialog.photo_preview.text() == "coins/2024/3b7d4f1e/IMG_0042.jpg"
-    assert "coins/2024/3b7d4f1e/IMG_0042.jpg" in dialog.template_edit.accessibleDescription()
+    dialog.keys.template_edit.setText("{prefix}{sha8}/{stem}{ext}")
+    assert dialog.keys.photo_preview.text() == "coins/2024/3b7d4f1e/IMG_0042.jpg"
+    assert "coins/2024/3b7d4f1e/IMG_0042.jpg" in dialog.keys.template_edit.accessibleDescription()
 
 
 def test_invalid_template_disables_ok_with_a_message(qtbot: QtBot, store: SettingsStore) -> None:
     dialog = open_dialog(qtbot, store)
-    dialog.template_edit.setText("{prefix}{nope}")
+    dialog.keys.template_edit.setText("{prefix}{nope}")
 
     assert not dialog.ok_button.isEnabled()
-    assert not dialog.template_error.isHidden()
-    assert "Unknown placeholder {nope}" in dialog.template_error.text()
-    assert "color" in dialog.template_error.styleSheet()
-    assert dialog.photo_preview.text() == "—"
+    assert not dialog.keys.template_error.isHidden()
+    assert "Unknown placeholder {nope}" in dialog.keys.template_error.text()
+    assert "color" in dialog.keys.template_error.styleSheet()
+    assert dialog.keys.photo_preview.text() == "—"
 
     dialog.accept()  # e.g. Enter pressed: still refused
     assert dialog.result() == 0
     assert store.load() == AppSettings()
 
-    dialog.template_edit.setText("{prefix}{stem}-{sha256}{ext}")
+    dialog.keys.template_edit.setText("{prefix}{stem}-{sha256}{ext}")
     assert dialog.ok_button.isEnabled()
-    assert dialog.template_error.isHidden()
+    assert dialog.keys.template_error.isHidden()
 
 
 def test_thumbnail_collision_is_refused(qtbot: QtBot, store: SettingsStore) -> None:
     dialog = open_dialog(qtbot, store)
-    dialog.template_edit.setText("{prefix}thumbnails/{stem}-{sha8}.jpg")
+    dialog.keys.template_edit.setText("{prefix}thumbnails/{stem}-{sha8}.jpg")
     assert not dialog.ok_button.isEnabled()
-    assert "thumbnail" in dialog.template_error.text()
+    assert "thumbnail" in dialog.keys.template_error.text()
 
 
 @pytest.mark.parametrize(
@@ -290,24 +292,28 @@ def test_incomplete_destination_disables_ok_and_test(
     fill_remote(dialog, qtbot, bucket="b", endpoint="https://s3.example.com")
     assert dialog.ok_button.isEnabled()
     widgets = {
-        "bucket": dialog.bucket_edit,
-        "endpoint": dialog.endpoint_edit,
-        "secret": dialog.secret_edit,
-        "access_key": dialog.access_key_edit,
+        "bucket": dialog.destination.bucket_edit,
+        "endpoint": dialog.destination.endpoint_edit,
+        "secret": dialog.destination.secret_edit,
+        "access_key": dialog.destination.access_key_edit,
     }
     for name, value in edit.items():
         widgets[name].setText(value)
 
     assert not dialog.ok_button.isEnabled()
-    assert not dialog.test_button.isEnabled()
+    assert not dialog.destination.test_button.isEnabled()
     shown = [
         label.text()
-        for label in (dialog.bucket_error, dialog.endpoint_error, dialog.keys_error)
+        for label in (
+            dialog.destination.bucket_error,
+            dialog.destination.endpoint_error,
+            dialog.destination.keys_error,
+        )
         if not label.isHidden()
     ]
     assert len(shown) == 1 and problem in shown[0]
 
-    click_radio(qtbot, dialog.local_radio)
+    click_radio(qtbot, dialog.destination.local_radio)
     assert dialog.ok_button.isEnabled()  # the local bucket needs none of that
 
 
@@ -315,19 +321,27 @@ def test_credentials_offer_profiles(qtbot: QtBot, store: SettingsStore) -> None:
     store.save(AppSettings(bucket="b", auth=AUTH_PROFILE, profile="work"))
     dialog = open_dialog(qtbot, store, profiles=["default", "work"])
 
-    texts = [dialog.credentials_combo.itemText(i) for i in range(dialog.credentials_combo.count())]
+    texts = [
+        dialog.destination.credentials_combo.itemText(i)
+        for i in range(dialog.destination.credentials_combo.count())
+    ]
     assert texts == [
         "Default AWS credentials",
         "AWS profile: default",
         "AWS profile: work",
         "Access keys…",
     ]
-    assert dialog.credentials_combo.currentText() == "AWS profile: work"
-    assert dialog.access_key_edit.isHidden() and dialog.secret_edit.isHidden()
+    assert dialog.destination.credentials_combo.currentText() == "AWS profile: work"
+    assert (
+        dialog.destination.access_key_edit.isHidden() and dialog.destination.secret_edit.isHidden()
+    )
     assert dialog.secret_key() is None
 
     choose_credentials(dialog, "Access keys…")
-    assert not dialog.access_key_edit.isHidden() and not dialog.secret_edit.isHidden()
+    assert (
+        not dialog.destination.access_key_edit.isHidden()
+        and not dialog.destination.secret_edit.isHidden()
+    )
 
     choose_credentials(dialog, "AWS profile: default")
     settings = dialog.settings()
@@ -337,7 +351,7 @@ def test_credentials_offer_profiles(qtbot: QtBot, store: SettingsStore) -> None:
 def test_a_vanished_profile_stays_selected(qtbot: QtBot, store: SettingsStore) -> None:
     store.save(AppSettings(bucket="b", auth=AUTH_PROFILE, profile="old"))
     dialog = open_dialog(qtbot, store, profiles=["work"])
-    assert dialog.credentials_combo.currentText() == "AWS profile: old (not found)"
+    assert dialog.destination.credentials_combo.currentText() == "AWS profile: old (not found)"
     assert (dialog.settings().auth, dialog.settings().profile) == (AUTH_PROFILE, "old")
 
 
@@ -345,16 +359,16 @@ def test_no_keyring_note_only_with_access_keys(qtbot: QtBot, ini: Path) -> None:
     secrets = MemorySecretStore(persistent=False)
     store = SettingsStore(QSettings(str(ini), QSettings.Format.IniFormat), secrets)
     dialog = open_dialog(qtbot, store)
-    click_radio(qtbot, dialog.s3_radio)
-    assert dialog.keyring_note.isHidden()
+    click_radio(qtbot, dialog.destination.s3_radio)
+    assert dialog.destination.keyring_note.isHidden()
 
     choose_credentials(dialog, "Access keys…")
-    assert not dialog.keyring_note.isHidden()
-    assert dialog.keyring_note.text() == NO_KEYRING_NOTE
+    assert not dialog.destination.keyring_note.isHidden()
+    assert dialog.destination.keyring_note.text() == NO_KEYRING_NOTE
 
-    dialog.bucket_edit.setText("b")
-    dialog.access_key_edit.setText("AKIAEXAMPLE")
-    dialog.secret_edit.setText(SECRET)
+    dialog.destination.bucket_edit.setText("b")
+    dialog.destination.access_key_edit.setText("AKIAEXAMPLE")
+    dialog.destination.secret_edit.setText(SECRET)
     dialog.accept()
     assert secrets.get("AKIAEXAMPLE") == SECRET  # kept for this session
     assert SECRET not in ini.read_text(encoding="utf-8")
@@ -362,9 +376,9 @@ def test_no_keyring_note_only_with_access_keys(qtbot: QtBot, ini: Path) -> None:
 
 def test_keyring_note_hidden_when_a_keyring_exists(qtbot: QtBot, store: SettingsStore) -> None:
     dialog = open_dialog(qtbot, store)
-    click_radio(qtbot, dialog.s3_radio)
+    click_radio(qtbot, dialog.destination.s3_radio)
     choose_credentials(dialog, "Access keys…")
-    assert dialog.keyring_note.isHidden()
+    assert dialog.destination.keyring_note.isHidden()
 
 
 # --------------------------------------------------------------------------- accessibility
@@ -401,26 +415,26 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
     store.save(AppSettings(bucket="b", auth=AUTH_KEYS, access_key="AKIA"))
     store.secrets.set("AKIA", SECRET)
     dialog = open_dialog(qtbot, store)
-    dialog.s3_radio.setFocus()
+    dialog.destination.s3_radio.setFocus()
     visited: list[QWidget] = []
     for _ in range(15):
         dialog.focusNextChild()  # what Tab does
         visited.append(dialog.focusWidget())
     assert visited[:14] == [
-        dialog.bucket_edit,
-        dialog.region_edit,
-        dialog.endpoint_edit,
-        dialog.credentials_combo,
-        dialog.access_key_edit,
-        dialog.secret_edit,
-        dialog.test_button,
-        dialog.concurrency_spin,
-        dialog.thumbnail_size_spin,
-        dialog.quality_spin,
-        dialog.checksum_combo,
-        dialog.verify_check,
-        dialog.prefix_edit,
-        dialog.template_edit,
+        dialog.destination.bucket_edit,
+        dialog.destination.region_edit,
+        dialog.destination.endpoint_edit,
+        dialog.destination.credentials_combo,
+        dialog.destination.access_key_edit,
+        dialog.destination.secret_edit,
+        dialog.destination.test_button,
+        dialog.performance.concurrency_spin,
+        dialog.performance.thumbnail_size_spin,
+        dialog.performance.quality_spin,
+        dialog.compatibility.checksum_combo,
+        dialog.compatibility.verify_check,
+        dialog.keys.prefix_edit,
+        dialog.keys.template_edit,
     ]
     assert isinstance(visited[14], QAbstractButton)  # then the OK/Cancel buttons
 
@@ -436,14 +450,14 @@ def test_connection_to_an_existing_bucket(
     fill_remote(dialog, qtbot, bucket=bucket, endpoint=moto_s3.url)
 
     with qtbot.waitSignal(dialog.connection_tested, timeout=TEST_TIMEOUT_MS) as tested:
-        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-        assert not dialog.test_button.isEnabled()
-        assert dialog.test_result.text() == TESTING_NOTE
+        qtbot.mouseClick(dialog.destination.test_button, Qt.MouseButton.LeftButton)
+        assert not dialog.destination.test_button.isEnabled()
+        assert dialog.destination.test_result.text() == TESTING_NOTE
 
     message = "Connected: bucket “collection-ok” is ready."
     assert tested.args == [True, message]
-    assert dialog.test_result.text() == message
-    assert dialog.test_button.isEnabled()
+    assert dialog.destination.test_result.text() == message
+    assert dialog.destination.test_button.isEnabled()
     assert store.load() == AppSettings()  # testing saves nothing
 
 
@@ -454,21 +468,21 @@ def test_connection_to_a_missing_bucket(
     fill_remote(dialog, qtbot, bucket="no-such-bucket", endpoint=moto_s3.url)
 
     with qtbot.waitSignal(dialog.connection_tested, timeout=TEST_TIMEOUT_MS) as tested:
-        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dialog.destination.test_button, Qt.MouseButton.LeftButton)
 
     message = "The bucket “no-such-bucket” does not exist. Check the bucket name in Settings."
     assert tested.args == [False, message]
-    assert dialog.test_result.text() == message
-    assert "color" in dialog.test_result.styleSheet()
-    assert dialog.test_button.isEnabled()
+    assert dialog.destination.test_result.text() == message
+    assert "color" in dialog.destination.test_result.styleSheet()
+    assert dialog.destination.test_button.isEnabled()
 
 
 def test_connection_test_for_the_local_bucket(qtbot: QtBot, store: SettingsStore) -> None:
     dialog = open_dialog(qtbot, store)
     with qtbot.waitSignal(dialog.connection_tested) as tested:
-        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dialog.destination.test_button, Qt.MouseButton.LeftButton)
     assert tested.args == [True, LOCAL_BUCKET_NOTE]
-    assert dialog.test_result.text() == LOCAL_BUCKET_NOTE
+    assert dialog.destination.test_result.text() == LOCAL_BUCKET_NOTE
 
 
 @dataclass
@@ -513,36 +527,36 @@ def test_connection_test_runs_off_the_gui_thread(qtbot: QtBot, store: SettingsSt
     factory = GatedFactory(error=StoreError("Cannot reach the storage server at x."))
     dialog = open_dialog(qtbot, store, store_factory=factory)
     fill_remote(dialog, qtbot, bucket="b", endpoint="https://s3.example.com")
-    dialog.secret_edit.setText(SECRET)
+    dialog.destination.secret_edit.setText(SECRET)
 
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.destination.test_button, Qt.MouseButton.LeftButton)
     # The GUI thread is free while the check waits: the form still responds.
-    assert dialog.is_testing() and not dialog.test_button.isEnabled()
-    dialog.prefix_edit.setText("still responsive")
-    assert dialog.photo_preview.text().startswith("still responsive/")
+    assert dialog.is_testing() and not dialog.destination.test_button.isEnabled()
+    dialog.keys.prefix_edit.setText("still responsive")
+    assert dialog.keys.photo_preview.text().startswith("still responsive/")
 
     with qtbot.waitSignal(dialog.connection_tested, timeout=TEST_TIMEOUT_MS) as tested:
         factory.gate.set()
     assert tested.args == [False, "Cannot reach the storage server at x."]
     assert factory.stores[0].closed
     assert factory.destinations[0].secret_key == SECRET
-    assert SECRET not in dialog.test_result.text()
+    assert SECRET not in dialog.destination.test_result.text()
 
 
 def test_result_after_closing_is_ignored(qtbot: QtBot, store: SettingsStore) -> None:
     factory = GatedFactory()
     dialog = open_dialog(qtbot, store, store_factory=factory)
     fill_remote(dialog, qtbot, bucket="b", endpoint="https://s3.example.com")
-    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.destination.test_button, Qt.MouseButton.LeftButton)
     dialog.reject()
-    assert not dialog.is_testing() and dialog.test_button.isEnabled()
+    assert not dialog.is_testing() and dialog.destination.test_button.isEnabled()
 
     with qtbot.assertNotEmitted(dialog.connection_tested):
         factory.gate.set()
         qtbot.waitUntil(lambda: factory.stores[0].closed, timeout=TEST_TIMEOUT_MS)
         QApplication.processEvents()
     assert not dialog._poll_timer.isActive()  # nothing is waiting for the old result
-    assert dialog.test_result.text() == ""
+    assert dialog.destination.test_result.text() == ""
 
 
 def test_testing_again_after_reopening(qtbot: QtBot, store: SettingsStore, moto_s3: MotoS3) -> None:
@@ -552,5 +566,5 @@ def test_testing_again_after_reopening(qtbot: QtBot, store: SettingsStore, moto_
     dialog.reject()
     dialog.open()
     with qtbot.waitSignal(dialog.connection_tested, timeout=TEST_TIMEOUT_MS) as tested:
-        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dialog.destination.test_button, Qt.MouseButton.LeftButton)
     assert tested.args[0] is True

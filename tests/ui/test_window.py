@@ -248,10 +248,10 @@ def test_settings_persist_across_a_restart_of_the_window(
         app.window.open_settings()
         dialog = app.window._settings_dialog
         assert dialog is not None
-        dialog.s3_radio.setChecked(True)
-        dialog.bucket_edit.setText("my-coins")
-        dialog.prefix_edit.setText("coins/2024")
-        dialog.concurrency_spin.setValue(3)
+        dialog.destination.s3_radio.setChecked(True)
+        dialog.destination.bucket_edit.setText("my-coins")
+        dialog.keys.prefix_edit.setText("coins/2024")
+        dialog.performance.concurrency_spin.setValue(3)
         dialog.accept()
         await until(lambda: any(d.bucket == "my-coins" for d in app.destinations))
         app.window.resize(720, 540)  # fits the offscreen screen (800x600)
