@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from app.core.retry import RetryPolicy
 from app.core.walker import WalkEntry
 from tests.helpers import corpus
 from tests.helpers.fakes import FakeStore
+from tests.helpers.pipelines import open_pipeline
 
 FAST = RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.004)
 SETTLE = 10.0  # none of these batches takes a second when it works
@@ -65,26 +65,15 @@ class Watcher:
 async def pipeline_for(
     store: FakeStore, *, concurrency: int = 4, retry: RetryPolicy = FAST
 ) -> AsyncIterator[tuple[UploadPipeline, Watcher]]:
-    io, cpu = ThreadPoolExecutor(16), ThreadPoolExecutor(2)
-    pipeline = UploadPipeline(
-        store,
-        EngineSettings(concurrency=concurrency, retry=retry),
-        prefix="",
-        io_executor=io,
-        cpu_executor=cpu,
-        flush_interval=0.001,
-    )
-    watcher = Watcher()
-    pipeline.add_observer(watcher)
-    try:
-        yield pipeline, watcher
-    finally:
-        for gate in (store.gate, store.start_gate):
-            if gate is not None:
-                gate.set()
-        await pipeline.aclose()
-        io.shutdown(wait=False, cancel_futures=True)
-        cpu.shutdown(wait=False, cancel_futures=True)
+    async with open_pipeline(store, concurrency=concurrency, retry=retry) as pipeline:
+        watcher = Watcher()
+        pipeline.add_observer(watcher)
+        try:
+            yield pipeline, watcher
+        finally:
+            for gate in (store.gate, store.start_gate):
+                if gate is not None:
+                    gate.set()
 
 
 def named(name: str, state: FileState | None = None) -> Callable[[FileSnapshot], bool]:

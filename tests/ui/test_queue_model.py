@@ -477,12 +477,10 @@ def test_the_queue_counts_exactly_what_retry_failed_redoes(
     """An index entry the server lost is retried by the engine, so the window counts it
     too (both ask app.core.policy)."""
     import asyncio
-    from concurrent.futures import ThreadPoolExecutor
 
-    from app.core.config import EngineSettings
-    from app.core.pipeline import UploadPipeline
     from tests.helpers import corpus
     from tests.helpers.fakes import FakeStore
+    from tests.helpers.pipelines import open_pipeline
 
     photos = [corpus.jpeg_photo(tmp_path / f"p{n}.jpg", (64, 48), seed=n) for n in range(3)]
     store = FakeStore()
@@ -490,27 +488,14 @@ def test_the_queue_counts_exactly_what_retry_failed_redoes(
     model = QueueModel(cache, dark=False)
 
     async def go() -> tuple[int, int, list[int]]:
-        io, cpu = ThreadPoolExecutor(4), ThreadPoolExecutor(1)
-        pipeline = UploadPipeline(
-            store,
-            EngineSettings(concurrency=1),
-            prefix="",
-            io_executor=io,
-            cpu_executor=cpu,
-            flush_interval=0.001,
-        )
-        pipeline.add_observer(model.apply_snapshots)
-        try:
+        async with open_pipeline(store, concurrency=1) as pipeline:
+            pipeline.add_observer(model.apply_snapshots)
             pipeline.add_paths(photos)
             await asyncio.wait_for(pipeline.wait_idle(), 10)
             proxy = QueueFilterProxy()
             proxy.setSourceModel(model)
             proxy.set_category(FilterCategory.FAILED)
             return model.retryable_count, proxy.rowCount(), pipeline.retry_failed()
-        finally:
-            await pipeline.aclose()
-            io.shutdown()
-            cpu.shutdown()
 
     counted, shown, retried = asyncio.run(go())
     assert len(retried) == 1 and counted == 1 and shown == 1

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from app.core.config import EngineSettings
 from app.core.errors import StoreError
 from app.core.models import FileSnapshot, FileState
 from app.core.pipeline import UploadPipeline
@@ -16,6 +14,7 @@ from app.core.pipeline.health import DestinationHealth, Outage, OutageStatus
 from app.core.retry import RetryPolicy
 from tests.helpers import corpus
 from tests.helpers.fakes import FakeStore, unreachable_error
+from tests.helpers.pipelines import open_pipeline
 
 # Outages last at least min_total_delay(): 0.5 * (0.02 + 0.04 + 0.08 * 3) = 0.15 s here.
 POLICY = RetryPolicy(attempts=6, base_delay=0.02, max_delay=0.08)
@@ -25,22 +24,9 @@ POLICY = RetryPolicy(attempts=6, base_delay=0.02, max_delay=0.08)
 async def pipeline_for(
     store: FakeStore, statuses: list[OutageStatus], concurrency: int = 4
 ) -> AsyncIterator[UploadPipeline]:
-    io, cpu = ThreadPoolExecutor(8), ThreadPoolExecutor(2)
-    pipeline = UploadPipeline(
-        store,
-        EngineSettings(concurrency=concurrency, retry=POLICY),
-        prefix="",
-        io_executor=io,
-        cpu_executor=cpu,
-        flush_interval=0.001,
-    )
-    pipeline.add_status_observer(statuses.append)
-    try:
+    async with open_pipeline(store, concurrency=concurrency, retry=POLICY) as pipeline:
+        pipeline.add_status_observer(statuses.append)
         yield pipeline
-    finally:
-        await pipeline.aclose()
-        io.shutdown(wait=False, cancel_futures=True)
-        cpu.shutdown(wait=False, cancel_futures=True)
 
 
 def photos(folder: Path, count: int) -> list[Path]:
