@@ -82,11 +82,17 @@ class DestinationHealth:
 
     # -- answers and passing failures ----------------------------------------------
 
-    def succeeded(self) -> None:
+    def now(self) -> float:
+        return self._clock()
+
+    def succeeded(self, sent_at: float | None = None) -> None:
+        """A request got through. It ends an outage only if it was sent after the outage
+        began: an answer to a request sent before says nothing about the server now."""
         self.successes += 1
         self._quota = min(RETRY_QUOTA, self._quota + 1)
-        if self._outage is not None:
-            self._end(self._outage)
+        outage = self._outage
+        if outage is not None and (sent_at is None or sent_at >= outage.started):
+            self._end(outage)
 
     def excuse(self, successes_before: int) -> bool:
         """Whether a passing failure is excused: other requests got through since

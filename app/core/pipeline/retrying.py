@@ -57,6 +57,7 @@ async def with_retries(
                 say(waiting_notice(unreachable))
                 await health.wait_for_contact()  # raises when the outage is given up
                 seen = health.successes
+            sent_at = health.now()
             try:
                 result = await attempt()
             except StoreError as exc:
@@ -81,7 +82,7 @@ async def with_retries(
                 if before_retry is not None:
                     await before_retry()
             else:
-                health.succeeded()
+                health.succeeded(sent_at)
                 return result
     finally:
         if notice is not None and job.notice == notice:
