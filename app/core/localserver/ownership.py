@@ -1,4 +1,4 @@
-"""Which local server belongs to whom: stopping one an earlier session left running."""
+"""Processes, as far as ownership of a local server needs them (Linux: /proc)."""
 
 from __future__ import annotations
 
@@ -14,27 +14,60 @@ log = logging.getLogger(__name__)
 _STOP_GRACE_SECONDS = 5.0
 
 
-def stop_orphaned_server(pid_file: Path, root: Path) -> bool:
-    """Stop a server left running by an app that was killed (kill -9, a crash).
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (Linux /proc); an exited process nobody has reaped yet does not."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
 
-    rclone runs in its own session so it outlives such a death; without this, every
-    crash would leave one more server on the same folder. Only a process that is still
-    an rclone serving `root` is stopped (Linux: checked through /proc); returns whether
-    one was.
-    """
+
+def process_start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot): with the pid, names one process even
+    after its number is reused. None where /proc does not say."""
+    fields = _stat_fields(pid)
     try:
-        pid = int(pid_file.read_text().strip())
+        return int(fields[19]) if fields is not None else None
+    except (IndexError, ValueError):
+        return None
+
+
+def parent_of(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    try:
+        return int(fields[1]) if fields is not None else None
+    except (IndexError, ValueError):
+        return None
+
+
+def serves(pid: int, root: Path) -> bool:
+    """Whether `pid` is an rclone serving `root` (not a reused pid of something else)."""
+    try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError):
+    except OSError:
         return False
-    finally:
-        with contextlib.suppress(OSError):
-            pid_file.unlink()
-    if not any(b"rclone" in part for part in cmdline) or os.fsencode(str(root)) not in b" ".join(
-        cmdline
-    ):
-        return False  # the pid was reused by something else: leave it alone
-    log.info("Stopping a local bucket server left running by an earlier session (pid %s)", pid)
+    joined = b" ".join(cmdline)
+    return any(b"rclone" in part for part in cmdline) and os.fsencode(str(root)) in joined
+
+
+def is_orphan(pid: int) -> bool:
+    """Its parent is gone: it was handed to init (or a subreaper), which is not our app."""
+    parent = parent_of(pid)
+    if parent is None or parent <= 1 or not process_alive(parent):
+        return True
+    try:
+        cmdline = Path(f"/proc/{parent}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"python" not in cmdline and b"photo-uploader" not in cmdline
+
+
+def stop_server(pid: int, root: Path, *, only_orphan: bool = False) -> bool:
+    """Stop the rclone serving `root` as `pid` (SIGTERM, then SIGKILL after 5 s); with
+    `only_orphan`, only when nobody owns it any more. Returns whether it was stopped.
+
+    A pid that is no longer an rclone serving `root` is left alone: it was reused.
+    """
+    if not serves(pid, root) or (only_orphan and not is_orphan(pid)):
+        return False
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + _STOP_GRACE_SECONDS
@@ -45,10 +78,10 @@ def stop_orphaned_server(pid_file: Path, root: Path) -> bool:
     return True
 
 
-def process_alive(pid: int) -> bool:
-    """Whether `pid` runs (Linux /proc); an exited process nobody has reaped yet does not."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name: state, ppid, ... (field 3 onwards)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+        return None
+    return stat.rpartition(")")[2].split()

@@ -27,7 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from app.core.config import Destination
 from app.core.localserver.credentials import _ERROR_PREFIX, LocalServerError, S3Credentials
-from app.core.localserver.ownership import _STOP_GRACE_SECONDS, stop_orphaned_server
+from app.core.localserver.ownership import _STOP_GRACE_SECONDS
+from app.core.localserver.spawn import spawn
 from app.core.threads import lower_process_priority
 
 log = logging.getLogger(__name__)
@@ -168,10 +169,8 @@ class LocalS3Server:
         port: int | None = None,
         rclone: str | None = None,
         log_path: Path | None = None,
-        pid_file: Path | None = None,
     ) -> None:
         self.root = Path(root).absolute()  # rclone runs with the root as its cwd
-        self.pid_file = pid_file
         self.credentials = credentials
         self.host = host
         self._fixed_port = port
@@ -218,8 +217,6 @@ class LocalS3Server:
         if self.running:
             return self.endpoint_url
         self.stop()
-        if self.pid_file is not None:
-            stop_orphaned_server(self.pid_file, self.root)
         rclone = self._rclone or find_rclone()
         if not _is_executable(Path(rclone)) and shutil.which(rclone) is None:
             raise LocalServerError(f"{_ERROR_PREFIX}: rclone was not found. {_REINSTALL_HINT}")
@@ -246,9 +243,6 @@ class LocalS3Server:
             if outcome is None:
                 self._port = port
                 log.info("Local bucket server started at %s (pid %s)", self.endpoint_url, self.pid)
-                if self.pid_file is not None and self.pid is not None:
-                    with contextlib.suppress(OSError):
-                        self.pid_file.write_text(f"{self.pid}\n")
                 return self.endpoint_url
             bind_failed, detail = outcome
             self.stop()
@@ -288,7 +282,8 @@ class LocalS3Server:
         else:
             popen_kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
         try:
-            self._proc = subprocess.Popen(
+            # A child that dies with this process, even on kill -9 (see spawn).
+            self._proc = spawn(
                 args,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
@@ -351,9 +346,6 @@ class LocalS3Server:
             else:
                 proc.wait()
             log.info("Local bucket server stopped (exit code %s)", proc.returncode)
-            if self.pid_file is not None:
-                with contextlib.suppress(OSError):
-                    self.pid_file.unlink()
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
