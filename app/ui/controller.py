@@ -22,14 +22,15 @@ from app.core.engine import Engine, SecretLookup, StoreFactory, default_store_fa
 from app.core.errors import StoreError
 from app.core.journal import ORIGIN_GUI, Journal, QueueLock, open_journal
 from app.core.localserver import (
-    LocalS3Server,
     LocalServerError,
+    SharedLocalBucket,
     start_local_bucket,
 )
+from app.core.localserver.store import local_store_factory
 from app.core.models import FileSnapshot, Outage, OutageStatus
 from app.core.paths import data_dir
 from app.core.policy import finished_cleanly
-from app.core.threads import BackgroundThreadPool
+from app.ui.background import Background, Tasks
 from app.ui.queue_model import QueueModel
 from app.ui.settings import AppSettings
 
@@ -40,11 +41,11 @@ T = TypeVar("T")
 # per turn of the event loop (measured: ~50 us a row for new rows).
 DRAIN_SLICE = 100
 DRAIN_BUDGET = 0.008
-LocalServerStarter = Callable[[], LocalS3Server]
+LocalServerStarter = Callable[[], SharedLocalBucket]
 JournalOpener = Callable[[], Journal | None]
 
 
-def _default_local_server() -> LocalS3Server:
+def _default_local_server() -> SharedLocalBucket:
     return start_local_bucket(data_dir())
 
 
@@ -77,7 +78,7 @@ class UploadController(QObject):
         self,
         model: QueueModel,
         *,
-        store_factory: StoreFactory = default_store_factory,
+        store_factory: StoreFactory | None = None,
         local_server: LocalServerStarter = _default_local_server,
         journal: JournalOpener = _default_journal,
         secret_for: SecretLookup | None = None,
@@ -91,16 +92,17 @@ class UploadController(QObject):
         self._open_journal = journal
         self._queue_lock: QueueLock | None = None
         self._engine: Engine | None = None
-        self._server: LocalS3Server | None = None
+        self._server: SharedLocalBucket | None = None
         self._waiting_paths: list[Path] = []
         self._destination_text = "Starting…"
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks()
+        self._settings_lock = asyncio.Lock()
         self._closing = False
         self._pending: dict[int, FileSnapshot] = {}
         self._drain_scheduled = False
-        # Our own threads for starting servers and engines: qasync's default executor
-        # waits for its jobs when the loop closes, which could hang quitting.
-        self._pool = BackgroundThreadPool(max_workers=2, thread_name_prefix="controller")
+        # Starting servers and engines, opening the journal: off the GUI thread, on a
+        # pool of its own (stopped in aclose).
+        self._background = Background(name="controller")
 
     # -- state the window shows ------------------------------------------------------
 
@@ -129,14 +131,24 @@ class UploadController(QObject):
         await self._use_settings(settings, secret_key)
 
     async def apply_settings(self, settings: AppSettings, secret_key: str | None) -> None:
+        """Use new settings; during start-up this waits for the start, then applies."""
         await self._use_settings(settings, secret_key)
 
     async def _use_settings(self, settings: AppSettings, secret_key: str | None) -> None:
+        # One at a time: each step below looks, awaits, then acts (no engine yet? no local
+        # server yet?), so a Settings OK while the app starts must wait for the start,
+        # or it would build a second engine and a second server beside the first.
+        async with self._settings_lock:
+            if self._closing:
+                return
+            await self._use_settings_now(settings, secret_key)
+
+    async def _use_settings_now(self, settings: AppSettings, secret_key: str | None) -> None:
         try:
             engine_settings = settings.engine_settings()
             destination = await self._destination_for(settings, secret_key)
             store = await self._in_thread(
-                self._store_factory, destination, engine_settings.concurrency
+                self._factory_for(destination), destination, engine_settings.concurrency
             )
             restore = False
             if self._engine is None:
@@ -169,6 +181,14 @@ class UploadController(QObject):
             paths, self._waiting_paths = self._waiting_paths, []
             engine.add_paths(paths)
 
+    def _factory_for(self, destination: Destination) -> StoreFactory:
+        """The local test bucket's store also restarts its server if that went away."""
+        if self._store_factory is not None:
+            return self._store_factory
+        if destination.label is not None and self._server is not None:
+            return local_store_factory(self._server)
+        return default_store_factory
+
     def _journal_and_lock(self) -> tuple[Journal | None, bool]:
         """Open the journal (in a worker thread) and take the right to restore its queue."""
         journal = self._open_journal()
@@ -181,8 +201,10 @@ class UploadController(QObject):
         remote = settings.destination(secret_key)
         if remote is not None:
             return remote
-        if self._server is None or not self._server.running:
+        if self._server is None:
             self._server = await self._in_thread(self._start_local_server)
+        else:  # it may have gone with the process that owned it
+            await self._in_thread(self._server.ensure_running)
         return self._server.destination(
             prefix=settings.prefix, checksum_mode=settings.checksum_mode
         )
@@ -257,8 +279,7 @@ class UploadController(QObject):
         if self._closing:
             return
         self._closing = True
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         if self._engine is not None:
             await self._engine.aclose()
             self._engine = None
@@ -267,7 +288,7 @@ class UploadController(QObject):
             self._server = None
         if self._queue_lock is not None:
             self._queue_lock.release()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._background.shutdown()
 
     # -- internals -------------------------------------------------------------------
 
@@ -303,9 +324,7 @@ class UploadController(QObject):
             self._pending.clear()
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await self._background.run(fn, *args)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro, name="controller")

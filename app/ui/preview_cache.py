@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from app.core.models import FileSnapshot
-from app.core.threads import BackgroundThreadPool
+from app.ui.background import Background, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +68,14 @@ class PreviewCache(QObject):
     model calls `request` for a row on screen and the preview is re-made from the
     original file (`remake`; None disables this).
 
-    Workers only make QImages (fine off the GUI thread) and emit `_finished`, which is
-    queued to a `@Slot` on this object, so results are handled on the GUI thread.
+    Decoding runs through the cache's own Background (app.ui.background): workers only
+    make QImages (fine off the GUI thread), and results are handled on the GUI thread.
 
     Signals:
         preview_ready(int): `preview_for(file_id)` now returns an image.
     """
 
     preview_ready = Signal(int)
-    _finished = Signal(object)
 
     def __init__(
         self,
@@ -106,9 +104,7 @@ class PreviewCache(QObject):
         self._next_token = 0
         self._failed: set[int] = set()
         self._closed = False
-        self._lock = threading.Lock()  # guards _closed against workers emitting late
-        self._executor = BackgroundThreadPool(max_workers=workers, thread_name_prefix="preview")
-        self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._background = Background(workers=workers, name="preview")
 
     # -- public ----------------------------------------------------------------------
 
@@ -183,11 +179,10 @@ class PreviewCache(QObject):
 
     def close(self) -> None:
         """Stop the workers (waits for the few jobs running). Idempotent."""
-        with self._lock:
-            self._closed = True
+        self._closed = True
         self._decode_wanted.clear()
         self._remake_wanted.clear()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._background.shutdown(wait=True)
 
     # -- internals -------------------------------------------------------------------
 
@@ -207,20 +202,16 @@ class PreviewCache(QObject):
                 return
             token = self._tokens.get(file_id, 0)
             self._running[file_id] = token
-            self._executor.submit(self._work, file_id, token, job)
+            self._background.submit(job, then=self._when_decoded(file_id, token))
 
-    def _work(self, file_id: int, token: int, job: Callable[[], QImage | None]) -> None:
-        """Runs on a worker thread."""
-        try:
-            image = job()
-        except Exception as exc:  # an unreadable file: a placeholder, not a crash
-            log.debug("no preview for file %s: %s", file_id, exc)
-            image = None
-        with self._lock:
-            if not self._closed:
-                self._finished.emit(_Result(file_id, token, image))
+    def _when_decoded(self, file_id: int, token: int) -> Callable[[Outcome[QImage | None]], None]:
+        def decoded(outcome: Outcome[QImage | None]) -> None:
+            if outcome.error is not None:  # an unreadable file: a placeholder, not a crash
+                log.debug("no preview for file %s: %s", file_id, outcome.error)
+            self._on_finished(_Result(file_id, token, outcome.value))
 
-    @Slot(object)
+        return decoded
+
     def _on_finished(self, result: _Result) -> None:
         if self._closed:
             return

@@ -4,10 +4,10 @@ Open it with `open()` (never `exec()` inside a coroutine) and listen to `setting
 or `accepted`. On OK the dialog stores the secret key in the SecretStore and the rest in
 the SettingsStore itself, so the caller only has to apply the new settings.
 
-"Test connection" runs `check_bucket()` on a thread the dialog owns; the worker only
-returns plain data, and the GUI thread picks it up (a 30 ms timer polls the future while
-a test runs), so a slow or unreachable server never freezes the window and no Qt object is
-touched off the GUI thread.
+"Test connection" runs `check_bucket()`, and every keyring call runs, through the
+window's Background (app.ui.background): off the GUI thread, the outcome handed back on
+it, so a slow server or keyring never freezes the window and no Qt object is touched off
+the GUI thread.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
-from urllib.parse import urlsplit
 
-from PySide6.QtCore import QEvent, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -30,10 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.config import Destination
+from app.core.config import Destination, endpoint_problem
 from app.core.errors import StoreError
 from app.core.keys import KeyTemplate, KeyTemplateError, sample_keys
 from app.core.store import S3Store
+from app.ui.background import Background, Outcome
 from app.ui.settings import (
     AUTH_DEFAULT,
     AUTH_KEYS,
@@ -66,7 +65,6 @@ LOCAL_BUCKET_NOTE = (
     "upload, so there is no connection to test."
 )
 TESTING_NOTE = "Testing the connection…"
-POLL_INTERVAL_MS = 30
 
 # Error text colours with at least 4.5:1 contrast on typical light and dark window colours.
 _ERROR_ON_LIGHT = "#c62828"
@@ -93,20 +91,6 @@ def check_connection(destination: Destination, store_factory: StoreFactory) -> t
     return True, f"Connected: bucket “{destination.bucket}” is ready."
 
 
-def endpoint_problem(url: str) -> str | None:
-    """Why an endpoint URL cannot work, or None (empty means AWS)."""
-    url = url.strip()
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        return "Start the endpoint URL with https:// (or http:// for a local server)."
-    return None
-
-
 class SettingsDialog(QDialog):
     """Edits AppSettings; saves them (and the secret key) when the user presses OK.
 
@@ -127,21 +111,23 @@ class SettingsDialog(QDialog):
         *,
         profiles: Sequence[str] | None = None,
         store_factory: StoreFactory = _open_store,
+        background: Background | None = None,
     ) -> None:
         super().__init__(parent)
         self._store = store
         self._store_factory = store_factory
         self._profiles = list(aws_profiles() if profiles is None else profiles)
         self._initial = store.load()
-        self._executor: ThreadPoolExecutor | None = None
+        # The keyring, connection tests: off the GUI thread (D-Bus may take seconds), on
+        # a pool the dialog owns while it is open (closing it drops what still runs).
+        self._given_background = background
+        self._own_background: Background | None = None
         self._testing = False
-        self._pending: Future[tuple[bool, str]] | None = None
-        # The worker never touches Qt: the GUI thread polls its future while a test runs.
-        # (Emitting a signal from a plain Python thread crashed PySide6 6.12 in our tests.)
-        self._poll_timer = QTimer(self)
-        self._poll_timer.setInterval(POLL_INTERVAL_MS)
-        self._poll_timer.timeout.connect(self._collect_test_result)
-        self._has_keyring = store.secrets.available()
+        self._test_round = 0  # a result from an earlier round (before closing) is stale
+        self._has_keyring = True  # until the keyring says otherwise: no note meanwhile
+        self._saving = False
+        self._waiting_for = {"keyring"}  # what the form still waits to hear from the keyring
+        self._background().submit(store.secrets.available, then=self._learned_keyring)
         self._credential_choices: list[tuple[str, str]] = []
         self._test_failed = False
         self._error_colour = _ERROR_ON_LIGHT
@@ -245,8 +231,13 @@ class SettingsDialog(QDialog):
         self.destination.endpoint_edit.setText(settings.endpoint_url)
         self._fill_credentials(settings)
         self.destination.access_key_edit.setText(settings.access_key)
-        secret = self._store.secrets.get(settings.access_key) if settings.access_key else None
-        self.destination.secret_edit.setText(secret or "")
+        self.destination.secret_edit.setText("")
+        if settings.access_key:
+            key = settings.access_key
+            self._waiting_for.add("secret")
+            self._background().submit(
+                self._store.secrets.get, key, then=lambda found: self._fill_secret(key, found)
+            )
         self.keys.prefix_edit.setText(settings.prefix)
         self.keys.template_edit.setText(settings.key_template)
         self.performance.concurrency_spin.setValue(settings.concurrency)
@@ -380,6 +371,30 @@ class SettingsDialog(QDialog):
 
     # ------------------------------------------------------------------ connection test
 
+    def _background(self) -> Background:
+        if self._given_background is not None:
+            return self._given_background
+        if self._own_background is None:
+            self._own_background = Background(workers=2, name="settings")
+        return self._own_background
+
+    def is_loaded(self) -> bool:
+        """Whether the keyring has answered (is there one; the saved secret)."""
+        return not self._waiting_for
+
+    def _learned_keyring(self, outcome: Outcome[bool]) -> None:
+        self._has_keyring = outcome.error is None and bool(outcome.value)
+        self._waiting_for.discard("keyring")
+        self._refresh()
+
+    def _fill_secret(self, access_key: str, outcome: Outcome[str | None]) -> None:
+        """The saved secret, unless the form has moved on meanwhile."""
+        self._waiting_for.discard("secret")
+        edit = self.destination
+        same_key = edit.access_key_edit.text().strip() == access_key
+        if outcome.error is None and outcome.value and same_key and not edit.secret_edit.text():
+            edit.secret_edit.setText(outcome.value)
+
     @Slot()
     def test_connection(self) -> None:
         """Check the bucket the form describes, on a worker thread; see `connection_tested`."""
@@ -397,24 +412,23 @@ class SettingsDialog(QDialog):
             return
         if destination is None:
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="settings-test")
         self._testing = True
         self._show_test_result(TESTING_NOTE, ok=True)
         self._refresh()
-        self._pending = self._executor.submit(check_connection, destination, self._store_factory)
-        self._poll_timer.start()
+        round_ = self._test_round
+        self._background().submit(
+            check_connection,
+            destination,
+            self._store_factory,
+            then=lambda outcome: self._tested(round_, outcome),
+        )
 
-    @Slot()
-    def _collect_test_result(self) -> None:
-        """Runs on the GUI thread: pick up the worker's (ok, message) once it is ready."""
-        future = self._pending
-        if future is None or not future.done():
-            return
-        self._poll_timer.stop()
-        self._pending = None
+    def _tested(self, round_: int, outcome: Outcome[tuple[bool, str]]) -> None:
+        """On the GUI thread: the worker's (ok, message), unless it is stale."""
+        if round_ != self._test_round:
+            return  # the dialog was closed meanwhile: nobody asked any more
         self._testing = False
-        ok, message = future.result()  # check_connection never raises
+        ok, message = outcome.get()  # check_connection never raises
         self._show_test_result(message, ok=ok)
         self._refresh()
         self.connection_tested.emit(ok, message)
@@ -430,13 +444,26 @@ class SettingsDialog(QDialog):
     # ------------------------------------------------------------------ closing
 
     def accept(self) -> None:
-        """Store the secret (keyring or memory) and the settings, then close."""
-        if not self.is_valid():
+        """Store the secret (keyring or memory, off the GUI thread) and the settings, then
+        close."""
+        if not self.is_valid() or self._saving:
             return
         settings = self.settings()
         secret = self.secret_key()
         if settings.auth == AUTH_KEYS and settings.access_key and secret:
-            self._store.secrets.set(settings.access_key, secret)
+            self._saving = True
+            self.ok_button.setEnabled(False)
+            self._background().submit(
+                self._store.secrets.set,
+                settings.access_key,
+                secret,
+                then=lambda _stored: self._saved(settings),
+            )
+        else:
+            self._saved(settings)
+
+    def _saved(self, settings: AppSettings) -> None:
+        self._saving = False
         self._store.save(settings)
         self._initial = settings
         self.settings_saved.emit(settings)
@@ -448,12 +475,11 @@ class SettingsDialog(QDialog):
         After Cancel the form goes back to the saved settings, so opening the dialog again
         never shows edits that were thrown away.
         """
-        self._poll_timer.stop()
-        self._pending = None
+        self._test_round += 1  # a test still running is not heard any more
         self._testing = False
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        if self._own_background is not None:  # what was asked still ends, unheard
+            self._own_background.shutdown(drop_queued=False)
+            self._own_background = None
         if result != QDialog.DialogCode.Accepted:
             self._load(self._initial)
         self._show_test_result("", ok=True)

@@ -8,8 +8,7 @@ exec(), because a nested event loop inside qasync's loop misbehaves.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from app import APP_NAME
 from app.core.models import FileSnapshot, FileState
 from app.core.policy import is_retryable
 from app.ui.actions import WindowActions
+from app.ui.background import Tasks, shared_background
 from app.ui.badges import FilterCategory
 from app.ui.controller import UploadController
 from app.ui.destination_bar import DestinationBar
@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         self.model = model
         self.previews = previews
         self.settings_store = settings_store
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks()
         self._quit_confirmed = False
         self._settings_dialog: SettingsDialog | None = None
         self.close_requested_with_work = False  # for tests: a confirmation was asked
@@ -270,9 +270,13 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _on_settings_saved(self, _settings: object) -> None:
+        self._tasks.spawn(self._apply_saved_settings(), name="apply-settings")
+
+    async def _apply_saved_settings(self) -> None:
         store = self.settings_store
         app_settings = store.load()
-        self._spawn(self.controller.apply_settings(app_settings, store.secret_for(app_settings)))
+        secret = await shared_background().run(store.secret_for, app_settings)  # keyring
+        await self.controller.apply_settings(app_settings, secret)
 
     # -- selection, context menu and detail -------------------------------------------
 
@@ -403,14 +407,33 @@ class MainWindow(QMainWindow):
         )
         box.open()
 
+    def bring_forward(self, paths: list[Path]) -> None:
+        """A later launch handed over these paths (none: it only wants the window)."""
+        self.add_paths(paths)
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def offer_crash_report(self, report: Path) -> None:
+        """The last run stopped unexpectedly: say so, and offer its report."""
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            APP_NAME,
+            "Photo Uploader stopped unexpectedly last time. Your queue is back; files that "
+            "were running are finished now.",
+            QMessageBox.StandardButton.Close,
+            self,
+        )
+        box.setInformativeText(f"The report is in {report}.")
+        show = box.addButton("Show report", QMessageBox.ButtonRole.ActionRole)
+        show.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(report))))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
     def confirm_quit(self) -> None:
         self._quit_confirmed = True
         self.close()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 def _adding_message(paths: Sequence[Path]) -> str:

@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,7 @@ def open_dialog(
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
+    qtbot.waitUntil(dialog.is_loaded)  # the keyring answered off the GUI thread
     return dialog
 
 
@@ -279,8 +281,16 @@ def test_thumbnail_collision_is_refused(qtbot: QtBot, store: SettingsStore) -> N
     ("edit", "problem"),
     [
         ({"bucket": ""}, "Enter the bucket name"),
-        ({"endpoint": "s3.example.com"}, "Start the endpoint URL with https://"),
-        ({"endpoint": "ftp://s3.example.com"}, "Start the endpoint URL with https://"),
+        (
+            {"endpoint": "s3.example.com"},
+            "“s3.example.com” does not start with http:// or https://. Write the endpoint URL "
+            "with its scheme, e.g. https://s3.example.com.",
+        ),
+        (
+            {"endpoint": "localhost:9000"},
+            "Write the endpoint URL with its scheme, e.g. http://localhost:9000.",
+        ),
+        ({"endpoint": "ftp://s3.example.com"}, "e.g. https://s3.example.com."),
         ({"secret": ""}, "Enter both the access key ID and the secret key"),
         ({"access_key": ""}, "Enter both the access key ID and the secret key"),
     ],
@@ -369,7 +379,8 @@ def test_no_keyring_note_only_with_access_keys(qtbot: QtBot, ini: Path) -> None:
     dialog.destination.bucket_edit.setText("b")
     dialog.destination.access_key_edit.setText("AKIAEXAMPLE")
     dialog.destination.secret_edit.setText(SECRET)
-    dialog.accept()
+    with qtbot.waitSignal(dialog.accepted):  # the secret is stored off the GUI thread
+        dialog.accept()
     assert secrets.get("AKIAEXAMPLE") == SECRET  # kept for this session
     assert SECRET not in ini.read_text(encoding="utf-8")
 
@@ -553,9 +564,10 @@ def test_result_after_closing_is_ignored(qtbot: QtBot, store: SettingsStore) -> 
 
     with qtbot.assertNotEmitted(dialog.connection_tested):
         factory.gate.set()
-        qtbot.waitUntil(lambda: factory.stores[0].closed, timeout=TEST_TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: bool(factory.stores) and factory.stores[0].closed, timeout=TEST_TIMEOUT_MS
+        )
         QApplication.processEvents()
-    assert not dialog._poll_timer.isActive()  # nothing is waiting for the old result
     assert dialog.destination.test_result.text() == ""
 
 
@@ -568,3 +580,52 @@ def test_testing_again_after_reopening(qtbot: QtBot, store: SettingsStore, moto_
     with qtbot.waitSignal(dialog.connection_tested, timeout=TEST_TIMEOUT_MS) as tested:
         qtbot.mouseClick(dialog.destination.test_button, Qt.MouseButton.LeftButton)
     assert tested.args[0] is True
+
+
+class SlowKeyring(MemorySecretStore):
+    """A keyring behind a D-Bus that takes its time: every call waits for `answer`, and
+    notes the thread it ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = threading.Event()
+        self.threads: set[str] = set()
+
+    def _wait(self) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.answer.wait(10)
+
+    def available(self) -> bool:
+        self._wait()
+        return True
+
+    def get(self, access_key: str) -> str | None:
+        self._wait()
+        return super().get(access_key)
+
+    def set(self, access_key: str, secret: str) -> bool:
+        self._wait()
+        return super().set(access_key, secret)
+
+
+def test_a_slow_keyring_never_holds_up_the_dialog(qtbot: QtBot, ini: Path) -> None:
+    keyring = SlowKeyring()
+    keyring.secrets["AKIAEXAMPLE"] = SECRET
+    store = SettingsStore(QSettings(str(ini), QSettings.Format.IniFormat), keyring)
+    store.save(AppSettings(bucket="b", auth=AUTH_KEYS, access_key="AKIAEXAMPLE"))
+
+    started = time.monotonic()
+    dialog = SettingsDialog(store, profiles=[])  # opens at once, keyring or not
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert time.monotonic() - started < 2.0
+    assert not dialog.is_loaded() and dialog.destination.secret_edit.text() == ""
+    dialog.keys.prefix_edit.setText("responsive")  # the form works meanwhile
+    assert dialog.keys.photo_preview.text().startswith("responsive/")
+
+    keyring.answer.set()
+    qtbot.waitUntil(dialog.is_loaded)
+    assert dialog.destination.secret_edit.text() == SECRET
+    with qtbot.waitSignal(dialog.accepted):
+        dialog.accept()
+    assert keyring.threads and "MainThread" not in keyring.threads

@@ -58,7 +58,9 @@ async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
     except FileChanged:
         return _rejected(job, tools, CHANGED_WHILE_READING)
     except OSError as exc:
-        return _rejected(job, tools, describe_unreadable(job.path, exc))
+        # (It looks at the file's folder: on the I/O threads, since a drive that just
+        # failed a read is exactly the one that may hang now.)
+        return _rejected(job, tools, await tools.run_io(describe_unreadable, job.path, exc))
     job.hashed(facts.size, facts.mtime_ns)
     if facts.size == 0:
         return _rejected(job, tools, describe_unrecognised(b""))

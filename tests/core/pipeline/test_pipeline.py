@@ -360,3 +360,38 @@ def test_reconfigure_sends_new_files_to_new_store_and_old_thumbnails_home(
     assert snaps["second.jpg"].key is not None
     assert snaps["second.jpg"].key.startswith("stamps/second-")
     assert new.photo_keys() == sorted([snaps["second.jpg"].key, snaps["second.jpg"].thumbnail_key])
+
+
+def test_a_file_that_cannot_be_read_is_looked_into_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telling a vanished folder from a vanished file stats the folder: never on the loop,
+    since a drive that just failed a read is the one that may hang."""
+    import os
+
+    import app.core.pipeline.integrity as integrity
+
+    gone = tmp_path / "unplugged" / "coin.jpg"
+    threads: list[str] = []
+    real = os.path.isdir
+
+    def noting_isdir(path: object) -> bool:
+        threads.append(threading.current_thread().name)
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(integrity.os.path, "isdir", noting_isdir)
+
+    async def go() -> FileSnapshot:
+        h = Harness(FakeStore())
+        try:
+            (file_id,) = h.pipeline.enqueue([WalkEntry(gone)])
+            await h.pipeline.wait_idle()
+            snap = h.pipeline.snapshot(file_id)
+            assert snap is not None
+            return snap
+        finally:
+            await h.close()
+
+    snap = run(go)
+    assert snap.state is FileState.FAILED and "folder is no longer there" in (snap.error or "")
+    assert threads and "MainThread" not in threads
