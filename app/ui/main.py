@@ -1,8 +1,11 @@
 """Starting the window: Qt application, qasync loop, crash handling, a clean quit.
 
 qasync runs asyncio on Qt's event loop. The coroutine `_run_window` lives as long as the
-window; closing the window (or Ctrl+C in the terminal) sets `quit_requested`, then the
-controller cancels uploads and stops the local server before the loop ends.
+window; closing the window, or SIGINT, SIGTERM or SIGHUP (Ctrl+C, `kill`, logging out),
+sets `quit_requested`, then the controller cancels uploads and stops the local server
+before the loop ends. A later launch for the same user and data folder hands its paths
+to this window (app.ui.single_instance). What was installed at start (signal handlers,
+the Qt message handler, the excepthook, the crash trail) is removed at the end.
 """
 
 from __future__ import annotations
@@ -15,24 +18,28 @@ import asyncio
 import gc
 import logging
 import logging.handlers
-import signal
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import qasync
-from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import APP_NAME, __version__
+from app.core.crashlog import CrashTrail
 from app.core.paths import data_dir
+from app.ui.background import shared_background
 from app.ui.controller import UploadController
 from app.ui.preview_cache import PreviewCache
 from app.ui.queue_model import QueueModel
 from app.ui.settings import SettingsStore
+from app.ui.signals import SignalHandler
+from app.ui.single_instance import InstanceServer, hand_over, instance_name
 from app.ui.window import MainWindow
 
 log = logging.getLogger("app")
@@ -54,19 +61,29 @@ def setup_logging() -> Path:
     return path
 
 
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+
+
+def qt_message_to_log(kind: QtMsgType, context: Any, message: str) -> None:
+    """A Qt message into the log, with its category and where in Qt it was raised."""
+    category = getattr(context, "category", None) or "default"
+    where = ""
+    file, line = getattr(context, "file", None), getattr(context, "line", 0)
+    if file:
+        where = f" ({file}:{line})"
+    logging.getLogger(f"qt.{category}").log(
+        _QT_LEVELS.get(kind, logging.WARNING), "%s%s", message, where
+    )
+
+
 def _route_qt_messages() -> None:
-    levels = {
-        QtMsgType.QtDebugMsg: logging.DEBUG,
-        QtMsgType.QtInfoMsg: logging.INFO,
-        QtMsgType.QtWarningMsg: logging.WARNING,
-        QtMsgType.QtCriticalMsg: logging.ERROR,
-        QtMsgType.QtFatalMsg: logging.CRITICAL,
-    }
-
-    def handler(kind: QtMsgType, _context: object, message: str) -> None:
-        logging.getLogger("qt").log(levels.get(kind, logging.WARNING), message)
-
-    qInstallMessageHandler(handler)
+    qInstallMessageHandler(qt_message_to_log)
 
 
 class CrashReporter:
@@ -127,28 +144,33 @@ WindowScript = Callable[[MainWindow], Awaitable[None]]
 
 
 async def _run_window(
-    app: QApplication, paths: list[Path], script: WindowScript | None = None
+    app: QApplication,
+    paths: list[Path],
+    script: WindowScript | None = None,
+    instance: InstanceServer | None = None,
+    last_crash: Path | None = None,
 ) -> int:
-    loop = asyncio.get_running_loop()
     quit_requested = asyncio.Event()
     app.aboutToQuit.connect(quit_requested.set)
-    # Ctrl+C in the terminal: Python only sees the signal when Python code runs, so a
-    # short timer keeps it running; the handler asks for a clean quit (qasync #127).
-    signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(quit_requested.set))
-    sigint_pump = QTimer()
-    sigint_pump.start(200)
-    sigint_pump.timeout.connect(lambda: None)
+    signals = SignalHandler(quit_requested.set)
+    signals.activate()
 
+    background = shared_background()
     settings_store = SettingsStore.open_default()
     previews = PreviewCache()
     model = QueueModel(previews)
     controller = UploadController(model, secret_for=settings_store.secrets.get)
     window = MainWindow(controller, model, previews, settings_store)
     window.closed.connect(quit_requested.set)
+    if instance is not None:
+        instance.paths_received.connect(lambda handed: window.bring_forward(handed))
     window.show()
+    if last_crash is not None:
+        window.offer_crash_report(last_crash)
     try:
         settings = settings_store.load()
-        await controller.start(settings, settings_store.secret_for(settings))
+        secret = await background.run(settings_store.secret_for, settings)  # the keyring
+        await controller.start(settings, secret)
         tune_garbage_collector()
         if paths:
             window.add_paths(paths)
@@ -157,8 +179,11 @@ async def _run_window(
             scripted.add_done_callback(lambda _task: quit_requested.set())
         await quit_requested.wait()
     finally:
-        sigint_pump.stop()
+        signals.deactivate()
+        if instance is not None:
+            instance.close()
         await controller.aclose()
+        background.shutdown()
         previews.close()
         if window.isVisible():
             window.save_state()
@@ -221,14 +246,24 @@ def run_gui(argv: Sequence[str], script: WindowScript | None = None) -> int:
     log_path = setup_logging()
     favour_the_gui_thread()
     app = create_application([sys.argv[0]])
+    name = instance_name(data_dir())
+    if script is None and hand_over(name, paths):
+        log.info("handed %d path(s) to the window already open", len(paths))
+        return 0
+    instance = InstanceServer(name)
+    instance.listen()
+    trail = CrashTrail(data_dir()).install()
     _route_qt_messages()
     reporter = CrashReporter(log_path)
     sys.excepthook = reporter.excepthook
     try:
         with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
             runner.get_loop().set_exception_handler(reporter.loop_handler)
-            return runner.run(_run_window(app, paths, script))
+            return runner.run(_run_window(app, paths, script, instance, trail.last_crash))
     finally:
+        sys.excepthook = sys.__excepthook__
+        qInstallMessageHandler(None)
+        trail.uninstall()
         # Free Python-side Qt wrappers while the application still exists; left to
         # interpreter shutdown, PySide6 can crash tearing them down in the wrong order.
         gc.collect()
