@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -14,11 +15,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     silence_decoder_warnings()
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in CLI_COMMANDS:
+    if args and args[0] in CLI_COMMANDS:  # a command word wins over a file of that name
         from app.cli import main as cli_main
 
         return cli_main(args)
+    if args and is_unknown_command(args[0]):
+        from app.cli import EXIT_USAGE, unknown_command
+
+        print(f"photo-uploader: {unknown_command(args[0])}", file=sys.stderr)
+        return EXIT_USAGE
     return gui_main(args)
+
+
+def is_unknown_command(word: str) -> bool:
+    """A bare word (no folder in it) that is neither an option nor an existing path: a
+    mistyped command, not a photo. Anything written as a path opens the window, which
+    says so if it does not exist."""
+    if word.startswith("-") or os.sep in word or "/" in word or word.startswith(("~", ".")):
+        return False
+    return not os.path.lexists(word)
 
 
 def gui_main(argv: Sequence[str] | None = None, script: Any = None) -> int:

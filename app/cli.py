@@ -1,29 +1,40 @@
-"""The headless command line: `python -m app upload PATH...`.
+"""The headless command line: `python -m app upload PATH...`, `python -m app history`.
 
 Its flags, JSON lines and exit codes are an interface other tools depend on (see README).
-Exit 0 when nothing failed, 1 when a file failed, 2 for usage or configuration errors.
+Exit 0 when nothing failed, 1 when a file failed, 2 for usage or configuration errors,
+130 when interrupted (Ctrl+C, SIGTERM or SIGHUP: what got done is still reported).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import os
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TextIO
 
 from app import __version__
-from app.core.config import CHECKSUM_MODES, DEFAULT_CONCURRENCY, Destination, EngineSettings
-from app.core.engine import Engine
+from app.core import wording
+from app.core.config import (
+    CHECKSUM_MODES,
+    DEFAULT_CONCURRENCY,
+    Destination,
+    EngineSettings,
+    endpoint_problem,
+)
+from app.core.engine import Engine, StoreFactory, default_store_factory
 from app.core.errors import StoreError
 from app.core.journal import ORIGIN_CLI, JournalRow, default_journal_path, open_journal
 from app.core.keys import KeyTemplate, KeyTemplateError
 from app.core.localserver import LocalServerError, start_local_bucket
+from app.core.localserver.store import local_store_factory
 from app.core.models import FileSnapshot, FileState, Outage, OutageStatus, ThumbnailState
 from app.core.paths import data_dir
 from app.core.policy import needs_retry, run_failed
@@ -107,6 +118,9 @@ def _limit(text: str) -> int:
 
 def destination_from_args(args: argparse.Namespace) -> Destination | None:
     """The remote destination the flags name, or None for the local test bucket."""
+    problem = endpoint_problem(args.endpoint_url or "")
+    if problem is not None:
+        raise UsageError(problem)
     if not args.bucket:
         for flag in ("endpoint_url", "region", "profile"):
             if getattr(args, flag):
@@ -264,37 +278,111 @@ class JsonLinesReport:
                 self._out.flush()
 
 
+class Interruption:
+    """SIGINT, SIGTERM and SIGHUP as the command line hears them (logging out of a desktop
+    sends SIGHUP or SIGTERM): the first asks for a clean stop (files still running are
+    cancelled, left unfinished in the journal for the next run, and what got done is
+    reported); a second ends the process at once."""
+
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+    )
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        self.signal: int | None = None
+        for sig in self.SIGNALS:
+            self._loop.add_signal_handler(sig, self._received, sig)
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    async def race(self, work: Awaitable[None]) -> bool:
+        """Run `work`; True when it finished, False when a signal came first."""
+        finished = asyncio.ensure_future(work)
+        stopped = asyncio.ensure_future(self._event.wait())
+        await asyncio.wait({finished, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if finished.done():
+            finished.result()
+            return True
+        finished.cancel()
+        return False
+
+    def remove(self) -> None:
+        for sig in self.SIGNALS:
+            self._loop.remove_signal_handler(sig)
+
+    def _received(self, sig: int) -> None:
+        if self._event.is_set():
+            os._exit(EXIT_INTERRUPTED)  # a second signal: now (our server dies with us)
+        self.signal = sig
+        self._event.set()
+
+
 async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = settings_from_args(args)
     destination = destination_from_args(args)
-    async with AsyncExitStack() as stack:
-        if destination is None:
-            server = await asyncio.to_thread(start_local_bucket, data_dir())
-            stack.callback(server.stop)
-            destination = server.destination(prefix=args.prefix, checksum_mode=args.checksums)
-        journal = await asyncio.to_thread(open_journal, ORIGIN_CLI)
-        engine = Engine(
-            destination,
-            settings,
-            journal=journal,
-            on_problem=lambda problem: print(f"photo-uploader: {problem}", file=err),
-        )
-        stack.push_async_callback(engine.aclose)
-        try:
-            await engine.check_destination()
-        except StoreError as exc:
-            raise UsageError(str(exc)) from None
-        report: HumanReport | JsonLinesReport
-        report = JsonLinesReport(out) if args.jsonl else HumanReport(out, err)
-        engine.add_observer(report.on_change)
-        engine.add_status_observer(OutageReport(err).on_status)
-        engine.add_paths(args.paths)
-        await engine.wait_idle()
-        snapshots = engine.snapshots()
-        if isinstance(report, HumanReport):
-            out.write(report.summary(snapshots, destination) + "\n")
-        return EXIT_FAILED if any(run_failed(s) for s in snapshots) else EXIT_OK
+    interruption = Interruption()
+    try:
+        async with AsyncExitStack() as stack:
+            store_factory: StoreFactory = default_store_factory
+            if destination is None:
+                server = await asyncio.to_thread(start_local_bucket, data_dir())
+                stack.callback(server.stop)
+                destination = server.destination(prefix=args.prefix, checksum_mode=args.checksums)
+                store_factory = local_store_factory(server)
+            journal = await asyncio.to_thread(open_journal, ORIGIN_CLI)
+            engine = Engine(
+                destination,
+                settings,
+                store_factory=store_factory,
+                journal=journal,
+                on_problem=lambda problem: print(f"photo-uploader: {problem}", file=err),
+            )
+            stack.push_async_callback(engine.aclose)
+            try:
+                await engine.check_destination()
+            except StoreError as exc:
+                raise UsageError(str(exc)) from None
+            report: HumanReport | JsonLinesReport
+            report = JsonLinesReport(out) if args.jsonl else HumanReport(out, err)
+            engine.add_observer(report.on_change)
+            engine.add_status_observer(OutageReport(err).on_status)
+            finished = False
+            if not interruption.requested:
+                engine.add_paths(args.paths)
+                finished = await interruption.race(engine.wait_idle())
+            if not finished:
+                await engine.aclose()  # cancels what runs; what got done is reported below
+            snapshots = engine.snapshots()
+            if isinstance(report, HumanReport):
+                out.write(report.summary(snapshots, destination) + "\n")
+            if not finished:
+                err.write(f"photo-uploader: {interrupted_sentence(snapshots)}\n")
+                return EXIT_INTERRUPTED
+            return EXIT_FAILED if any(run_failed(s) for s in snapshots) else EXIT_OK
+    finally:
+        interruption.remove()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def interrupted_sentence(snapshots: Sequence[FileSnapshot]) -> str:
+    left = sum(1 for s in snapshots if not is_finished_here(s))
+    if not left:
+        return "interrupted."
+    noun = "file was" if left == 1 else "files were"
+    return (
+        f"interrupted: {left} {noun} not finished; the same command picks them up where "
+        "they stopped."
+    )
+
+
+def is_finished_here(snap: FileSnapshot) -> bool:
+    """Uploaded, duplicate or failed in this run (not cancelled by the interruption)."""
+    return snap.state.is_final and snap.state is not FileState.CANCELLED
 
 
 def run_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -327,21 +415,45 @@ def describe_history(row: JournalRow) -> str:
     return f"{when}  {HumanReport.describe(row.to_snapshot())}"
 
 
+COMMANDS = ("upload", "history")
+
+
 def main(
-    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
+    out = sys.stdout if out is None else out  # resolved now: tests capture sys.stdout
+    err = sys.stderr if err is None else err
+    before = wording.use(wording.Surface.CLI)  # "--bucket", not "Settings"
+    try:
+        return _main(argv, out, err)
+    finally:
+        wording.use(before)
+
+
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command not in ("upload", "history"):
+    if args.command not in COMMANDS:
         parser.print_help(out)
         return EXIT_USAGE
     try:
         if args.command == "history":
             return run_history(args, out, err)
         return asyncio.run(run_upload(args, out, err))
-    except (UsageError, LocalServerError) as exc:
+    except (UsageError, LocalServerError, StoreError) as exc:
         err.write(f"photo-uploader: {exc}\n")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        err.write("\nphoto-uploader: interrupted; unfinished files were not uploaded.\n")
+    except KeyboardInterrupt:  # before the loop could hear it
+        err.write("\nphoto-uploader: interrupted before anything was uploaded.\n")
         return EXIT_INTERRUPTED
+
+
+def unknown_command(word: str) -> str:
+    """One sentence for a first word that is neither a command nor an existing path."""
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    hint = f" Did you mean “{close[0]}”?" if close else ""
+    commands = ", ".join(COMMANDS)
+    return (
+        f"“{word}” is not a command, nor a file or folder here.{hint} The commands are "
+        f"{commands}; to open a file with that name, write it as a path (./{word})."
+    )

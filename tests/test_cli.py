@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import signal
+from pathlib import Path
 
+import boto3
+import pytest
+from moto import mock_aws
+
+from app import __main__ as entry
+from app import cli
 from app.cli import OutageReport
+from app.core import wording
 from app.core.models import Outage, OutageStatus
 
 REASON = "Cannot reach the storage server at http://127.0.0.1:9."
@@ -25,3 +36,84 @@ def test_an_outage_is_said_once_when_it_starts_and_once_when_it_ends() -> None:
         "photo-uploader: Cannot reach the storage server at http://127.0.0.1:9 for 39 s, "
         "so the files waiting for it failed. Retry them once it is back.",
     ]
+
+
+# -- the command line's words and signals -------------------------------------------------
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("localhost:9000", "http://localhost:9000"),
+        ("127.0.0.1:9000/", "http://127.0.0.1:9000/"),
+        ("minio.example.net:9000", "https://minio.example.net:9000"),
+    ],
+)
+def test_an_endpoint_without_a_scheme_is_one_sentence_and_exit_2(
+    tmp_path: Path, typed: str, suggested: str
+) -> None:
+    code, out, err = run_cli("upload", str(tmp_path), "--bucket", "b", "--endpoint-url", typed)
+    assert code == cli.EXIT_USAGE and out == ""
+    assert err == (
+        f"photo-uploader: The endpoint URL “{typed}” does not start with http:// or https://. "
+        f"Give --endpoint-url with its scheme, e.g. {suggested}.\n"
+    )
+
+
+def test_a_missing_bucket_names_the_flag_to_fix_on_the_command_line(tmp_path: Path) -> None:
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="real")
+        code, _out, err = run_cli("upload", str(tmp_path), "--bucket", "no-such-bucket")
+    assert code == cli.EXIT_USAGE
+    assert err.strip().endswith("does not exist. Check the name given to --bucket.")
+    assert "Settings" not in err
+    assert wording.surface() is wording.Surface.WINDOW  # the window's words again after
+
+
+def test_a_mistyped_command_is_named_with_the_closest_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert entry.main(["uplod", "photos"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "photo-uploader: “uplod” is not a command, nor a file or folder here. Did you mean "
+        "“upload”? The commands are upload, history; to open a file with that name, write it "
+        "as a path (./uplod).\n"
+    )
+
+
+def test_a_command_word_wins_over_a_file_of_that_name_unless_written_as_a_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "history").write_bytes(b"a file called history")
+    assert entry.main(["history"]) == 0  # the command ran (nothing uploaded yet)
+    assert capsys.readouterr().err == ""
+    assert not entry.is_unknown_command("./history")  # a path: the window opens with it
+    assert not entry.is_unknown_command("history")  # it exists
+    assert entry.is_unknown_command("histroy")
+
+
+def test_a_second_signal_ends_the_command_line_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+
+    async def go() -> bool:
+        interruption = cli.Interruption()
+        try:
+            interruption._received(signal.SIGTERM)
+            first = interruption.requested and exits == []
+            interruption._received(signal.SIGINT)
+            return first
+        finally:
+            interruption.remove()
+
+    assert asyncio.run(go())
+    assert exits == [cli.EXIT_INTERRUPTED]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from app.core.keys import KeyTemplate, normalize_prefix
 from app.core.retry import DEFAULT_RETRY, RetryPolicy
 from app.core.thumbnails import ThumbnailSpec
+from app.core.wording import fix
 
 CHECKSUM_MODES = ("when_supported", "when_required")
 DEFAULT_CONCURRENCY = 8
@@ -93,6 +95,35 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"Concurrency must be between 1 and {MAX_CONCURRENCY}.")
+
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why an endpoint URL cannot work, in one sentence that says what to write instead;
+    None when it can (an empty one means AWS)."""
+    url = url.strip()
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is not None and parts.scheme in ("http", "https") and host:
+        return None
+    return f"The endpoint URL “{url}” does not start with http:// or https://. " + fix(
+        "endpoint_scheme", suggestion=suggest_endpoint(url)
+    )
+
+
+def suggest_endpoint(url: str) -> str:
+    """What the collector most likely meant: http:// for this computer, else https://."""
+    rest = url.strip().split("://", 1)[-1].lstrip("/")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0] if not rest.startswith("[") else "[::1]"
+    scheme = "http" if host.lower() in _LOOPBACK_HOSTS or host.startswith("127.") else "https"
+    return f"{scheme}://{rest}"
 
 
 def cpu_workers() -> int:

@@ -114,6 +114,7 @@ class Engine:
     ) -> None:
         self.destination = destination
         self._secret_for = secret_for
+        self._closed = False
         self.settings = settings
         # Sized for the highest concurrency settings allow (threads start only when
         # needed), so reconfigure() never outgrows it.
@@ -240,7 +241,11 @@ class Engine:
         )
 
     async def aclose(self) -> None:
-        """Cancel all work and stop every thread; never waits long on a stuck upload."""
+        """Cancel all work and stop every thread; never waits long on a stuck upload.
+        A second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         await self.pipeline.aclose()
         if self.journal is not None:  # a journal on a stalled disk must not hang quitting
             await self.journal.aclose(JOURNAL_CLOSE_TIMEOUT)

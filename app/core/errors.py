@@ -19,6 +19,8 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from app.core.wording import fix
+
 
 class StoreError(Exception):
     """A storage failure with a plain-language message.
@@ -71,12 +73,15 @@ class _Wording:
     message: str
     permanent: bool
     retryable: bool = False
+    fix: str | None = None  # what to change, as app.core.wording names it
+
+    def text(self, **values: str) -> str:
+        message = self.message.format(**values)
+        return f"{message} {fix(self.fix)}" if self.fix else message
 
 
 _CLIENT_ERRORS: dict[str, _Wording] = {
-    "NoSuchBucket": _Wording(
-        "The bucket “{bucket}” does not exist. Check the bucket name in Settings.", True
-    ),
+    "NoSuchBucket": _Wording("The bucket “{bucket}” does not exist.", True, fix="bucket"),
     "InvalidAccessKeyId": _Wording(
         "The storage server does not recognise the access key. Check your credentials.", True
     ),
@@ -99,11 +104,10 @@ _CLIENT_ERRORS: dict[str, _Wording] = {
     ),
     "InvalidBucketName": _Wording("“{bucket}” is not a valid bucket name.", True),
     "PermanentRedirect": _Wording(
-        "The bucket “{bucket}” is in another region. Set its region in Settings.", True
+        "The bucket “{bucket}” is in another region.", True, fix="region"
     ),
     "AuthorizationHeaderMalformed": _Wording(
-        "The storage server rejected the request's region. Set the bucket's region in Settings.",
-        True,
+        "The storage server rejected the request's region.", True, fix="request_region"
     ),
     "SlowDown": _Wording("The storage server asked us to slow down.", False, True),
     "ServiceUnavailable": _Wording("The storage server is temporarily unavailable.", False, True),
@@ -128,11 +132,7 @@ _HTTP_STATUS: dict[str, _Wording] = {
     "502": _Wording("The storage server had a gateway error (502).", False, True),
     "503": _CLIENT_ERRORS["ServiceUnavailable"],
     "504": _Wording("The storage server timed out (504).", False, True),
-    "501": _Wording(
-        "The storage server does not support this request. If it rejects checksums, set "
-        "Checksums to “when required” in Settings.",
-        True,
-    ),
+    "501": _Wording("The storage server does not support this request.", True, fix="checksums"),
 }
 _CLIENT_ERRORS["NotImplemented"] = _HTTP_STATUS["501"]
 
@@ -158,15 +158,14 @@ def describe_store_error(exc: BaseException, *, bucket: str, endpoint: str | Non
             return StoreError(f"The storage server refused the request: {detail}.", permanent=True)
         whole = wording.permanent and code != "400"
         return StoreError(
-            wording.message.format(bucket=bucket),
+            wording.text(bucket=bucket),
             permanent=wording.permanent,
             retryable=wording.retryable,
             whole_destination=whole,
         )
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return StoreError(
-            "No AWS credentials were found. Enter keys in Settings, pick a profile, or set "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+            f"No AWS credentials were found. {fix('credentials')}",
             permanent=True,
             whole_destination=True,
         )

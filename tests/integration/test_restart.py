@@ -80,8 +80,9 @@ def kill_hard(process: subprocess.Popen[str]) -> str:
 
 @contextlib.contextmanager
 def orphans_reaped(marker: Path) -> Iterator[None]:
-    """`kill -9` leaves the app's local S3 server (its own session) running: stop every
-    process whose command line names `marker` when the test ends."""
+    """A safety net: stop every process whose command line names `marker` when the test
+    ends (the local server dies with its owner, even on kill -9, so this should find
+    none; if it does, the test does not leave it running either)."""
     try:
         yield
     finally:
