@@ -29,6 +29,7 @@ from app.core.config import (
     EngineSettings,
     endpoint_problem,
 )
+from app.core.crashlog import CrashTrail
 from app.core.engine import Engine, StoreFactory, default_store_factory
 from app.core.errors import StoreError
 from app.core.journal import ORIGIN_CLI, JournalRow, default_journal_path, open_journal
@@ -439,7 +440,16 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     try:
         if args.command == "history":
             return run_history(args, out, err)
-        return asyncio.run(run_upload(args, out, err))
+        trail = CrashTrail(data_dir()).install()
+        try:
+            if trail.last_crash is not None:
+                err.write(
+                    "photo-uploader: the last run stopped unexpectedly; its report is in "
+                    f"{trail.last_crash}.\n"
+                )
+            return asyncio.run(run_upload(args, out, err))
+        finally:
+            trail.uninstall()
     except (UsageError, LocalServerError, StoreError) as exc:
         err.write(f"photo-uploader: {exc}\n")
         return EXIT_USAGE

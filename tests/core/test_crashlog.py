@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
 
-from app.core.crashlog import CRASH_FILE, LAST_CRASH_FILE, CrashTrail
+from app.core.crashlog import LAST_CRASH_FILE, CrashTrail, crash_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,7 +29,8 @@ def test_a_crash_leaves_a_report_that_the_next_start_sets_aside(tmp_path: Path) 
         text=True,
     )
     assert crashed.returncode != 0
-    assert "Fatal Python error" in (tmp_path / CRASH_FILE).read_text()
+    (left,) = tmp_path.glob("crash-*.log")
+    assert "Fatal Python error" in left.read_text()
 
     trail = CrashTrail(tmp_path).install()
     try:
@@ -38,13 +40,40 @@ def test_a_crash_leaves_a_report_that_the_next_start_sets_aside(tmp_path: Path) 
         assert "Fatal Python error: Segmentation fault" in report
     finally:
         trail.uninstall()
-    assert not (tmp_path / CRASH_FILE).exists()  # a clean exit leaves nothing to report
+    assert list(tmp_path.glob("crash-[0-9]*.log")) == []  # a clean exit leaves nothing
 
 
 def test_a_clean_run_and_a_killed_one_report_nothing(tmp_path: Path) -> None:
     CrashTrail(tmp_path).install().uninstall()
-    assert not (tmp_path / CRASH_FILE).exists()
-    (tmp_path / CRASH_FILE).write_text("")  # kill -9: the file stayed, empty
+    assert list(tmp_path.glob("crash-*.log")) == []
+    (tmp_path / crash_file(999_999_999)).write_text("")  # kill -9: the file stayed, empty
     trail = CrashTrail(tmp_path).install()
     trail.uninstall()
     assert trail.last_crash is None and not (tmp_path / LAST_CRASH_FILE).exists()
+    assert list(tmp_path.glob("crash-*.log")) == []
+
+
+def test_a_run_still_going_keeps_its_file(tmp_path: Path) -> None:
+    other = CrashTrail(tmp_path).install()  # this process: alive
+    try:
+        assert CrashTrail(tmp_path).install().last_crash is None
+        assert other.path.exists()
+    finally:
+        other.uninstall()
+
+
+def test_the_command_line_names_the_report_of_a_run_that_crashed(tmp_path: Path) -> None:
+    from app import cli
+    from app.core.paths import data_dir
+
+    data = data_dir()  # the test's own data folder (see conftest)
+    (data / crash_file(999_999_998)).write_text("Fatal Python error: Aborted\n")
+    err = io.StringIO()
+    bad = ["upload", str(tmp_path), "--bucket", "b", "--endpoint-url", "bad:1"]
+    assert cli.main(bad, io.StringIO(), err) == cli.EXIT_USAGE
+    first_line = err.getvalue().splitlines()[0]
+    assert first_line == (
+        "photo-uploader: the last run stopped unexpectedly; its report is in "
+        f"{data / LAST_CRASH_FILE}."
+    )
+    assert "Aborted" in (data / LAST_CRASH_FILE).read_text()
