@@ -247,7 +247,7 @@ def run_gui(argv: Sequence[str], script: WindowScript | None = None) -> int:
     favour_the_gui_thread()
     app = create_application([sys.argv[0]])
     name = instance_name(data_dir())
-    if script is None and hand_over(name, paths):
+    if script is None and hand_over(name, paths):  # (app.__main__ asks first, before loading)
         log.info("handed %d path(s) to the window already open", len(paths))
         return 0
     instance = InstanceServer(name)

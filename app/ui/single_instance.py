@@ -49,6 +49,15 @@ def hand_over(name: str, paths: list[Path], timeout_ms: int = HAND_OVER_TIMEOUT_
     return answered == _ACK
 
 
+def hand_over_to_open_window(argv: list[str]) -> bool:
+    """For a launch: hand `argv`'s paths to the window open for this user and data folder,
+    if there is one (False: this launch opens the window)."""
+    from app.core.paths import data_dir
+
+    paths = [Path(arg).expanduser() for arg in argv if not arg.startswith("-")]
+    return hand_over(instance_name(data_dir()), paths)
+
+
 class InstanceServer(QObject):
     """The open window's end: hears later launches.
 

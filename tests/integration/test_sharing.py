@@ -222,7 +222,7 @@ def test_a_second_launch_hands_its_paths_to_the_open_window(tmp_path: Path) -> N
             )
             took = time.monotonic() - started
             assert second.returncode == 0, second.stdout + second.stderr
-            assert took < 10, took  # (a Python and Qt start-up; the hand-over itself is quick)
+            assert took < 5, took  # 0.4 s here: it hands over before loading the rest
             wait_for(lambda: bucket.indexed() == 1, window, "the open window uploaded it")
             (stored,) = bucket.folder.glob("lot 00-*.jpg")
             assert stored.read_bytes() == photo.read_bytes()
