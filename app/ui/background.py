@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 
 from app.core.threads import BackgroundThreadPool
 
@@ -41,12 +41,17 @@ class Outcome(Generic[T]):
 
 
 class _Delivery(QObject):
-    """Lives on the GUI thread; workers emit to it, Qt queues the call over."""
+    """Lives on the GUI thread; workers emit to it, Qt queues the call over.
+
+    Owned by the application object, not by Python: the last reference to a Background may
+    be dropped on a worker thread (a closure of its last call), and a QObject must not be
+    destroyed off its own thread. `Background.shutdown` deletes it, on the GUI thread.
+    """
 
     delivered = Signal(object)
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(QCoreApplication.instance())
         self.delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
 
     @Slot(object)  # a slot, so PySide6 queues calls from other threads safely (PYSIDE-3124)
@@ -113,8 +118,11 @@ class Background:
         """Stop: outcomes are no longer delivered; calls not started yet are dropped
         (unless `drop_queued` is False: then they still run, unheard)."""
         with self._lock:
-            self._closed = True
+            if self._closed:
+                return
+            self._closed = True  # no worker delivers from now on
         self._pool.shutdown(wait=wait, cancel_futures=drop_queued)
+        self._delivery.deleteLater()
 
 
 class Tasks:
