@@ -5,11 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 CHUNK_SIZE = 1 << 20  # hashlib releases the GIL for buffers this large
+
+
+class Cancelled(Protocol):
+    """Anything that says whether to stop (threading.Event, the pipeline's CancelFlag)."""
+
+    def is_set(self) -> bool: ...
 
 
 class FileCancelled(Exception):
@@ -36,7 +42,7 @@ def file_identity(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def inspect_file(path: Path, head_size: int, cancel: threading.Event | None = None) -> FileFacts:
+def inspect_file(path: Path, head_size: int, cancel: Cancelled | None = None) -> FileFacts:
     """Hash the whole file and keep its first `head_size` bytes.
 
     Raises OSError for unreadable files, FileCancelled when `cancel` is set, and
