@@ -8,11 +8,17 @@ the exception) comes back on the GUI thread through one queued signal, to a call
 controller under qasync). Qt objects are never touched off the GUI thread: the work
 takes and returns plain data (a QImage is plain data too). Stale outcomes — a dialog
 closed, a preview no longer wanted — are for the callback to ignore.
+
+The callback never travels to the worker: it waits on the GUI thread, under a number the
+worker hands back. A callback holds its widget; had the worker held it, the worker's last
+reference could destroy the widget off the GUI thread, leaving its timers to fire on freed
+memory (the segfault CI met in the Settings dialog tests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -52,11 +58,15 @@ class _Delivery(QObject):
 
     def __init__(self) -> None:
         super().__init__(QCoreApplication.instance())
+        self.callbacks: dict[int, Callable[[Outcome[Any]], None]] = {}  # GUI thread only
         self.delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
 
     @Slot(object)  # a slot, so PySide6 queues calls from other threads safely (PYSIDE-3124)
-    def _on_delivered(self, item: tuple[Callable[[Outcome[Any]], None], Outcome[Any]]) -> None:
-        then, outcome = item
+    def _on_delivered(self, item: tuple[int, Outcome[Any]]) -> None:
+        number, outcome = item
+        then = self.callbacks.pop(number, None)
+        if then is None:  # shut down meanwhile
+            return
         try:
             then(outcome)
         except Exception:
@@ -77,25 +87,34 @@ class Background:
         self._delivery = _Delivery()
         self._lock = threading.Lock()  # guards _closed against workers delivering late
         self._closed = False
+        self._numbers = itertools.count()
 
     def submit(self, fn: Callable[..., T], *args: Any, then: Callable[[Outcome[T]], None]) -> None:
-        """Run `fn(*args)` off the GUI thread; `then(outcome)` runs on the GUI thread."""
+        """Run `fn(*args)` off the GUI thread; `then(outcome)` runs on the GUI thread.
+
+        `fn` and `args` go to the worker: plain data and plain callables only, never a
+        widget or its bound method (see the module's docstring).
+        """
         if self._closed:
             return
+        number = next(self._numbers)
+        self._delivery.callbacks[number] = then
+        delivery = self._delivery
+        lock = self._lock
 
         def work() -> None:
             try:
                 outcome: Outcome[T] = Outcome(value=fn(*args))
             except BaseException as exc:  # delivered, not lost on the worker
                 outcome = Outcome(error=exc)
-            with self._lock:
+            with lock:
                 if not self._closed:
-                    self._delivery.delivered.emit((then, outcome))
+                    delivery.delivered.emit((number, outcome))
 
         try:
             self._pool.submit(work)
         except RuntimeError:  # shut down meanwhile
-            return
+            del self._delivery.callbacks[number]
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Await `fn(*args)` run off the GUI thread (under qasync's loop)."""
@@ -121,6 +140,7 @@ class Background:
             if self._closed:
                 return
             self._closed = True  # no worker delivers from now on
+        self._delivery.callbacks.clear()  # here, on the GUI thread, their widgets let go
         self._pool.shutdown(wait=wait, cancel_futures=drop_queued)
         self._delivery.deleteLater()
 

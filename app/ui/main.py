@@ -34,10 +34,11 @@ from app import APP_NAME, __version__
 from app.core.crashlog import CrashTrail
 from app.core.paths import data_dir
 from app.ui.background import shared_background
+from app.ui.collector import GuiThreadCollector
 from app.ui.controller import UploadController
 from app.ui.preview_cache import PreviewCache
 from app.ui.queue_model import QueueModel
-from app.ui.settings import SettingsStore
+from app.ui.settings import SettingsStore, stored_secret
 from app.ui.signals import SignalHandler
 from app.ui.single_instance import InstanceServer, hand_over, instance_name
 from app.ui.window import MainWindow
@@ -169,7 +170,7 @@ async def _run_window(
         window.offer_crash_report(last_crash)
     try:
         settings = settings_store.load()
-        secret = await background.run(settings_store.secret_for, settings)  # the keyring
+        secret = await background.run(stored_secret, settings_store.secrets, settings)
         await controller.start(settings, secret)
         tune_garbage_collector()
         if paths:
@@ -256,6 +257,7 @@ def run_gui(argv: Sequence[str], script: WindowScript | None = None) -> int:
     _route_qt_messages()
     reporter = CrashReporter(log_path)
     sys.excepthook = reporter.excepthook
+    collector = GuiThreadCollector(app)
     try:
         with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
             runner.get_loop().set_exception_handler(reporter.loop_handler)
@@ -264,6 +266,7 @@ def run_gui(argv: Sequence[str], script: WindowScript | None = None) -> int:
         sys.excepthook = sys.__excepthook__
         qInstallMessageHandler(None)
         trail.uninstall()
+        collector.stop()
         # Free Python-side Qt wrappers while the application still exists; left to
         # interpreter shutdown, PySide6 can crash tearing them down in the wrong order.
         gc.collect()

@@ -209,6 +209,15 @@ class MemorySecretStore(SecretStore):
 # --------------------------------------------------------------------------- QSettings
 
 
+def stored_secret(secrets: SecretStore, settings: AppSettings) -> str | None:
+    """The stored secret key when `settings` use access keys, else None. Blocking (the
+    keyring): run it off the GUI thread, given the secret store rather than the
+    SettingsStore, whose QSettings must stay on the GUI thread."""
+    if settings.auth != AUTH_KEYS or not settings.access_key:
+        return None
+    return secrets.get(settings.access_key)
+
+
 def default_qsettings() -> QSettings:
     """The app's settings file: an INI file in `config_dir()`, next to the user's other choices.
 
@@ -274,9 +283,7 @@ class SettingsStore:
 
     def secret_for(self, settings: AppSettings) -> str | None:
         """The stored secret key when `settings` use access keys, else None."""
-        if settings.auth != AUTH_KEYS or not settings.access_key:
-            return None
-        return self.secrets.get(settings.access_key)
+        return stored_secret(self.secrets, settings)
 
     def save_window(self, key: str, state: bytes | QByteArray) -> None:
         """Keep a saveGeometry()/saveState() blob under `key` (e.g. "main/geometry")."""

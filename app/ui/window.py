@@ -40,7 +40,7 @@ from app.ui.preview_cache import PreviewCache
 from app.ui.queue_model import QueueModel, QueueRole, palette_is_dark
 from app.ui.queue_proxy import QueueFilterProxy
 from app.ui.queue_view import FilterBar, QueueView
-from app.ui.settings import SettingsStore
+from app.ui.settings import SettingsStore, stored_secret
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.status_bar import QueueStatusBar
 
@@ -275,7 +275,7 @@ class MainWindow(QMainWindow):
     async def _apply_saved_settings(self) -> None:
         store = self.settings_store
         app_settings = store.load()
-        secret = await shared_background().run(store.secret_for, app_settings)  # keyring
+        secret = await shared_background().run(stored_secret, store.secrets, app_settings)
         await self.controller.apply_settings(app_settings, secret)
 
     # -- selection, context menu and detail -------------------------------------------
