@@ -13,7 +13,7 @@ from app.core.thumbnails import ThumbnailSpec
 from app.core.wording import fix
 
 CHECKSUM_MODES = ("when_supported", "when_required")
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 32
 MAX_CONCURRENCY = 64
 
 

@@ -27,12 +27,14 @@ from s3transfer.subscribers import BaseSubscriber
 from app import __version__
 from app.core.config import Destination
 from app.core.errors import StoreError, describe_store_error
+from app.core.hashing import FileChanged
 from app.core.retry import RetryPolicy, call_with_retries
 from app.core.threads import BackgroundThreadPool
 
 INDEX_PREFIX = ".photo-uploader/sha256/"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 MULTIPART_CHUNK_SIZE = 8 * 1024 * 1024
+DIRECT_PUT_LIMIT = 2 * 1024 * 1024  # up to this, an original goes in one put_object
 READ_BACK_CHUNK = 1024 * 1024  # verify-after-upload reads the object this much at a time
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -77,6 +79,14 @@ class IndexEntry:
             return None
 
 
+@dataclass(frozen=True, slots=True)
+class ListingPage:
+    """One page of a LIST: key -> size, and where the next page starts (None: the last)."""
+
+    sizes: dict[str, int]
+    next_token: str | None
+
+
 def index_key(sha256: str) -> str:
     return f"{INDEX_PREFIX}{sha256}.json"
 
@@ -98,6 +108,7 @@ class ObjectStore(Protocol):
     def probe(self) -> None: ...
     def find_by_hash(self, sha256: str) -> IndexEntry | None: ...
     def object_size(self, key: str) -> int | None: ...
+    def list_page(self, prefix: str, token: str | None) -> ListingPage: ...
     def start_upload(
         self,
         path: Path,
@@ -106,7 +117,11 @@ class ObjectStore(Protocol):
         content_type: str,
         sha256: str,
         on_progress: ProgressCallback,
-    ) -> UploadHandle: ...
+    ) -> UploadHandle:
+        """Start sending a file. Up to DIRECT_PUT_LIMIT bytes, the file is read whole and
+        sent only if it is still the content hashed as `sha256` (FileChanged from the
+        handle's result otherwise): what lands is then exactly that content."""
+        ...
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
     def record_hash(self, sha256: str, entry: IndexEntry) -> None: ...
     def object_sha256(self, key: str) -> str | None: ...
@@ -136,6 +151,52 @@ class _TransferHandle:
 
     def cancel(self) -> None:
         self._future.cancel()
+
+
+class _DirectPut:
+    """A small original sent in one request by the thread that waits for it: its bytes
+    are read and checked against the hash first, so what lands is exactly the content
+    that was hashed (FileChanged otherwise). s3transfer's futures, queues and threads cost
+    more than the request itself for a photo of a few hundred kilobytes."""
+
+    def __init__(self, send: Callable[[], None]) -> None:
+        self._send = send
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._outcome: BaseException | None = None
+        self._done = threading.Event()
+        self._started = False
+
+    def result(self) -> None:
+        with self._lock:
+            first, self._started = not self._started, True
+        if first:
+            try:
+                if self._cancelled.is_set():
+                    raise StoreError("The upload was cancelled.")
+                self._send()
+            except BaseException as exc:
+                self._outcome = exc
+            finally:
+                self._done.set()
+        else:
+            self._done.wait()
+        if self._outcome is not None:
+            raise self._outcome
+
+    def cancel(self) -> None:
+        """Before the request goes out it never will; once sent it lands (the pipeline
+        then removes what a cancelled upload left)."""
+        self._cancelled.set()
+
+
+def read_as_hashed(path: Path, size: int, sha256: str) -> bytes:
+    """The file's bytes, provided they are still the content hashed as `sha256`."""
+    with open(path, "rb") as handle:
+        data = handle.read(size + 1)
+    if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+        raise FileChanged()
+    return data
 
 
 def make_client(
@@ -279,6 +340,18 @@ class S3Store:
                 raise
         return int(head["ContentLength"])
 
+    def list_page(self, prefix: str, token: str | None) -> ListingPage:
+        """Up to 1,000 keys under `prefix` with their sizes, from `token` on (None: the
+        first page)."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": 1000}
+        if token:
+            params["ContinuationToken"] = token
+        with self._errors():
+            answer = self._client.list_objects_v2(**params)
+        sizes = {item["Key"]: int(item.get("Size", 0)) for item in answer.get("Contents") or []}
+        following = answer.get("NextContinuationToken") if answer.get("IsTruncated") else None
+        return ListingPage(sizes, following or None)
+
     def start_upload(
         self,
         path: Path,
@@ -296,13 +369,14 @@ class S3Store:
         Stores that reject checksums (`when_required`) get neither.
         """
         extra_args: dict[str, Any] = {"ContentType": content_type, "Metadata": {"sha256": sha256}}
+        size = path.stat().st_size  # OSError as it is: the caller says what became of it
         with self._errors():
-            if (
-                self.sends_checksums
-                and _SHA256_HEX.match(sha256)
-                and path.stat().st_size < MULTIPART_THRESHOLD
-            ):
+            if self.sends_checksums and _SHA256_HEX.match(sha256) and size < MULTIPART_THRESHOLD:
                 extra_args["ChecksumSHA256"] = _b64_digest(bytes.fromhex(sha256))
+            if size <= DIRECT_PUT_LIMIT and _SHA256_HEX.match(sha256):
+                return _DirectPut(
+                    lambda: self._put_original(path, key, size, sha256, extra_args, on_progress)
+                )
             future = self._transfers.upload(
                 str(path),
                 self.bucket,
@@ -311,6 +385,20 @@ class S3Store:
                 subscribers=[_ProgressSubscriber(on_progress)],
             )
         return _TransferHandle(future, self._translate)
+
+    def _put_original(
+        self,
+        path: Path,
+        key: str,
+        size: int,
+        sha256: str,
+        extra_args: dict[str, Any],
+        on_progress: ProgressCallback,
+    ) -> None:
+        data = read_as_hashed(path, size, sha256)  # FileChanged, OSError: the caller's
+        with self._errors():
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra_args)
+        on_progress(size)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         extra: dict[str, Any] = {}

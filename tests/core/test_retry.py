@@ -130,12 +130,16 @@ def test_a_destination_wide_error_fails_the_rest_at_once_until_retry(tmp_path: P
             whole_destination=True,
         )
     )
-    store.fail_next["find"] = 1  # the collector fixes the key before pressing Retry
+    # The bucket's listing is refused; the collector fixes the key before pressing Retry.
+    store.fail_next["list"] = 1
     before, after = asyncio.run(_run(store, paths, retry_failed=True))
     assert {s.error for s in before.values()} == {
         "The storage server rejected the secret key. Check your credentials."
     }
-    assert store.calls["find"] == 6  # once in the first round; once a file after Retry
+    # Every file was told without asking again; after Retry each looks itself up (the
+    # index listing is not asked again so soon), and the destination is listed once.
+    assert store.calls["find"] == 5
+    assert store.calls["list"] == 2
     assert {s.state for s in after.values()} == {FileState.UPLOADED}
 
 

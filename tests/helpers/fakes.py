@@ -13,7 +13,14 @@ from pathlib import Path
 from botocore.exceptions import EndpointConnectionError
 
 from app.core.errors import StoreError, describe_store_error
-from app.core.store import IndexEntry, ProgressCallback, index_key
+from app.core.store import (
+    DIRECT_PUT_LIMIT,
+    IndexEntry,
+    ListingPage,
+    ProgressCallback,
+    index_key,
+    read_as_hashed,
+)
 
 FAKE_ENDPOINT = "http://fake"
 
@@ -36,8 +43,9 @@ class FakeStore:
     """An in-memory bucket with call counts and injectable failures.
 
     `fail_next[operation]` fails that many calls of "upload", "put" (thumbnails),
-    "record", "find" or "delete" with `fail_with` (a StoreError; by default one that is not retried,
-    "Cannot reach the storage server at http://fake."); `gate` (when set) makes uploads
+    "record", "find", "head", "list" or "delete" with `fail_with` (a StoreError; by
+    default one that is not retried, "Cannot reach the storage server at http://fake.");
+    `gate` (when set) makes uploads
     wait until it is set. `incomplete[key]` counts multipart uploads to `key` left
     unfinished (by a crash, say).
 
@@ -62,6 +70,7 @@ class FakeStore:
     hooks: dict[str, Callable[[str], None]] = field(default_factory=dict)
     start_gate: threading.Event | None = None
     background_uploads: bool = False
+    page_size: int = 1000
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,6 +108,14 @@ class FakeStore:
         stored = self.objects.get(key)
         return len(stored.data) if stored else None
 
+    def list_page(self, prefix: str, token: str | None) -> ListingPage:
+        self._maybe_fail("list", prefix)
+        with self._lock:
+            keys = sorted(k for k in self.objects if k.startswith(prefix) and k > (token or ""))
+            page = keys[: self.page_size]
+            sizes = {k: len(self.objects[k].data) for k in page}
+        return ListingPage(sizes, page[-1] if len(keys) > self.page_size else None)
+
     def start_upload(
         self,
         path: Path,
@@ -111,7 +128,9 @@ class FakeStore:
         if self.start_gate is not None:
             self.start_gate.wait(timeout=30)
         upload = _FakeUpload()
-        upload.run = lambda: self._upload(path, key, content_type, on_progress, upload.cancelled)
+        upload.run = lambda: self._upload(
+            path, key, content_type, sha256, on_progress, upload.cancelled
+        )
         if self.background_uploads:
             upload.start_in_background()
             with self._lock:
@@ -127,6 +146,7 @@ class FakeStore:
         path: Path,
         key: str,
         content_type: str,
+        sha256: str,
         on_progress: ProgressCallback,
         cancelled: threading.Event,
     ) -> None:
@@ -137,7 +157,9 @@ class FakeStore:
         if cancelled.is_set():
             raise StoreError("The upload was cancelled.")
         self._maybe_fail("upload", key)
-        data = path.read_bytes()
+        size = path.stat().st_size
+        small = size <= DIRECT_PUT_LIMIT  # as S3Store: small originals only as hashed
+        data = read_as_hashed(path, size, sha256) if small else path.read_bytes()
         on_progress(len(data))
         with self._lock:
             self.objects[key] = StoredObject(data, content_type)

@@ -30,6 +30,7 @@ from PIL import Image
 
 from app.core.config import Destination, EngineSettings
 from app.core.errors import StoreError
+from app.core.hashing import FileChanged
 from app.core.localserver import LocalS3Server, S3Credentials, free_loopback_port
 from app.core.models import FileSnapshot, FileState, Outage, OutageStatus, ThumbnailState
 from app.core.pipeline import (
@@ -41,7 +42,7 @@ from app.core.pipeline import (
     UploadPipeline,
 )
 from app.core.retry import DEFAULT_RETRY, RetryPolicy
-from app.core.store import INDEX_PREFIX, S3Store, index_key
+from app.core.store import DIRECT_PUT_LIMIT, INDEX_PREFIX, S3Store, index_key
 from app.core.thumbnails import ThumbnailSpec
 from app.ui.badges import state_text
 from tests.helpers.faultproxy import Fault, FaultProxy
@@ -63,6 +64,9 @@ def _tiny_jpeg() -> bytes:
 
 
 _JPEG = _tiny_jpeg()
+
+
+STREAMED = DIRECT_PUT_LIMIT + 100_000  # sent by s3transfer, read while it is sent
 
 
 def photo(path: Path, size: int = 100_000) -> Path:
@@ -272,12 +276,13 @@ def test_transient_server_errors_are_retried_with_a_notice_and_the_batch_complet
 def test_every_storage_operation_is_retried(
     rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
 ) -> None:
-    """Duplicate check (index GET, object HEAD), thumbnail PUT and index PUT as well."""
+    """The listings behind the duplicate check, thumbnail PUT and index PUT as well."""
     bucket = fresh_bucket(rclone_s3)
     paths = [photo(tmp_path / f"stamp_{n}.jpg") for n in range(3)]
+    index_listing = f"prefix={INDEX_PREFIX.replace('/', '%2F')}"
     rules = [
-        Fault("slowdown", times=2, method="GET", path_contains=INDEX_PREFIX),
-        Fault("error500", times=2, method="HEAD", path_contains=f"/{bucket}/stamp_"),
+        Fault("slowdown", times=2, method="GET", path_contains=index_listing),
+        Fault("error500", times=2, method="GET", path_contains="list-type=2&prefix=&"),
         Fault("reset", times=2, method="PUT", path_contains=f"/{bucket}/thumbnails/"),
         Fault("slowdown", times=2, method="PUT", path_contains=INDEX_PREFIX),
     ]
@@ -740,10 +745,10 @@ def test_a_file_that_changes_during_its_upload_never_stays_as_a_mix(
 ) -> None:
     endpoint: S3Endpoint = request.getfixturevalue(server)
     bucket = fresh_bucket(endpoint)
-    victim = photo(tmp_path / "victim.jpg")
+    victim = photo(tmp_path / "victim.jpg", STREAMED)
     others = [photo(tmp_path / f"coin_{n}.jpg") for n in range(2)]
-    # The PUT's headers (with the hash of the old bytes) are in; the body is read from
-    # the file only now, after the collector's editor wrote over it.
+    # The PUT's headers (with the hash of the old bytes) are in; the body is streamed
+    # from the file only now, after the collector's editor wrote over it.
     edit = Fault(
         "hook",
         method="PUT",
@@ -765,13 +770,70 @@ def test_a_file_that_changes_during_its_upload_never_stays_as_a_mix(
     assert {snaps[p.name].state for p in others} == {FileState.UPLOADED}
 
 
+@pytest.mark.parametrize("server", ["rclone_s3", "seaweedfs_s3"])
+def test_a_small_file_edited_while_its_request_is_sent_lands_as_it_was_hashed(
+    request: pytest.FixtureRequest,
+    fresh_bucket: Callable[[S3Endpoint], str],
+    tmp_path: Path,
+    server: str,
+) -> None:
+    """A small original goes in one request, read whole and checked against its hash
+    first: an edit after that cannot reach the bucket, which keeps the hashed version."""
+    endpoint: S3Endpoint = request.getfixturevalue(server)
+    bucket = fresh_bucket(endpoint)
+    victim = photo(tmp_path / "victim.jpg")
+    hashed = victim.read_bytes()
+    edit = Fault(
+        "hook",
+        method="PUT",
+        path_contains=f"/{bucket}/victim-",
+        hook=lambda: rewrite_in_place(victim),
+    )
+
+    async def go() -> dict[str, FileSnapshot]:
+        with proxy_for(endpoint, edit) as proxy:
+            async with batch(endpoint, bucket, url=proxy.url) as b:
+                return await b.run(victim)
+
+    snap = asyncio.run(go())["victim.jpg"]
+    assert edit.fired == 1 and victim.read_bytes() != hashed
+    assert snap.state is FileState.UPLOADED
+    assert bucket_objects(endpoint, bucket)[snap.key or ""] == hashed
+
+
+def test_a_small_file_changed_since_hashing_is_not_sent(
+    rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    """The store itself refuses to send a small file that is no longer what was hashed."""
+    bucket = fresh_bucket(rclone_s3)
+    path = photo(tmp_path / "coin.jpg", 5000)
+    store = S3Store(
+        Destination(
+            bucket=bucket,
+            endpoint_url=rclone_s3.url,
+            access_key=rclone_s3.access_key,
+            secret_key=rclone_s3.secret_key,
+        ),
+        concurrency=1,
+    )
+    try:
+        handle = store.start_upload(
+            path, "coin.jpg", content_type="image/jpeg", sha256="0" * 64, on_progress=lambda n: None
+        )
+        with pytest.raises(FileChanged):
+            handle.result()
+        assert store.object_size("coin.jpg") is None
+    finally:
+        store.close()
+
+
 def test_a_file_truncated_during_its_upload_is_not_sent(
     rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
 ) -> None:
     """The body comes up short of its Content-Length: the request times out, and the
     retry sees the file changed instead of sending half a photo."""
     bucket = fresh_bucket(rclone_s3)
-    victim = photo(tmp_path / "victim.jpg", 300_000)
+    victim = photo(tmp_path / "victim.jpg", STREAMED)
     cut = Fault(
         "hook", method="PUT", path_contains=f"/{bucket}/victim-", hook=lambda: _truncate(victim)
     )
@@ -809,7 +871,7 @@ def test_uploads_carry_a_sha256_that_checking_servers_verify(
     """A body that is not the content we hashed: what each server does with it."""
     endpoint: S3Endpoint = request.getfixturevalue(server)
     bucket = fresh_bucket(endpoint)
-    path = photo(tmp_path / "coin.jpg", 5000)
+    path = photo(tmp_path / "coin.jpg", STREAMED)
     stale = "0" * 64  # what the file's hash said before it changed
     store = S3Store(
         Destination(
@@ -855,7 +917,9 @@ def test_verify_after_upload_catches_a_copy_that_differs(
             read_back = sum(
                 1
                 for e in proxy.log
-                if e.method == "GET" and not e.path.split("?")[0].endswith(".json")
+                if e.method == "GET"
+                and not e.path.split("?")[0].endswith(".json")
+                and "list-type=2" not in e.path  # the bucket's listings
             )
             return snaps, read_back
 

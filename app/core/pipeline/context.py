@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from app.core.config import Destination, EngineSettings
 from app.core.pipeline.health import DestinationHealth
+from app.core.pipeline.inventory import BucketInventory
 from app.core.store import ObjectStore
 
 
@@ -26,6 +27,8 @@ class PipelineContext:
     destination_spec: str = ""  # see Destination.spec
     # What its files learn together: unusable, unreachable, how much retrying it earned.
     health: DestinationHealth = field(kw_only=True)
+    # What the bucket holds already, from one listing rather than a lookup per file.
+    inventory: BucketInventory = field(kw_only=True)
     destination: Destination | None = None  # to open the store again (None: never closed)
     active: int = 0  # files running under this context
     retired: bool = False

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from app.core.config import Destination, EngineSettings
 from app.core.journal import destination_identity
 from app.core.models import OutageStatus
 from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.health import DestinationHealth, StatusListener
+from app.core.pipeline.inventory import LISTING_RETRY, BucketInventory
 from app.core.pipeline.tools import PipelineTools
-from app.core.store import ObjectStore
+from app.core.retry import RetryPolicy
+from app.core.store import ListingPage, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class Destinations:
     async def aclose(self) -> None:
         for context in self._contexts:
             await context.health.aclose()
+            await context.inventory.aclose()
 
     def _maybe_close(self, context: PipelineContext) -> None:
         if not (context.retired and context.active == 0 and context.store_open):
@@ -93,9 +97,15 @@ class Destinations:
         def probe() -> Awaitable[None]:  # whatever store the context has by then
             return self._tools.run_io(context.store.probe)
 
+        def read_page(prefix: str, token: str | None) -> Awaitable[ListingPage]:
+            return self._tools.run_io(context.store.list_page, prefix, token)
+
         health = DestinationHealth(settings.retry, probe, self._tell)
+        inventory = BucketInventory(
+            prefix, read_page, retry=_listing_retry(settings.retry), refused=health.block
+        )
         if destination is None:
-            context = PipelineContext(store, settings, prefix, health=health)
+            context = PipelineContext(store, settings, prefix, health=health, inventory=inventory)
         else:
             context = PipelineContext(
                 store,
@@ -104,6 +114,7 @@ class Destinations:
                 destination_identity(destination),
                 destination.spec(),
                 health=health,
+                inventory=inventory,
                 destination=destination,
             )
         self._contexts.append(context)
@@ -115,3 +126,12 @@ class Destinations:
                 observer(status)
             except Exception:
                 log.exception("an observer of the destination's status failed: %r", observer)
+
+
+def _listing_retry(files: RetryPolicy) -> RetryPolicy:
+    """At most LISTING_RETRY's tries, paced as the files' own retries are."""
+    return replace(
+        files,
+        attempts=min(files.attempts, LISTING_RETRY.attempts),
+        max_delay=min(files.max_delay, LISTING_RETRY.max_delay),
+    )

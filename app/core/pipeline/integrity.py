@@ -112,9 +112,10 @@ async def copy_matches(job: FileJob, tools: PipelineTools) -> bool:
 
 async def remove_copy(job: FileJob, tools: PipelineTools, reason: str) -> NoReturn:
     """Take a wrong copy out of the bucket, then fail the file with `reason`."""
-    key = job.outcome.key or ""
+    key, context = job.outcome.key or "", context_of(job)
     try:
-        await store_call(job, tools, context_of(job).store.delete_object, key)
+        await store_call(job, tools, context.store.delete_object, key)
+        context.inventory.removed(key)
     except StoreError as exc:
         raise StoreError(
             f"{reason.split('. ')[0].split(', so ')[0]}, and the copy in the bucket "

@@ -13,6 +13,7 @@ from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, ke
 from app.core.hashing import FileCancelled, FileChanged, inspect_file
 from app.core.keys import KeyTemplateError, render_keys
 from app.core.models import FileState
+from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.integrity import (
     _CHANGED,
     CHANGED_BEFORE_UPLOAD,
@@ -31,7 +32,7 @@ from app.core.pipeline.integrity import (
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.retrying import store_call, with_retries
 from app.core.pipeline.tools import PipelineTools, context_of
-from app.core.store import IndexEntry, ObjectStore, UploadHandle
+from app.core.store import DIRECT_PUT_LIMIT, IndexEntry, UploadHandle
 from app.core.thumbnails import ThumbnailError
 
 log = logging.getLogger(__name__)
@@ -103,10 +104,12 @@ async def duplicate_stage(job: FileJob, tools: PipelineTools) -> bool:
 
     entry = await tools.flights.follow(flight, waiting)
     job.notice = None
+    context = context_of(job)
     if entry is None:
         tools.flights.lead(flight)
         job.flight = flight
-        entry = await store_call(job, tools, context_of(job).store.find_by_hash, sha256)
+        if await context.inventory.may_hold_content(sha256):
+            entry = await store_call(job, tools, context.store.find_by_hash, sha256)
     if entry is None:
         if await _already_at_own_key(job, tools):
             job.original_landed()  # nothing left to send but its thumbnail
@@ -126,15 +129,22 @@ async def _already_at_own_key(job: FileJob, tools: PipelineTools) -> bool:
     """
     outcome, context = job.outcome, context_of(job)
     assert outcome.key and outcome.size is not None
+    if not await context.inventory.may_hold(outcome.key, outcome.size):
+        return False
     if await store_call(job, tools, context.store.object_size, outcome.key) != outcome.size:
         return False
     return not context.settings.verify_after_upload or await copy_matches(job, tools)
 
 
 async def thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
-    """Make the thumbnail; one that cannot be made fails on its own, with the reason."""
+    """Make the thumbnail as a stage of its own (a retry whose original is in)."""
     tools.enter(job, FileState.THUMBNAILING)
     job.thumbnail_pending()
+    await make_thumbnail(job, tools)
+
+
+async def make_thumbnail(job: FileJob, tools: PipelineTools) -> None:
+    """Make the thumbnail; one that cannot be made fails on its own, with the reason."""
     try:
         data = await tools.run_cpu(tools.thumbnailer, job.path, context_of(job).settings.thumbnail)
     except ThumbnailError as exc:
@@ -162,7 +172,12 @@ async def upload_original_stage(job: FileJob, tools: PipelineTools) -> None:
     assert outcome.key and job.fmt and outcome.sha256
     if outcome.original_in_bucket:
         return  # the duplicate check found it at its own key: nothing left to send
-    await ensure_unchanged(job, tools, CHANGED_BEFORE_UPLOAD)
+    # A small original is read whole and checked against its hash as it is sent (see
+    # ObjectStore.start_upload): what lands is the hashed content, so the looks at the
+    # file before and after, which a streamed upload needs, are not needed for it.
+    streamed = (outcome.size or 0) > DIRECT_PUT_LIMIT
+    if streamed:
+        await ensure_unchanged(job, tools, CHANGED_BEFORE_UPLOAD)
     tools.enter(job, FileState.UPLOADING)
     await with_retries(
         job,
@@ -173,7 +188,7 @@ async def upload_original_stage(job: FileJob, tools: PipelineTools) -> None:
     # A server that checks the ChecksumSHA256 we send refuses a body that changed since
     # hashing; one that does not (rclone) stores it. Either way: if the file moved on
     # while it was sent, what landed may be a mix, so it goes.
-    problem = await problem_with(job, tools)
+    problem = await problem_with(job, tools) if streamed else None
     if problem is not None:
         await remove_copy(
             job, tools, CHANGED_DURING_UPLOAD if problem == _CHANGED else GONE_DURING_UPLOAD
@@ -181,6 +196,7 @@ async def upload_original_stage(job: FileJob, tools: PipelineTools) -> None:
     if context_of(job).settings.verify_after_upload and not await copy_matches(job, tools):
         await remove_copy(job, tools, VERIFY_MISMATCH)
     job.original_landed()
+    context_of(job).inventory.wrote(outcome.key, outcome.size or 0)
 
 
 async def _send_original(job: FileJob, tools: PipelineTools) -> None:
@@ -193,33 +209,53 @@ async def _send_original(job: FileJob, tools: PipelineTools) -> None:
         job.add_progress(n)
         tools.changed(job)
 
-    started = tools.loop.run_in_executor(
-        tools.io,
-        lambda: store.start_upload(
+    in_one_go = (outcome.size or 0) <= DIRECT_PUT_LIMIT  # one request: one trip to a thread
+    handles: list[UploadHandle] = []  # for a cancel to reach while the trip is under way
+
+    def start() -> UploadHandle:
+        handle = store.start_upload(
             job.path,
             outcome.key or "",
             content_type=outcome.content_type or "",
             sha256=outcome.sha256 or "",
             on_progress=progress,
-        ),
-    )
+        )
+        handles.append(handle)
+        if in_one_go:
+            handle.result()
+        return handle
+
+    started = tools.loop.run_in_executor(tools.io, start)
     try:
         handle = await asyncio.shield(started)
-        await tools.run_io(handle.result)
+        if not in_one_go:
+            await tools.run_io(handle.result)
+    except FileChanged:  # a small original is read and checked against its hash first
+        raise StoreError(CHANGED_BEFORE_UPLOAD, permanent=True) from None
+    except OSError as exc:  # ...and a file that cannot be read then was never sent
+        reason = await tools.run_io(describe_unreadable, job.path, exc)
+        raise StoreError(reason, permanent=True) from None
     except asyncio.CancelledError:
         # The transfer runs on s3transfer's threads whatever happens to this task: stop it,
         # and take out what reached the bucket anyway, before anyone sends this key again.
         job.cleanup = tools.spawn(
-            _abandon_upload(tools, store, outcome.key or "", started),
+            _abandon_upload(tools, context_of(job), outcome.key or "", started, handles),
             name=f"abandon-{job.file_id}",
         )
         raise
 
 
 async def _abandon_upload(
-    tools: PipelineTools, store: ObjectStore, key: str, started: asyncio.Future[UploadHandle]
+    tools: PipelineTools,
+    context: PipelineContext,
+    key: str,
+    started: asyncio.Future[UploadHandle],
+    handles: list[UploadHandle],
 ) -> None:
     """A cancelled file's upload must not land after its row says Cancelled."""
+    store = context.store
+    for handle in handles:  # started already: stop it before it sends, if it can
+        handle.cancel()
     try:
         handle = await started
     except Exception:
@@ -231,6 +267,7 @@ async def _abandon_upload(
         if await tools.run_io(store.object_size, key) is not None:
             # This file's key held nothing before (else there was nothing to send).
             await tools.run_io(store.delete_object, key)
+            context.inventory.removed(key)
             log.info("removed %s, which a cancelled upload had already sent", key)
     except StoreError as exc:
         log.warning("a cancelled upload may have left %s in the bucket: %s", key, exc)
@@ -265,10 +302,12 @@ async def record_stage(job: FileJob, tools: PipelineTools) -> None:
         size=outcome.size,
         content_type=outcome.content_type,
     )
+    context = context_of(job)
     try:
-        await store_call(job, tools, context_of(job).store.record_hash, outcome.sha256, entry)
+        await store_call(job, tools, context.store.record_hash, outcome.sha256, entry)
     except StoreError as exc:
         job.indexed(entry, written=False)
         job.notice = f"Uploaded, but the duplicate index could not be updated: {exc}"
     else:
         job.indexed(entry, written=True)
+        context.inventory.recorded(outcome.sha256, len(entry.to_json()))
