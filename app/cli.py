@@ -22,6 +22,7 @@ from typing import TextIO
 
 from app import __version__
 from app.core import wording
+from app.core.bandwidth import RateError, parse_rate
 from app.core.config import (
     CHECKSUM_MODES,
     DEFAULT_CONCURRENCY,
@@ -71,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--jsonl", action="store_true", help="one JSON object per file on stdout")
     upload.add_argument(
         "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="files in flight at once"
+    )
+    upload.add_argument(
+        "--bwlimit",
+        type=_rate,
+        default=None,
+        metavar="RATE",
+        help="upload speed limit for the whole run, e.g. 20M (MiB/s), 512K or off",
     )
     upload.add_argument("--thumbnail-size", type=int, default=300, help="longest side in pixels")
     upload.add_argument("--key-template", default=None, help="e.g. '{prefix}{stem}-{sha8}{ext}'")
@@ -138,6 +146,13 @@ def destination_from_args(args: argparse.Namespace) -> Destination | None:
     )
 
 
+def _rate(text: str) -> int | None:
+    try:
+        return parse_rate(text)
+    except RateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def settings_from_args(args: argparse.Namespace) -> EngineSettings:
     try:
         keys = KeyTemplate(original=args.key_template) if args.key_template else KeyTemplate()
@@ -146,6 +161,7 @@ def settings_from_args(args: argparse.Namespace) -> EngineSettings:
             thumbnail=ThumbnailSpec(max_side=args.thumbnail_size),
             keys=keys,
             verify_after_upload=args.verify,
+            upload_limit=args.bwlimit,
         )
     except (KeyTemplateError, ValueError) as exc:
         raise UsageError(str(exc)) from None

@@ -91,6 +91,7 @@ class EngineSettings:
     keys: KeyTemplate = field(default_factory=KeyTemplate)
     retry: RetryPolicy = DEFAULT_RETRY
     verify_after_upload: bool = False
+    upload_limit: int | None = None  # bytes a second for the whole process (bandwidth.py)
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

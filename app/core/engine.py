@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from app.core.bandwidth import UPLOAD_LIMIT
 from app.core.config import MAX_CONCURRENCY, Destination, EngineSettings, cpu_workers
 from app.core.journal import Journal, JournalRecorder, JournalRow
 from app.core.journal.rows import identity_parts
@@ -116,6 +117,7 @@ class Engine:
         self._secret_for = secret_for
         self._closed = False
         self.settings = settings
+        UPLOAD_LIMIT.set(settings.upload_limit)  # process-wide: every store's requests
         # Sized for the highest concurrency settings allow (threads start only when
         # needed), so reconfigure() never outgrows it.
         self.io_pool = BackgroundThreadPool(
@@ -233,6 +235,7 @@ class Engine:
         if store is None:
             store = self._store_factory(destination, settings.concurrency)
         self.store, self.destination, self.settings = store, destination, settings
+        UPLOAD_LIMIT.set(settings.upload_limit)  # at once, for requests already going
         self.pipeline.reconfigure(
             store,
             settings,

@@ -25,6 +25,7 @@ from s3transfer.manager import TransferConfig, TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
 from app import __version__
+from app.core.bandwidth import meter_request_bodies
 from app.core.config import Destination
 from app.core.errors import StoreError, describe_store_error
 from app.core.hashing import FileChanged
@@ -266,6 +267,7 @@ class S3Store:
             )
         except Exception as exc:
             raise self._translate(exc) from exc
+        meter_request_bodies(self._client)  # the upload speed limit, if one is set
         self._transfers = TransferManager(
             self._client,
             TransferConfig(

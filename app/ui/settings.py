@@ -23,6 +23,7 @@ import keyring.backends.null
 import keyring.errors
 from PySide6.QtCore import QByteArray, QSettings
 
+from app.core.bandwidth import RateError, parse_rate
 from app.core.config import (
     CHECKSUM_MODES,
     DEFAULT_CONCURRENCY,
@@ -73,6 +74,7 @@ class AppSettings:
     thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE
     thumbnail_quality: int = DEFAULT_THUMBNAIL_QUALITY
     verify_after_upload: bool = False
+    upload_limit: str = ""  # as typed, e.g. "20M"; empty or "off": no limit
 
     @property
     def uses_local_bucket(self) -> bool:
@@ -89,6 +91,7 @@ class AppSettings:
             thumbnail=ThumbnailSpec(max_side=self.thumbnail_size, quality=self.thumbnail_quality),
             keys=self.key_templates(),
             verify_after_upload=self.verify_after_upload,
+            upload_limit=parse_rate(self.upload_limit),
         )
 
     def destination(self, secret_key: str | None) -> Destination | None:
@@ -352,6 +355,10 @@ def _clamp(settings: AppSettings, defaults: AppSettings) -> None:
         settings.key_templates()
     except KeyTemplateError:
         settings.key_template = defaults.key_template
+    try:
+        parse_rate(settings.upload_limit)
+    except RateError:
+        settings.upload_limit = defaults.upload_limit
 
 
 def aws_profiles() -> list[str]:

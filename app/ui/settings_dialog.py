@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.bandwidth import RateError, parse_rate
 from app.core.config import Destination, endpoint_problem
 from app.core.errors import StoreError
 from app.core.keys import KeyTemplate, KeyTemplateError, sample_keys
@@ -147,6 +148,7 @@ class SettingsDialog(QDialog):
         self.compatibility = CompatibilitySection()
         self.destination.changed.connect(self._refresh)
         self.keys.changed.connect(self._refresh)
+        self.performance.changed.connect(self._refresh)
         self.destination.test_button.clicked.connect(self.test_connection)
         left = QVBoxLayout()
         left.addWidget(self.destination)
@@ -188,6 +190,7 @@ class SettingsDialog(QDialog):
             self.destination.secret_edit,
             self.destination.test_button,
             self.performance.concurrency_spin,
+            self.performance.limit_edit,
             self.performance.thumbnail_size_spin,
             self.performance.quality_spin,
             self.compatibility.checksum_combo,
@@ -241,6 +244,7 @@ class SettingsDialog(QDialog):
         self.keys.prefix_edit.setText(settings.prefix)
         self.keys.template_edit.setText(settings.key_template)
         self.performance.concurrency_spin.setValue(settings.concurrency)
+        self.performance.limit_edit.setText(settings.upload_limit)
         self.performance.thumbnail_size_spin.setValue(settings.thumbnail_size)
         self.performance.quality_spin.setValue(settings.thumbnail_quality)
         index = self.compatibility.checksum_combo.findData(settings.checksum_mode)
@@ -291,6 +295,7 @@ class SettingsDialog(QDialog):
             thumbnail_size=self.performance.thumbnail_size_spin.value(),
             thumbnail_quality=self.performance.quality_spin.value(),
             verify_after_upload=self.compatibility.verify_check.isChecked(),
+            upload_limit=self.performance.limit_edit.text().strip(),
         )
 
     def secret_key(self) -> str | None:
@@ -328,6 +333,12 @@ class SettingsDialog(QDialog):
         ):
             keys_problem = "Enter both the access key ID and the secret key."
         template_problem = self._update_preview()
+        try:
+            parse_rate(self.performance.limit_edit.text())
+            limit_problem = None
+        except RateError as exc:
+            limit_problem = str(exc)
+        self._show_problem(self.performance.limit_error, limit_problem)
 
         self._show_problem(self.destination.bucket_error, bucket_problem)
         self._show_problem(self.destination.endpoint_error, url_problem)
@@ -340,7 +351,9 @@ class SettingsDialog(QDialog):
         )
 
         destination_ok = not (bucket_problem or url_problem or keys_problem)
-        self.ok_button.setEnabled(destination_ok and template_problem is None)
+        self.ok_button.setEnabled(
+            destination_ok and template_problem is None and limit_problem is None
+        )
         self.destination.test_button.setEnabled(destination_ok and not self._testing)
 
     def _update_preview(self) -> str | None:

@@ -218,10 +218,22 @@ class KeysSection(QGroupBox):
 
 
 class PerformanceSection(QGroupBox):
-    """How hard the app works: uploads at once, thumbnail size and quality."""
+    """How hard the app works: uploads at once, a speed limit, thumbnail size and quality.
+
+    Signals:
+        changed(): the speed limit was edited (the dialog checks it).
+    """
+
+    changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Performance", parent)
+        self.limit_edit = line_edit("uploadLimit", "Upload speed limit", "No limit")
+        self.limit_edit.setToolTip(
+            "The most the app sends a second, all uploads together, e.g. 20M for 20 MiB/s "
+            "or 512K. Leave it empty (or write off) for no limit. Applies at once."
+        )
+        self.limit_error = error_label("uploadLimitError", "Upload speed limit problem")
         self.concurrency_spin = spin(
             "concurrency", "Uploads at once", MIN_CONCURRENCY, MAX_CONCURRENCY, ""
         )
@@ -246,8 +258,11 @@ class PerformanceSection(QGroupBox):
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         add_row(form, "&Uploads at once:", self.concurrency_spin)
+        add_row(form, "Speed lim&it:", self.limit_edit)
+        form.addRow(self.limit_error)
         add_row(form, "Thumbnail si&ze:", self.thumbnail_size_spin)
         add_row(form, "Thumbnail &quality:", self.quality_spin)
+        self.limit_edit.textChanged.connect(self.changed)
 
 
 class CompatibilitySection(QGroupBox):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
-from app.core.config import Destination
-from app.core.engine import earlier_destination
+from app.core.bandwidth import UPLOAD_LIMIT
+from app.core.config import Destination, EngineSettings
+from app.core.engine import Engine, earlier_destination
 from app.core.journal import JournalRow, destination_identity
 from app.core.models import FileState
+from tests.helpers.fakes import FakeStore
 
 TODAY = Destination(
     bucket="today",
@@ -121,3 +124,27 @@ def test_a_retired_store_is_closed_once_no_file_uses_it_and_reopened_for_a_retry
     closed_when_unused, closed_again = asyncio.run(go())
     assert closed_when_unused and closed_again
     assert opened == ["old", "new", "old"]
+
+
+def test_the_upload_speed_limit_follows_the_settings_at_once() -> None:
+    """The window's Settings change the limit for uploads already running."""
+
+    async def go() -> list[int | None]:
+        seen = []
+        engine = Engine(
+            Destination(bucket="b"),
+            EngineSettings(upload_limit=20 * 1024 * 1024),
+            store_factory=lambda _d, _c: FakeStore(bucket="b"),
+        )
+        try:
+            seen.append(UPLOAD_LIMIT.rate)
+            engine.reconfigure(Destination(bucket="b"), EngineSettings(upload_limit=512 * 1024))
+            seen.append(UPLOAD_LIMIT.rate)
+            engine.reconfigure(Destination(bucket="b"), EngineSettings())
+            seen.append(UPLOAD_LIMIT.rate)
+        finally:
+            await engine.aclose()
+            UPLOAD_LIMIT.set(None)
+        return seen
+
+    assert asyncio.run(go()) == [20 * 1024 * 1024, 512 * 1024, None]

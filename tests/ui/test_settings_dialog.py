@@ -428,10 +428,10 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
     dialog = open_dialog(qtbot, store)
     dialog.destination.s3_radio.setFocus()
     visited: list[QWidget] = []
-    for _ in range(15):
+    for _ in range(16):
         dialog.focusNextChild()  # what Tab does
         visited.append(dialog.focusWidget())
-    assert visited[:14] == [
+    assert visited[:15] == [
         dialog.destination.bucket_edit,
         dialog.destination.region_edit,
         dialog.destination.endpoint_edit,
@@ -440,6 +440,7 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
         dialog.destination.secret_edit,
         dialog.destination.test_button,
         dialog.performance.concurrency_spin,
+        dialog.performance.limit_edit,
         dialog.performance.thumbnail_size_spin,
         dialog.performance.quality_spin,
         dialog.compatibility.checksum_combo,
@@ -447,7 +448,7 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
         dialog.keys.prefix_edit,
         dialog.keys.template_edit,
     ]
-    assert isinstance(visited[14], QAbstractButton)  # then the OK/Cancel buttons
+    assert isinstance(visited[15], QAbstractButton)  # then the OK/Cancel buttons
 
 
 # --------------------------------------------------------------------------- test connection
@@ -629,3 +630,24 @@ def test_a_slow_keyring_never_holds_up_the_dialog(qtbot: QtBot, ini: Path) -> No
     with qtbot.waitSignal(dialog.accepted):
         dialog.accept()
     assert keyring.threads and "MainThread" not in keyring.threads
+
+
+def test_an_upload_speed_limit_is_checked_as_typed_and_saved(
+    qtbot: QtBot, store: SettingsStore
+) -> None:
+    dialog = open_dialog(qtbot, store)
+    limit = dialog.performance.limit_edit
+    assert limit.text() == "" and limit.placeholderText() == "No limit"
+
+    limit.setText("fast")
+    assert not dialog.is_valid()
+    assert dialog.performance.limit_error.isVisibleTo(dialog)
+    assert "“fast” is not an upload speed limit" in dialog.performance.limit_error.text()
+
+    limit.setText("20M")
+    assert dialog.is_valid() and not dialog.performance.limit_error.isVisibleTo(dialog)
+    with qtbot.waitSignal(dialog.settings_saved) as saved:
+        dialog.accept()
+    assert saved.args[0].upload_limit == "20M"
+    assert saved.args[0].engine_settings().upload_limit == 20 * 1024 * 1024
+    assert store.load().upload_limit == "20M"
