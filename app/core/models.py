@@ -84,6 +84,10 @@ class FileOutcome:
     original_in_bucket: bool = False
     thumbnail_in_bucket: bool = False
     index_in_bucket: bool = False
+    # A multipart upload under way: its UploadId and the parts stored so far (JSON, see
+    # app.core.store.parts_to_text), so a run cut off can carry on from them.
+    upload_id: str | None = None
+    parts: str | None = None
 
     def snapshot(
         self,

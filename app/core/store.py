@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +88,53 @@ class ListingPage:
     next_token: str | None
 
 
+class UploadGone(StoreError):
+    """The server will not finish this multipart upload (it lost a part, or the upload):
+    abort it and send the file again from the start."""
+
+
+_UPLOAD_GONE_CODES = ("InvalidPart", "InvalidPartOrder", "NoSuchUpload")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One stored part of a multipart upload: what completing the upload needs."""
+
+    number: int
+    etag: str
+    size: int
+    sha256: str = ""  # base64 ChecksumSHA256 ("" for stores that take no checksums)
+
+    def to_list(self) -> list[Any]:
+        return [self.number, self.etag, self.size, self.sha256]
+
+    @classmethod
+    def from_list(cls, item: list[Any]) -> Part:
+        number, etag, size, sha256 = item
+        return cls(int(number), str(etag), int(size), str(sha256))
+
+
+def parts_to_text(parts: Iterable[Part]) -> str:
+    return json.dumps([part.to_list() for part in sorted(parts, key=lambda p: p.number)])
+
+
+def parts_from_text(text: str | None) -> dict[int, Part]:
+    """The parts a journal row holds (none when it holds none, or nonsense)."""
+    if not text:
+        return {}
+    try:
+        return {part.number: part for part in map(Part.from_list, json.loads(text))}
+    except (ValueError, TypeError):
+        return {}
+
+
+def composite_sha256(parts: Sequence[Part]) -> str:
+    """The checksum S3 gives a multipart object: SHA-256 of the parts' SHA-256 digests,
+    base64, then "-" and the number of parts."""
+    digest = hashlib.sha256(b"".join(base64.b64decode(part.sha256) for part in parts))
+    return f"{_b64_digest(digest.digest())}-{len(parts)}"
+
+
 def index_key(sha256: str) -> str:
     return f"{INDEX_PREFIX}{sha256}.json"
 
@@ -123,11 +170,17 @@ class ObjectStore(Protocol):
         sent only if it is still the content hashed as `sha256` (FileChanged from the
         handle's result otherwise): what lands is then exactly that content."""
         ...
+
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
     def record_hash(self, sha256: str, entry: IndexEntry) -> None: ...
     def object_sha256(self, key: str) -> str | None: ...
     def delete_object(self, key: str) -> None: ...
     def abort_incomplete_uploads(self, key: str) -> int: ...
+    def create_multipart(self, key: str, *, content_type: str, sha256: str) -> str: ...
+    def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> Part: ...
+    def list_parts(self, key: str, upload_id: str) -> dict[int, Part] | None: ...
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[Part]) -> str: ...
+    def abort_multipart(self, key: str, upload_id: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -482,6 +535,94 @@ class S3Store:
                 aborted += 1
         return aborted
 
+    # -- multipart, part by part (app.core.pipeline.multipart resumes them) -----------
+
+    def create_multipart(self, key: str, *, content_type: str, sha256: str) -> str:
+        """Start a multipart upload; its UploadId."""
+        extra: dict[str, Any] = {"ContentType": content_type, "Metadata": {"sha256": sha256}}
+        if self.sends_checksums:
+            extra["ChecksumAlgorithm"] = "SHA256"
+        with self._errors():
+            answer = self._client.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)
+        return str(answer["UploadId"])
+
+    def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> Part:
+        """Send one part with its SHA-256, which a checking server verifies."""
+        extra: dict[str, Any] = {}
+        checksum = ""
+        if self.sends_checksums:
+            checksum = _b64_digest(hashlib.sha256(data).digest())
+            extra["ChecksumSHA256"] = checksum
+        with self._errors():
+            answer = self._client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=data,
+                **extra,
+            )
+        return Part(number, str(answer["ETag"]), len(data), checksum)
+
+    def list_parts(self, key: str, upload_id: str) -> dict[int, Part] | None:
+        """The parts the server holds for an upload; None when it no longer knows it
+        (completed, aborted, expired, or a server that forgot it when it restarted)."""
+        found: dict[int, Part] = {}
+        marker = 0
+        with self._errors():
+            while True:
+                try:
+                    answer = self._client.list_parts(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+                    )
+                except ClientError as exc:
+                    if _error_code(exc) in ("NoSuchUpload", "404", "NotFound"):
+                        return None
+                    raise
+                for item in answer.get("Parts") or []:
+                    number = int(item["PartNumber"])
+                    found[number] = Part(
+                        number,
+                        str(item["ETag"]),
+                        int(item.get("Size", 0)),
+                        str(item.get("ChecksumSHA256") or ""),
+                    )
+                if not answer.get("IsTruncated"):
+                    return found
+                marker = int(answer.get("NextPartNumberMarker") or 0)
+                if not marker:
+                    return found
+
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[Part]) -> str:
+        """Join the parts into the object; the server's checksum for it ("" if none)."""
+        listed = []
+        for part in parts:
+            entry: dict[str, Any] = {"PartNumber": part.number, "ETag": part.etag}
+            if part.sha256 and self.sends_checksums:
+                entry["ChecksumSHA256"] = part.sha256
+            listed.append(entry)
+        try:
+            answer = self._client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+            )
+        except ClientError as exc:
+            if _error_code(exc) in _UPLOAD_GONE_CODES:
+                raise UploadGone(self._translate(exc).reason) from exc
+            raise self._translate(exc) from exc
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        return str(answer.get("ChecksumSHA256") or "")
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Abort one upload we started (its parts are billed until then); one the server
+        no longer knows is already gone."""
+        with self._errors():
+            try:
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except ClientError as exc:
+                if _error_code(exc) not in ("NoSuchUpload", "404", "NotFound"):
+                    raise
+
     def close(self) -> None:
         """Stop the transfer threads; in-flight transfers are cancelled."""
         if self._closed.is_set():
@@ -498,3 +639,7 @@ def _b64_digest(digest: bytes) -> str:
 def _is_not_found(exc: ClientError) -> bool:
     code = str(exc.response.get("Error", {}).get("Code", ""))
     return code in ("404", "NoSuchKey", "NotFound")
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

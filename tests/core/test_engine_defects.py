@@ -267,7 +267,9 @@ def test_i_a_restored_upload_for_another_destination_is_aborted_there(tmp_path: 
     new = Destination(bucket="new-bucket", endpoint_url="http://new.example")
     stores = {"old-bucket": FakeStore(bucket="old-bucket"), "new-bucket": FakeStore("new-bucket")}
     key = "coin-0123abcd.jpg"
-    stores["old-bucket"].incomplete[key] = 2  # parts of a multipart upload cut off by a crash
+    # A multipart upload cut off by a crash, its parts left at the old bucket.
+    upload_id = stores["old-bucket"].create_multipart(key, content_type="image/jpeg", sha256="")
+    stores["old-bucket"].upload_part(key, upload_id, 1, b"part one")
     st = photo.stat()
     seeded = open_journal(ORIGIN_GUI)
     try:
@@ -284,6 +286,7 @@ def test_i_a_restored_upload_for_another_destination_is_aborted_there(tmp_path: 
             sha256="01" * 32,
             content_type="image/jpeg",
             key=key,
+            upload_id=upload_id,
         )
         assert seeded.write([cut]).result()
     finally:
@@ -307,8 +310,8 @@ def test_i_a_restored_upload_for_another_destination_is_aborted_there(tmp_path: 
     assert (
         snaps["coin.jpg"].state is FileState.UPLOADED and snaps["coin.jpg"].bucket == "new-bucket"
     )
-    assert stores["old-bucket"].calls["abort"] == 1
-    assert not stores["old-bucket"].incomplete
+    assert stores["old-bucket"].aborted_uploads == [upload_id]  # that one, no other
+    assert not stores["old-bucket"].uploads
 
 
 # -- k. nothing swallowed ----------------------------------------------------------------

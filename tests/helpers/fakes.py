@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from app.core.store import (
     DIRECT_PUT_LIMIT,
     IndexEntry,
     ListingPage,
+    Part,
     ProgressCallback,
+    UploadGone,
+    composite_sha256,
     index_key,
     read_as_hashed,
 )
@@ -36,6 +40,13 @@ def unreachable_error() -> StoreError:
 class StoredObject:
     data: bytes
     content_type: str
+
+
+@dataclass
+class FakeMultipart:
+    key: str
+    content_type: str
+    parts: dict[int, tuple[Part, bytes]] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +82,11 @@ class FakeStore:
     start_gate: threading.Event | None = None
     background_uploads: bool = False
     page_size: int = 1000
+    uploads: dict[str, FakeMultipart] = field(default_factory=dict)
+    started_uploads: list[str] = field(default_factory=list)
+    aborted_uploads: list[str] = field(default_factory=list)
+    parts_sent: int = 0
+    refuse_to_complete: set[str] = field(default_factory=set)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -185,6 +201,52 @@ class FakeStore:
         self._maybe_fail("abort", key)
         with self._lock:
             return self.incomplete.pop(key, 0)
+
+    # -- multipart: `uploads` holds those not completed or aborted, by UploadId ----------
+
+    def create_multipart(self, key: str, *, content_type: str, sha256: str) -> str:
+        self._maybe_fail("create", key)
+        with self._lock:
+            upload_id = f"upload-{len(self.started_uploads) + 1}"
+            self.started_uploads.append(upload_id)
+            self.uploads[upload_id] = FakeMultipart(key, content_type)
+        return upload_id
+
+    def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> Part:
+        self._maybe_fail("part", key)
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        with self._lock:
+            upload = self.uploads.get(upload_id)
+            if upload is None or upload.key != key:
+                raise StoreError("The storage server no longer knows this upload.")
+            part = Part(number, f'"{hashlib.md5(data).hexdigest()}"', len(data), checksum)
+            upload.parts[number] = (part, data)
+            self.parts_sent += 1
+        return part
+
+    def list_parts(self, key: str, upload_id: str) -> dict[int, Part] | None:
+        self._maybe_fail("list-parts", key)
+        with self._lock:
+            upload = self.uploads.get(upload_id)
+            if upload is None or upload.key != key:
+                return None
+            return {number: part for number, (part, _data) in upload.parts.items()}
+
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[Part]) -> str:
+        self._maybe_fail("complete", key)
+        with self._lock:
+            if upload_id in self.refuse_to_complete:  # as rclone does after a cut-off part
+                raise UploadGone("The storage server refused the request: InvalidPart.")
+            upload = self.uploads.pop(upload_id)
+            data = b"".join(upload.parts[part.number][1] for part in parts)
+            self.objects[key] = StoredObject(data, upload.content_type)
+        return composite_sha256(parts)
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        self._maybe_fail("abort", key)
+        with self._lock:
+            self.aborted_uploads.append(upload_id)
+            self.uploads.pop(upload_id, None)
 
     def close(self) -> None:
         self.closed = True

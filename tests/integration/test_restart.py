@@ -22,8 +22,15 @@ import pytest
 
 from app.core.journal import JOURNAL_FILE, JournalRow, open_journal
 from app.core.models import FileState
-from app.core.store import INDEX_PREFIX, MULTIPART_THRESHOLD
+from app.core.pipeline.multipart import part_count
+from app.core.store import (
+    INDEX_PREFIX,
+    MULTIPART_CHUNK_SIZE,
+    MULTIPART_THRESHOLD,
+    parts_from_text,
+)
 from tests.helpers import corpus
+from tests.helpers.faultproxy import Fault, FaultProxy
 from tests.helpers.servers import S3Endpoint
 
 pytestmark = pytest.mark.integration
@@ -185,35 +192,33 @@ def test_cli_killed_mid_batch_finishes_on_the_next_run(tmp_path: Path) -> None:
         assert all(r.state.is_final for r in journal_rows(tmp_path / "data"))
 
 
-def test_cli_killed_mid_multipart_upload_leaves_no_parts_behind(
-    rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+@pytest.mark.parametrize("server", ["rclone_s3", "seaweedfs_s3"])
+def test_cli_killed_mid_multipart_carries_on_from_its_parts(
+    request: pytest.FixtureRequest,
+    fresh_bucket: Callable[[S3Endpoint], str],
+    tmp_path: Path,
+    server: str,
 ) -> None:
-    """Against a server that outlives the app, so its unfinished uploads would stay."""
-    bucket = fresh_bucket(rclone_s3)
+    """Against a server that outlives the app (not the app's own local one): kill -9 in
+    the middle of a multipart upload, start again, and only the parts the server did not
+    have are sent; the object is the file, byte for byte, and no upload is left open."""
+    endpoint: S3Endpoint = request.getfixturevalue(server)
+    bucket = fresh_bucket(endpoint)
     folder = tmp_path / "scans"
-    small = make_photos(folder, 4)
-    big = []
-    for n in range(2):  # large enough for multipart; not decodable, so no thumbnail
-        path = folder / f"m_scan_{n}.jpg"
-        path.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(MULTIPART_THRESHOLD + 8 * 1024 * 1024))
-        big.append(path)
+    small = make_photos(folder, 3)
+    big = folder / "m_atlas.jpg"  # large enough for parts; not decodable, so no thumbnail
+    big.write_bytes(
+        b"\xff\xd8\xff\xe0" + os.urandom(MULTIPART_THRESHOLD + 6 * MULTIPART_CHUNK_SIZE)
+    )
+    total_parts = part_count(big.stat().st_size)
     env = app_env(
-        tmp_path,
-        AWS_ACCESS_KEY_ID=rclone_s3.access_key,
-        AWS_SECRET_ACCESS_KEY=rclone_s3.secret_key,
+        tmp_path, AWS_ACCESS_KEY_ID=endpoint.access_key, AWS_SECRET_ACCESS_KEY=endpoint.secret_key
     )
-    command = (
-        "upload",
-        folder,
-        "--bucket",
-        bucket,
-        "--endpoint-url",
-        rclone_s3.url,
-        "--concurrency",
-        "1",
-        "--jsonl",
+    # The server takes its time over each part, as a real link would.
+    slow_parts = Fault(
+        "hook", times=None, method="PUT", path_contains="partNumber=", hook=lambda: time.sleep(0.2)
     )
-    client = rclone_s3.client()
+    client = endpoint.client()
 
     def unfinished_uploads() -> list[str]:
         try:
@@ -222,31 +227,43 @@ def test_cli_killed_mid_multipart_upload_leaves_no_parts_behind(
             return []
         return [u["Key"] for u in listing.get("Uploads", [])]
 
-    first = start(*command, env=env)
-    try:
-        wait_for(lambda: bool(unfinished_uploads()), first, "a multipart upload started")
-    finally:
-        kill_hard(first)
-    assert unfinished_uploads(), "the upload finished before it could be cut off"
+    def recorded_parts() -> int:
+        rows = [r for r in journal_rows(tmp_path / "data") if r.path.name == big.name]
+        return max((len(parts_from_text(r.parts)) for r in rows), default=0)
 
-    again = subprocess.run(
-        [sys.executable, "-m", "app", *map(str, command)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with FaultProxy(endpoint.url, lifetime=300) as proxy:
+        proxy.plan(slow_parts)
+        command = (
+            "upload", folder, "--bucket", bucket, "--endpoint-url", proxy.url, "--jsonl",
+        )  # fmt: skip
+        first = start(*command, env=env)
+        try:
+            wait_for(lambda: recorded_parts() >= 3, first, "three parts were stored")
+        finally:
+            kill_hard(first)
+        kept = recorded_parts()
+        assert kept < total_parts, "the upload finished before it could be cut off"
+        assert unfinished_uploads()  # the parts wait on the server
+        sent_before = proxy.count(method="PUT") - 0
+        parts_before = sum(1 for e in proxy.log if "partNumber=" in e.path)
+
+        again = subprocess.run(
+            [sys.executable, "-m", "app", *map(str, command)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        parts_after = sum(1 for e in proxy.log if "partNumber=" in e.path) - parts_before
     assert again.returncode == 0, again.stderr
+    assert sent_before > 0
+    assert parts_after <= total_parts - kept  # what was stored is not sent again
     results = jsonl(again.stdout)
     assert {r["status"] for r in results.values()} <= {"uploaded", "duplicate"}
     assert unfinished_uploads() == []
-    for path in [*small, *big]:
+    for path in [*small, big]:
         body = client.get_object(Bucket=bucket, Key=results[path.name]["key"])["Body"].read()
         assert body == path.read_bytes(), path.name
     listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
     originals = [o["Key"] for o in listed if not o["Key"].startswith((".", "thumbnails/"))]
-    assert len(originals) == len(small) + len(big)
+    assert len(originals) == len(small) + 1
 
 
 def test_window_killed_mid_batch_gets_its_queue_back_and_finishes_it(tmp_path: Path) -> None:

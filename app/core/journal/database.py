@@ -219,8 +219,17 @@ class Journal:
         if version > SCHEMA_VERSION:
             raise _NewerJournal(f"schema {version} is from a newer version of the app")
         if version == 0:
-            db.executescript(BASE_SCHEMA)  # each statement on its own; all IF NOT EXISTS
-            db.execute("PRAGMA user_version = 1")
+            # Under the write lock and asked again: another process opening a new journal
+            # at the same moment may have taken it further already, and setting version
+            # 1 then would send it through migrations it has had (seen: two processes,
+            # "duplicate column name").
+            with self._transaction(db):
+                (current,) = db.execute("PRAGMA user_version").fetchone()
+                if current == 0:
+                    for statement in BASE_SCHEMA.split(";"):  # all IF NOT EXISTS
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute("PRAGMA user_version = 1")
         for number in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
             with self._transaction(db):
                 (current,) = db.execute("PRAGMA user_version").fetchone()

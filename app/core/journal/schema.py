@@ -70,5 +70,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "DROP TABLE runs",
         "ALTER TABLE runs_v2 RENAME TO runs",
     ),
+    # A multipart upload's UploadId and stored parts, so one cut off resumes from its
+    # parts, and only uploads we started are ever aborted (issue 9).
+    3: (
+        "ALTER TABLE files ADD COLUMN upload_id TEXT",
+        "ALTER TABLE files ADD COLUMN parts TEXT",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -286,6 +286,22 @@ class FileJob:
         if row.thumbnail_in_bucket:
             self.thumbnail_landed()
 
+    def resumed_in_parts(self, row: JournalRow) -> None:
+        """An earlier run was cut off while sending the original in parts: the file is
+        unchanged, so its hash and keys hold, and its upload may carry on."""
+        self.take_results(row)
+        self.outcome.upload_id, self.outcome.parts = row.upload_id, row.parts
+
+    def multipart_started(self, upload_id: str) -> None:
+        self.outcome.upload_id, self.outcome.parts = upload_id, None
+
+    def part_stored(self, parts_text: str) -> None:
+        self.outcome.parts = parts_text
+
+    def multipart_ended(self) -> None:
+        """Completed or aborted: nothing left on the server to carry on from."""
+        self.outcome.upload_id = self.outcome.parts = None
+
     def in_bucket_as_recorded(self, row: JournalRow) -> None:
         """What the row says is in the bucket (it is for this job's destination)."""
         self.outcome.original_in_bucket = row.original_in_bucket

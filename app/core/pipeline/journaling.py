@@ -104,6 +104,16 @@ class PipelineJournal:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(recorder.flush(), WRITE_AHEAD_TIMEOUT)
 
+    async def write_ahead(self, job: FileJob) -> None:
+        """Post the file's row and wait (not long) until it is written: for what a crash
+        right after must find (a multipart upload's UploadId)."""
+        recorder = self._recorder
+        if recorder is None or not recorder.enabled:
+            return
+        self.post(job)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(recorder.flush(), WRITE_AHEAD_TIMEOUT)
+
     async def known(self, paths: Iterable[Path], destination_id: str) -> dict[Path, JournalRow]:
         """The journal's newest row for each absolute path at that destination."""
         if self._recorder is None or not self._recorder.enabled:

@@ -24,8 +24,9 @@ async def resume_stage(job: FileJob, tools: PipelineTools) -> bool:
 
     Uploaded earlier (file unchanged, object still there): a duplicate, not read again.
     Cut off while its thumbnail or original was on the way: an original that made it is
-    kept (then the thumbnail and index follow); otherwise unfinished multipart uploads
-    to its key are aborted and the file starts again from a clean state.
+    kept (then the thumbnail and index follow); a multipart upload carries on from the
+    parts the server still holds, unless the file changed: then that upload (the one the
+    journal recorded, no other) is aborted and the file starts again from a clean state.
     """
     row, job.journal.resume = job.journal.resume, None
     context = context_of(job)
@@ -70,13 +71,17 @@ async def _resume_from(
         job.finish(FileState.UPLOADED)
         tools.finished(job)
         return True
-    try:
-        aborted = await store_call(job, tools, context.store.abort_incomplete_uploads, row.key)
+    if not row.upload_id:
+        return False  # sent in one request: nothing was left on the server
+    if unchanged and row.sha256 and format_for(row.content_type) is not None:
+        job.resumed_in_parts(row)  # carries on from the parts the server holds
+        return False
+    try:  # the file changed: its parts are of no use
+        await store_call(job, tools, context.store.abort_multipart, row.key, row.upload_id)
     except StoreError as exc:  # the upload itself will meet the same problem, or not
-        log.info("could not abort unfinished uploads to %s: %s", row.key, exc)
+        log.info("could not abort the unfinished upload to %s: %s", row.key, exc)
     else:
-        if aborted:
-            log.info("aborted %d unfinished upload(s) to %s", aborted, row.key)
+        log.info("aborted the unfinished upload to %s", row.key)
     return False
 
 
@@ -86,14 +91,19 @@ StoreElsewhere = Callable[[JournalRow], ObjectStore | None]
 def needs_abort_elsewhere(row: JournalRow, destination_id: str) -> bool:
     """An earlier run was sending this file, maybe in parts, to another destination than
     today's: those parts stay there (billed) until aborted."""
-    return row.destination != destination_id and row.state is FileState.UPLOADING and bool(row.key)
+    return (
+        row.destination != destination_id
+        and row.state is FileState.UPLOADING
+        and bool(row.key)
+        and bool(row.upload_id)
+    )
 
 
 async def abort_elsewhere(
     tools: PipelineTools, elsewhere: StoreElsewhere, rows: list[JournalRow]
 ) -> None:
     """Abort the unfinished uploads an earlier run left at one other destination: for
-    exactly the keys our journal recorded, never by pattern. The files themselves go to
+    exactly the UploadIds our journal recorded, never by key. The files themselves go to
     today's destination, from the start."""
     try:
         store = await tools.run_io(elsewhere, rows[0])
@@ -105,13 +115,10 @@ async def abort_elsewhere(
     try:
         for row in rows:
             try:
-                aborted = await tools.run_io(store.abort_incomplete_uploads, row.key or "")
+                await tools.run_io(store.abort_multipart, row.key or "", row.upload_id or "")
             except StoreError as exc:
-                log.info("could not abort unfinished uploads to %s: %s", row.key, exc)
+                log.info("could not abort the unfinished upload to %s: %s", row.key, exc)
             else:
-                if aborted:
-                    log.info(
-                        "aborted %d unfinished upload(s) to %s in %s", aborted, row.key, row.bucket
-                    )
+                log.info("aborted the unfinished upload to %s in %s", row.key, row.bucket)
     finally:
         await tools.run_io(store.close)

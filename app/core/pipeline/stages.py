@@ -30,9 +30,10 @@ from app.core.pipeline.integrity import (
     unchanged,
 )
 from app.core.pipeline.job import FileJob
+from app.core.pipeline.multipart import send_in_parts
 from app.core.pipeline.retrying import store_call, with_retries
 from app.core.pipeline.tools import PipelineTools, context_of
-from app.core.store import DIRECT_PUT_LIMIT, IndexEntry, UploadHandle
+from app.core.store import DIRECT_PUT_LIMIT, MULTIPART_THRESHOLD, IndexEntry, UploadHandle
 from app.core.thumbnails import ThumbnailError
 
 log = logging.getLogger(__name__)
@@ -200,10 +201,14 @@ async def upload_original_stage(job: FileJob, tools: PipelineTools) -> None:
 
 
 async def _send_original(job: FileJob, tools: PipelineTools) -> None:
-    """One try at sending the original; progress starts again from zero."""
+    """One try at sending the original; progress starts again from zero (a large one
+    carries on from its stored parts: app.core.pipeline.multipart)."""
     job.reset_progress()
     tools.changed(job)
     store, outcome = context_of(job).store, job.outcome
+    if (outcome.size or 0) >= MULTIPART_THRESHOLD:
+        await send_in_parts(job, tools)
+        return
 
     def progress(n: int) -> None:  # on transfer threads
         job.add_progress(n)

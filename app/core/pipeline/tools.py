@@ -22,6 +22,7 @@ from app.core.thumbnails import ThumbnailSpec
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Thumbnailer = Callable[[Path, ThumbnailSpec], bytes]
+PARTS_IN_MEMORY = 16  # x 8 MiB: what multipart uploads may hold in memory at once
 
 
 @dataclass(eq=False)
@@ -37,6 +38,10 @@ class PipelineTools:
     journal: PipelineJournal
     observers: Observers
     side_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # Parts of large originals in memory at once, all files together (8 MiB each).
+    parts_in_memory: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(PARTS_IN_MEMORY)
+    )
 
     async def run_io(self, fn: Callable[..., T], *args: Any) -> T:
         return await self.loop.run_in_executor(self.io, fn, *args)

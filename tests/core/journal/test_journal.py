@@ -36,8 +36,15 @@ from app.core.journal import (
 )
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.paths import data_dir
+from app.core.pipeline.multipart import part_count, read_part
 from app.core.policy import needs_retry
-from app.core.store import MULTIPART_THRESHOLD, S3Store, index_key
+from app.core.store import (
+    MULTIPART_CHUNK_SIZE,
+    MULTIPART_THRESHOLD,
+    S3Store,
+    index_key,
+    parts_to_text,
+)
 from tests.helpers import corpus
 from tests.helpers.fakes import FakeStore, StoredObject
 
@@ -416,21 +423,96 @@ def test_files_uploaded_by_an_earlier_run_are_duplicates_without_reading_them(
     )
 
 
-def test_a_file_cut_off_mid_upload_is_redone_cleanly(tmp_path: Path) -> None:
+def _scan(path: Path, size: int) -> Path:
+    """A large JPEG-signed file (multipart; not decodable, so its thumbnail fails)."""
+    path.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(size - 4))
+    return path
+
+
+def _cut_off_upload(store: FakeStore, photo: Path, key: str, parts: int) -> JournalRow:
+    """What a run killed mid-multipart leaves: `parts` parts on the server, and a row
+    with the UploadId and those parts."""
+    upload_id = store.create_multipart(key, content_type="image/jpeg", sha256=sha(photo))
+    stored = [
+        store.upload_part(key, upload_id, n, read_part(photo, n, photo.stat().st_size))
+        for n in range(1, parts + 1)
+    ]
+    store.calls.clear()
+    store.parts_sent = 0
+    return interrupted_row(photo, upload_id=upload_id, parts=parts_to_text(stored))
+
+
+def test_a_file_cut_off_mid_multipart_carries_on_from_its_parts(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
-    photo = corpus.jpeg_photo(folder / "coin.jpg", (400, 300))
-    seed_journal(interrupted_row(photo))
+    photo = _scan(folder / "atlas.jpg", MULTIPART_THRESHOLD + 4 * MULTIPART_CHUNK_SIZE)
     key = interrupted_row(photo).key or ""
     store = FakeStore()
-    store.incomplete[key] = 2  # parts of the cut-off multipart upload
+    seed_journal(_cut_off_upload(store, photo, key, parts=3))
+    total = part_count(photo.stat().st_size)
 
-    snap = in_session(store, lambda s: s.upload(folder))["coin.jpg"]
-    assert snap.state is FileState.UPLOADED and snap.thumbnail_state is ThumbnailState.GENERATED
-    assert store.calls["abort"] == 1 and not store.incomplete
+    snap = in_session(store, lambda s: s.upload(folder))["atlas.jpg"]
+    assert snap.state is FileState.UPLOADED
+    assert store.calls["list-parts"] == 1 and store.calls["create"] == 0
+    assert store.parts_sent == total - 3  # only the parts the server did not have
     assert store.objects[key].data == photo.read_bytes()
+    assert not store.uploads and store.aborted_uploads == []
     rows = journal_rows()
-    assert len(rows) == 1 and rows["coin.jpg"].state is FileState.UPLOADED  # that row, finished
+    assert rows["atlas.jpg"].state is FileState.UPLOADED and rows["atlas.jpg"].upload_id is None
+
+
+def test_a_file_changed_since_it_was_cut_off_mid_multipart_starts_over(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = _scan(folder / "atlas.jpg", MULTIPART_THRESHOLD + MULTIPART_CHUNK_SIZE)
+    key = interrupted_row(photo).key or ""
+    store = FakeStore()
+    cut = _cut_off_upload(store, photo, key, parts=2)
+    seed_journal(cut)
+    _scan(photo, photo.stat().st_size)  # rewritten since
+    os.utime(photo, ns=(time.time_ns(), time.time_ns() + 10**9))
+
+    snap = in_session(store, lambda s: s.upload(folder))["atlas.jpg"]
+    assert snap.state is FileState.UPLOADED
+    assert store.aborted_uploads == [cut.upload_id]  # that upload, and only that one
+    assert store.objects[snap.key or ""].data == photo.read_bytes()
+    assert not store.uploads
+
+
+def test_an_upload_the_server_will_not_finish_is_aborted_and_sent_again(
+    tmp_path: Path,
+) -> None:
+    """rclone serve s3 fails an upload whose part a crash cut off mid-stream, and says so
+    only when asked to complete it (InvalidPart)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = _scan(folder / "atlas.jpg", MULTIPART_THRESHOLD + MULTIPART_CHUNK_SIZE)
+    key = interrupted_row(photo).key or ""
+    store = FakeStore()
+    cut = _cut_off_upload(store, photo, key, parts=2)
+    seed_journal(cut)
+    store.refuse_to_complete.add(cut.upload_id or "")
+
+    snap = in_session(store, lambda s: s.upload(folder))["atlas.jpg"]
+    assert snap.state is FileState.UPLOADED
+    assert store.aborted_uploads == [cut.upload_id] and store.calls["create"] == 1
+    assert store.objects[key].data == photo.read_bytes() and not store.uploads
+
+
+def test_an_upload_the_server_forgot_starts_over_cleanly(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = _scan(folder / "atlas.jpg", MULTIPART_THRESHOLD + MULTIPART_CHUNK_SIZE)
+    key = interrupted_row(photo).key or ""
+    store = FakeStore()
+    cut = _cut_off_upload(store, photo, key, parts=2)
+    seed_journal(cut)
+    store.uploads.clear()  # expired, or the server restarted and forgot it
+
+    snap = in_session(store, lambda s: s.upload(folder))["atlas.jpg"]
+    assert snap.state is FileState.UPLOADED
+    assert store.calls["create"] == 1 and store.parts_sent == part_count(photo.stat().st_size)
+    assert store.objects[key].data == photo.read_bytes()
 
 
 def test_an_original_that_made_it_before_the_crash_is_not_sent_again(tmp_path: Path) -> None:
@@ -538,13 +620,13 @@ def test_a_multipart_upload_is_in_the_journal_before_its_first_part(tmp_path: Pa
 
 def test_a_changed_file_is_not_resumed_from_stale_results(tmp_path: Path) -> None:
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg", (400, 300))
-    stale = replace(interrupted_row(photo), size=1, mtime_ns=1)
+    stale = replace(interrupted_row(photo, upload_id="upload-before"), size=1, mtime_ns=1)
     seed_journal(stale)
     store = FakeStore()
 
     snap = in_session(store, lambda s: s.upload(photo))["coin.jpg"]
     assert snap.state is FileState.UPLOADED and snap.sha256 == sha(photo)
-    assert store.calls["abort"] == 1  # its cut-off upload is still cleaned up
+    assert store.aborted_uploads == ["upload-before"]  # its cut-off upload is cleaned up
 
 
 def test_uploads_carry_on_when_the_journal_cannot_be_written(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def test_a_journal_from_the_first_release_is_migrated_and_keeps_its_rows(tmp_pat
         journal.close().result()
 
     version, columns, indexes = _tables(path)
-    assert version == SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION == 3
     assert columns == set(COLUMNS)
     assert "files_failed" not in indexes
     assert [(r.path.name, r.state) for r in history] == [
@@ -92,3 +92,37 @@ def test_a_journal_from_a_newer_app_is_left_alone(tmp_path: Path) -> None:
     assert not journal.enabled and journal.problem is not None
     assert "newer version" in journal.problem
     assert _tables(path)[0] == SCHEMA_VERSION + 1  # not touched, not set aside
+
+
+class _SawItNew:
+    """A connection to a journal another process is creating at the same moment: its
+    first look finds a new file (version 0); by its next, the other has migrated it."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._looked = False
+
+    def execute(self, sql: str, *args: object) -> object:
+        if sql.strip() == "PRAGMA user_version" and not self._looked:
+            self._looked = True
+            return self._db.execute("SELECT 0")
+        return self._db.execute(sql, *args)
+
+    def executescript(self, sql: str) -> object:
+        return self._db.executescript(sql)
+
+
+def test_two_processes_opening_a_new_journal_at_once_both_can_use_it(tmp_path: Path) -> None:
+    first = open_journal(ORIGIN_GUI, tmp_path / JOURNAL_FILE)  # the window, say
+    first.close().result()
+    second = open_journal(ORIGIN_GUI, tmp_path / JOURNAL_FILE, for_reading=True)
+    try:
+        db = sqlite3.connect(tmp_path / JOURNAL_FILE, isolation_level=None)
+        try:
+            second._migrate(_SawItNew(db))  # type: ignore[arg-type]
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+        finally:
+            db.close()
+    finally:
+        second.close().result()
+    assert version == SCHEMA_VERSION  # not set back to 1, and no "duplicate column name"
