@@ -13,7 +13,11 @@ from app.core.thumbnails import ThumbnailSpec
 from app.core.wording import fix
 
 CHECKSUM_MODES = ("when_supported", "when_required")
-DEFAULT_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = 32  # files in flight: many small ones hide the link's round trips
+# The window's default: its event loop shares the GIL with every worker, and 32 files in
+# flight raised its p99 lag (bench/ui_lag.py: 21.6 ms at 8, 28-45 ms at 32) for no gain
+# on a local disk; Settings can raise it to MAX_CONCURRENCY for a slow link.
+WINDOW_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
 
 

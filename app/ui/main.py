@@ -150,6 +150,7 @@ async def _run_window(
     script: WindowScript | None = None,
     instance: InstanceServer | None = None,
     last_crash: Path | None = None,
+    collector: GuiThreadCollector | None = None,
 ) -> int:
     quit_requested = asyncio.Event()
     app.aboutToQuit.connect(quit_requested.set)
@@ -173,6 +174,8 @@ async def _run_window(
         secret = await background.run(stored_secret, settings_store.secrets, settings)
         await controller.start(settings, secret)
         tune_garbage_collector()
+        if collector is not None:  # after start-up's garbage went in one collection
+            collector.start()
         if paths:
             window.add_paths(paths)
         if script is not None:  # screenshots and benchmarks drive the real window
@@ -257,11 +260,13 @@ def run_gui(argv: Sequence[str], script: WindowScript | None = None) -> int:
     _route_qt_messages()
     reporter = CrashReporter(log_path)
     sys.excepthook = reporter.excepthook
-    collector = GuiThreadCollector(app)
+    collector = GuiThreadCollector(app, started=False)  # once the window is up
     try:
         with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
             runner.get_loop().set_exception_handler(reporter.loop_handler)
-            return runner.run(_run_window(app, paths, script, instance, trail.last_crash))
+            return runner.run(
+                _run_window(app, paths, script, instance, trail.last_crash, collector)
+            )
     finally:
         sys.excepthook = sys.__excepthook__
         qInstallMessageHandler(None)

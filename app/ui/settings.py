@@ -26,8 +26,8 @@ from PySide6.QtCore import QByteArray, QSettings
 from app.core.bandwidth import RateError, parse_rate
 from app.core.config import (
     CHECKSUM_MODES,
-    DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
+    WINDOW_CONCURRENCY,
     Destination,
     EngineSettings,
 )
@@ -70,7 +70,7 @@ class AppSettings:
     access_key: str = ""
     checksum_mode: str = CHECKSUM_MODES[0]
     key_template: str = DEFAULT_KEY_TEMPLATE
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int = WINDOW_CONCURRENCY
     thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE
     thumbnail_quality: int = DEFAULT_THUMBNAIL_QUALITY
     verify_after_upload: bool = False
