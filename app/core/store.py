@@ -553,7 +553,7 @@ class S3Store:
         if self.sends_checksums:
             checksum = _b64_digest(hashlib.sha256(data).digest())
             extra["ChecksumSHA256"] = checksum
-        with self._errors():
+        try:
             answer = self._client.upload_part(
                 Bucket=self.bucket,
                 Key=key,
@@ -562,6 +562,12 @@ class S3Store:
                 Body=data,
                 **extra,
             )
+        except ClientError as exc:
+            if _error_code(exc) in _UPLOAD_GONE_CODES or _cannot_replace_part(exc):
+                raise UploadGone(self._translate(exc).reason) from exc
+            raise self._translate(exc) from exc
+        except Exception as exc:
+            raise self._translate(exc) from exc
         return Part(number, str(answer["ETag"]), len(data), checksum)
 
     def list_parts(self, key: str, upload_id: str) -> dict[int, Part] | None:
@@ -643,3 +649,10 @@ def _is_not_found(exc: ClientError) -> bool:
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _cannot_replace_part(exc: ClientError) -> bool:
+    """rclone serve s3 streams parts into the object as they come: one cut off mid-stream
+    cannot be sent again ("part N has already been streamed to the backend")."""
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    return _error_code(exc) == "NotImplemented" and "already been streamed" in message
