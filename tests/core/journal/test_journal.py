@@ -442,6 +442,17 @@ def _cut_off_upload(store: FakeStore, photo: Path, key: str, parts: int) -> Jour
     return interrupted_row(photo, upload_id=upload_id, parts=parts_to_text(stored))
 
 
+def _cut_off_in_journal(tmp_path: Path) -> tuple[Path, Path, FakeStore, JournalRow]:
+    """A three-part scan whose upload was cut off after two parts, in the journal."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = _scan(folder / "atlas.jpg", MULTIPART_THRESHOLD + MULTIPART_CHUNK_SIZE)
+    store = FakeStore()
+    cut = _cut_off_upload(store, photo, interrupted_row(photo).key or "", parts=2)
+    seed_journal(cut)
+    return folder, photo, store, cut
+
+
 def test_a_file_cut_off_mid_multipart_carries_on_from_its_parts(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -462,13 +473,7 @@ def test_a_file_cut_off_mid_multipart_carries_on_from_its_parts(tmp_path: Path) 
 
 
 def test_a_file_changed_since_it_was_cut_off_mid_multipart_starts_over(tmp_path: Path) -> None:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    photo = _scan(folder / "atlas.jpg", MULTIPART_THRESHOLD + MULTIPART_CHUNK_SIZE)
-    key = interrupted_row(photo).key or ""
-    store = FakeStore()
-    cut = _cut_off_upload(store, photo, key, parts=2)
-    seed_journal(cut)
+    folder, photo, store, cut = _cut_off_in_journal(tmp_path)
     _scan(photo, photo.stat().st_size)  # rewritten since
     os.utime(photo, ns=(time.time_ns(), time.time_ns() + 10**9))
 
@@ -484,13 +489,8 @@ def test_an_upload_the_server_will_not_finish_is_aborted_and_sent_again(
 ) -> None:
     """rclone serve s3 fails an upload whose part a crash cut off mid-stream, and says so
     only when asked to complete it (InvalidPart)."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    photo = _scan(folder / "atlas.jpg", MULTIPART_THRESHOLD + MULTIPART_CHUNK_SIZE)
-    key = interrupted_row(photo).key or ""
-    store = FakeStore()
-    cut = _cut_off_upload(store, photo, key, parts=2)
-    seed_journal(cut)
+    folder, photo, store, cut = _cut_off_in_journal(tmp_path)
+    key = cut.key or ""
     store.refuse_to_complete.add(cut.upload_id or "")
 
     snap = in_session(store, lambda s: s.upload(folder))["atlas.jpg"]
@@ -500,13 +500,8 @@ def test_an_upload_the_server_will_not_finish_is_aborted_and_sent_again(
 
 
 def test_an_upload_the_server_forgot_starts_over_cleanly(tmp_path: Path) -> None:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    photo = _scan(folder / "atlas.jpg", MULTIPART_THRESHOLD + MULTIPART_CHUNK_SIZE)
-    key = interrupted_row(photo).key or ""
-    store = FakeStore()
-    cut = _cut_off_upload(store, photo, key, parts=2)
-    seed_journal(cut)
+    folder, photo, store, cut = _cut_off_in_journal(tmp_path)
+    key = cut.key or ""
     store.uploads.clear()  # expired, or the server restarted and forgot it
 
     snap = in_session(store, lambda s: s.upload(folder))["atlas.jpg"]
