@@ -40,8 +40,7 @@ def parse_rate(text: str) -> int | None:
     match = _RATE.match(stripped)
     if match is None:
         raise RateError(
-            f"“{text}” is not an upload speed limit. Write a number with K, M or G for "
-            "kibibytes, mebibytes or gibibytes a second (e.g. 20M), or off."
+            f"“{text}” is not an upload speed limit: write e.g. 20M (MiB/s), 512K or off."
         )
     number, unit = float(match.group(1)), match.group(2).upper()
     rate = int(number * _UNITS[unit])

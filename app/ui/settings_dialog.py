@@ -66,6 +66,7 @@ LOCAL_BUCKET_NOTE = (
     "upload, so there is no connection to test."
 )
 TESTING_NOTE = "Testing the connection…"
+LIMIT_HINT = "Not a speed: write e.g. 20M (MiB/s), 512K or off."
 
 # Error text colours with at least 4.5:1 contrast on typical light and dark window colours.
 _ERROR_ON_LIGHT = "#c62828"
@@ -211,6 +212,7 @@ class SettingsDialog(QDialog):
             self.destination.endpoint_error,
             self.destination.keys_error,
             self.keys.template_error,
+            self.performance.limit_error,
         ):
             label.setStyleSheet(f"color: {colour};")
         self._error_colour = colour
@@ -336,8 +338,8 @@ class SettingsDialog(QDialog):
         try:
             parse_rate(self.performance.limit_edit.text())
             limit_problem = None
-        except RateError as exc:
-            limit_problem = str(exc)
+        except RateError:  # the field is right above: say how to write one, briefly
+            limit_problem = LIMIT_HINT
         self._show_problem(self.performance.limit_error, limit_problem)
 
         self._show_problem(self.destination.bucket_error, bucket_problem)
