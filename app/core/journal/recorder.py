@@ -76,8 +76,14 @@ class JournalRecorder:
         while self._inflight is not None or (self._pending and self.journal.enabled):
             if self._inflight is None:
                 self._write_now()
-            if self._inflight is not None:
-                await asyncio.shield(self._inflight)
+            inflight = self._inflight
+            if inflight is not None:
+                await asyncio.shield(inflight)
+                if self._inflight is inflight:
+                    # Done, but its callback (which clears it) is still queued: awaiting a
+                    # done future does not yield, so without this the loop never ran it
+                    # and this spun forever holding the GIL (seen: a CLI hung for minutes).
+                    await asyncio.sleep(0)
 
     async def aclose(self, timeout: float) -> None:
         """Flush, then close the journal, in `timeout` seconds at most. Posting afterwards

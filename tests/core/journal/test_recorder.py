@@ -77,3 +77,29 @@ def test_closing_a_healthy_journal_writes_what_is_pending(tmp_path: Path) -> Non
         assert [r.path.name for r in reader.queue().result()] == ["coin.jpg"]
     finally:
         reader.close().result()
+
+
+
+def test_a_flush_right_after_a_write_finished_returns(tmp_path: Path) -> None:
+    """A write whose future is done while the callback that clears it is still queued
+    (the moment the journal thread answers): flush() must let the loop run it. It spun
+    forever holding the GIL before, and a CLI run hung (write-ahead of a multipart
+    upload). The moment is made by hand: it is too short to hit from outside."""
+    journal = Journal(tmp_path / JOURNAL_FILE, origin=ORIGIN_GUI).open_sync()
+    finished = threading.Event()
+
+    async def go() -> None:
+        recorder = JournalRecorder(journal, interval=60)
+        answered = asyncio.get_running_loop().create_future()
+        recorder._inflight = answered  # a write under way, as _write_now leaves it
+        answered.add_done_callback(lambda done: recorder._written(done, []))
+        answered.set_result(True)  # the journal answers; the callback is queued
+        await recorder.flush()  # without yielding first
+        finished.set()
+
+    runner = threading.Thread(target=lambda: asyncio.run(go()), daemon=True)
+    runner.start()
+    try:
+        assert finished.wait(10), "flush() never returned"
+    finally:
+        journal.close().result()
