@@ -87,6 +87,7 @@ class FakeStore:
     aborted_uploads: list[str] = field(default_factory=list)
     parts_sent: int = 0
     refuse_to_complete: set[str] = field(default_factory=set)
+    complete_checksum: str = ""  # what complete_multipart answers ("": the true one)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -240,7 +241,7 @@ class FakeStore:
             upload = self.uploads.pop(upload_id)
             data = b"".join(upload.parts[part.number][1] for part in parts)
             self.objects[key] = StoredObject(data, upload.content_type)
-        return composite_sha256(parts)
+        return self.complete_checksum or composite_sha256(parts)
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         self._maybe_fail("abort", key)

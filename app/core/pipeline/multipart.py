@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 from app.core.errors import StoreError
+from app.core.pipeline.integrity import remove_copy
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.retrying import store_call
 from app.core.pipeline.tools import PipelineTools, context_of
@@ -107,7 +108,7 @@ async def _send_in_parts(job: FileJob, tools: PipelineTools) -> None:
     tools.journal.post(job)
     if checksum and all(part.sha256 for part in parts) and checksum != composite_sha256(parts):
         log.warning("multipart checksum of %s differs: %s", key, checksum)
-        raise StoreError(UPLOAD_MISMATCH, permanent=True)
+        await remove_copy(job, tools, UPLOAD_MISMATCH)
 
 
 async def _parts_to_keep(job: FileJob, tools: PipelineTools) -> dict[int, Part]:

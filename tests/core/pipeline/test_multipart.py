@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.core.errors import StoreError
 from app.core.models import FileState
-from app.core.pipeline.multipart import part_count
+from app.core.pipeline.multipart import UPLOAD_MISMATCH, part_count
 from app.core.retry import RetryPolicy
 from app.core.store import MULTIPART_CHUNK_SIZE, MULTIPART_THRESHOLD
 from app.core.walker import WalkEntry
@@ -79,3 +79,20 @@ def test_cancelling_a_file_mid_parts_aborts_its_upload(tmp_path: Path) -> None:
     asyncio.run(go())
     assert store.started_uploads and store.aborted_uploads == store.started_uploads
     assert not store.uploads and store.photo_keys() == []
+
+
+def test_a_joined_object_whose_checksum_differs_is_removed_and_the_file_fails(
+    tmp_path: Path,
+) -> None:
+    photo = scan(tmp_path / "atlas.jpg")
+    store = FakeStore()
+    store.complete_checksum = "bm90LXRoZS1zYW1lLWNoZWNrc3Vt-3"  # what a confused server says
+
+    async def go() -> None:
+        async with pipeline_for(store, retry=FAST) as (pipeline, watcher):
+            pipeline.enqueue([WalkEntry(photo)])
+            await watcher.until(named("atlas.jpg", FileState.FAILED))
+            assert by_name(pipeline)["atlas.jpg"].error == UPLOAD_MISMATCH
+
+    asyncio.run(go())
+    assert store.photo_keys() == [] and not store.uploads
