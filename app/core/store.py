@@ -94,6 +94,7 @@ class UploadGone(StoreError):
 
 
 _UPLOAD_GONE_CODES = ("InvalidPart", "InvalidPartOrder", "NoSuchUpload")
+_NO_SUCH_UPLOAD = ("NoSuchUpload", "404", "NotFound")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +176,6 @@ class ObjectStore(Protocol):
     def record_hash(self, sha256: str, entry: IndexEntry) -> None: ...
     def object_sha256(self, key: str) -> str | None: ...
     def delete_object(self, key: str) -> None: ...
-    def abort_incomplete_uploads(self, key: str) -> int: ...
     def create_multipart(self, key: str, *, content_type: str, sha256: str) -> str: ...
     def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> Part: ...
     def list_parts(self, key: str, upload_id: str) -> dict[int, Part] | None: ...
@@ -343,11 +343,17 @@ class S3Store:
         )
 
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self, *, upload_gone: bool = False) -> Iterator[None]:
+        """Any failure as a StoreError; with `upload_gone`, an answer that the multipart
+        upload cannot be finished as UploadGone."""
         try:
             yield
         except StoreError:
             raise
+        except ClientError as exc:
+            if upload_gone and _upload_gone(exc):
+                raise UploadGone(self._translate(exc).reason) from exc
+            raise self._translate(exc) from exc
         except Exception as exc:
             raise self._translate(exc) from exc
 
@@ -497,44 +503,6 @@ class S3Store:
                 if not _is_not_found(exc):
                     raise
 
-    def abort_incomplete_uploads(self, key: str) -> int:
-        """Abort multipart uploads to exactly `key` that never completed (an upload cut off
-        by a crash leaves its parts stored, and billed, until aborted); returns how many.
-
-        A store without ListMultipartUploads counts as having none.
-        """
-        aborted = 0
-        with self._errors():
-            for attempt in range(3):
-                try:
-                    pages = self._client.get_paginator("list_multipart_uploads").paginate(
-                        Bucket=self.bucket, Prefix=key
-                    )
-                    uploads = [
-                        upload["UploadId"]
-                        for page in pages
-                        for upload in page.get("Uploads") or []
-                        if upload.get("Key") == key
-                    ]
-                    break
-                except ClientError as exc:
-                    code = str(exc.response.get("Error", {}).get("Code", ""))
-                    if code in ("NotImplemented", "501"):
-                        return 0
-                    # rclone answers NoSuchUpload when an upload ends while it lists them
-                    if code != "NoSuchUpload" or attempt == 2:
-                        raise
-            for upload_id in uploads:
-                try:
-                    self._client.abort_multipart_upload(
-                        Bucket=self.bucket, Key=key, UploadId=upload_id
-                    )
-                except ClientError as exc:
-                    if str(exc.response.get("Error", {}).get("Code", "")) != "NoSuchUpload":
-                        raise
-                aborted += 1
-        return aborted
-
     # -- multipart, part by part (app.core.pipeline.multipart resumes them) -----------
 
     def create_multipart(self, key: str, *, content_type: str, sha256: str) -> str:
@@ -553,7 +521,7 @@ class S3Store:
         if self.sends_checksums:
             checksum = _b64_digest(hashlib.sha256(data).digest())
             extra["ChecksumSHA256"] = checksum
-        try:
+        with self._errors(upload_gone=True):
             answer = self._client.upload_part(
                 Bucket=self.bucket,
                 Key=key,
@@ -562,12 +530,6 @@ class S3Store:
                 Body=data,
                 **extra,
             )
-        except ClientError as exc:
-            if _error_code(exc) in _UPLOAD_GONE_CODES or _cannot_replace_part(exc):
-                raise UploadGone(self._translate(exc).reason) from exc
-            raise self._translate(exc) from exc
-        except Exception as exc:
-            raise self._translate(exc) from exc
         return Part(number, str(answer["ETag"]), len(data), checksum)
 
     def list_parts(self, key: str, upload_id: str) -> dict[int, Part] | None:
@@ -582,7 +544,7 @@ class S3Store:
                         Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
                     )
                 except ClientError as exc:
-                    if _error_code(exc) in ("NoSuchUpload", "404", "NotFound"):
+                    if _error_code(exc) in _NO_SUCH_UPLOAD:
                         return None
                     raise
                 for item in answer.get("Parts") or []:
@@ -607,16 +569,10 @@ class S3Store:
             if part.sha256 and self.sends_checksums:
                 entry["ChecksumSHA256"] = part.sha256
             listed.append(entry)
-        try:
+        with self._errors(upload_gone=True):
             answer = self._client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
             )
-        except ClientError as exc:
-            if _error_code(exc) in _UPLOAD_GONE_CODES:
-                raise UploadGone(self._translate(exc).reason) from exc
-            raise self._translate(exc) from exc
-        except Exception as exc:
-            raise self._translate(exc) from exc
         return str(answer.get("ChecksumSHA256") or "")
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
@@ -626,7 +582,7 @@ class S3Store:
             try:
                 self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             except ClientError as exc:
-                if _error_code(exc) not in ("NoSuchUpload", "404", "NotFound"):
+                if _error_code(exc) not in _NO_SUCH_UPLOAD:
                     raise
 
     def close(self) -> None:
@@ -643,16 +599,18 @@ def _b64_digest(digest: bytes) -> str:
 
 
 def _is_not_found(exc: ClientError) -> bool:
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    return code in ("404", "NoSuchKey", "NotFound")
+    return _error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _cannot_replace_part(exc: ClientError) -> bool:
-    """rclone serve s3 streams parts into the object as they come: one cut off mid-stream
-    cannot be sent again ("part N has already been streamed to the backend")."""
+def _upload_gone(exc: ClientError) -> bool:
+    """The server will not finish this upload. rclone serve s3, which streams parts into
+    the object as they come, cannot take again a part cut off mid-stream ("part N has
+    already been streamed to the backend")."""
+    if _error_code(exc) in _UPLOAD_GONE_CODES:
+        return True
     message = str(exc.response.get("Error", {}).get("Message", ""))
     return _error_code(exc) == "NotImplemented" and "already been streamed" in message

@@ -56,9 +56,8 @@ class FakeStore:
     `fail_next[operation]` fails that many calls of "upload", "put" (thumbnails),
     "record", "find", "head", "list" or "delete" with `fail_with` (a StoreError; by
     default one that is not retried, "Cannot reach the storage server at http://fake.");
-    `gate` (when set) makes uploads
-    wait until it is set. `incomplete[key]` counts multipart uploads to `key` left
-    unfinished (by a crash, say).
+    `gate` (when set) makes uploads wait until it is set. `uploads` holds the multipart
+    uploads started and not yet completed or aborted.
 
     `down` makes every request fail as a refused connection would (the server is gone);
     `requests_while_down` counts them. `hooks[operation]` is called with the key before
@@ -74,7 +73,6 @@ class FakeStore:
     fail_next: Counter[str] = field(default_factory=Counter)
     gate: threading.Event | None = None
     fail_with: StoreError | None = None
-    incomplete: Counter[str] = field(default_factory=Counter)
     closed: bool = False
     down: bool = False
     requests_while_down: int = 0
@@ -197,11 +195,6 @@ class FakeStore:
         self._maybe_fail("delete", key)
         with self._lock:
             self.objects.pop(key, None)
-
-    def abort_incomplete_uploads(self, key: str) -> int:
-        self._maybe_fail("abort", key)
-        with self._lock:
-            return self.incomplete.pop(key, 0)
 
     # -- multipart: `uploads` holds those not completed or aborted, by UploadId ----------
 

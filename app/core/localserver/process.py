@@ -130,6 +130,44 @@ def _port_answers(host: str, port: int, timeout: float = 0.25) -> bool:
 # --------------------------------------------------------------------------- the server
 
 
+def local_destination(
+    endpoint_url: str,
+    credentials: S3Credentials,
+    *,
+    prefix: str = "",
+    checksum_mode: str = "when_supported",
+) -> Destination:
+    """A local server at `endpoint_url` as the app's upload destination (the "photos"
+    bucket), labelled so the journal knows it across its changing ports."""
+    return Destination(
+        bucket=LOCAL_BUCKET_NAME,
+        prefix=prefix,
+        endpoint_url=endpoint_url,
+        access_key=credentials.access_key,
+        secret_key=credentials.secret_key,
+        checksum_mode=checksum_mode,
+        label=LOCAL_LABEL,
+    )
+
+
+def create_bucket(client: Any, name: str) -> None:
+    """Create bucket `name` through the S3 API unless it exists already."""
+    try:
+        client.create_bucket(Bucket=name)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            return
+        message = exc.response.get("Error", {}).get("Message") or code
+        raise LocalServerError(
+            f"{_ERROR_PREFIX}: the bucket {name!r} could not be created ({message})."
+        ) from exc
+    except BotoCoreError as exc:
+        raise LocalServerError(
+            f"{_ERROR_PREFIX}: the bucket {name!r} could not be created ({exc})."
+        ) from exc
+
+
 def s3_client(
     endpoint_url: str,
     credentials: S3Credentials,
@@ -385,14 +423,8 @@ class LocalS3Server:
         self, *, prefix: str = "", checksum_mode: str = "when_supported"
     ) -> Destination:
         """This running server as the app's upload destination (the "photos" bucket)."""
-        return Destination(
-            bucket=LOCAL_BUCKET_NAME,
-            prefix=prefix,
-            endpoint_url=self.endpoint_url,
-            access_key=self.credentials.access_key,
-            secret_key=self.credentials.secret_key,
-            checksum_mode=checksum_mode,
-            label=LOCAL_LABEL,
+        return local_destination(
+            self.endpoint_url, self.credentials, prefix=prefix, checksum_mode=checksum_mode
         )
 
     def ensure_bucket(self, name: str = LOCAL_BUCKET_NAME) -> None:
@@ -400,19 +432,11 @@ class LocalS3Server:
         try:
             if self._client is None:
                 self._client = self.client()
-            self._client.create_bucket(Bucket=name)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                return
-            message = exc.response.get("Error", {}).get("Message") or code
-            raise LocalServerError(
-                f"{_ERROR_PREFIX}: the bucket {name!r} could not be created ({message})."
-            ) from exc
         except BotoCoreError as exc:
             raise LocalServerError(
                 f"{_ERROR_PREFIX}: the bucket {name!r} could not be created ({exc})."
             ) from exc
+        create_bucket(self._client, name)
 
     # -- helpers
 

@@ -32,17 +32,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from app.core.config import Destination
 from app.core.localserver.credentials import LocalServerError, load_or_create_credentials
 from app.core.localserver.ownership import process_alive, process_start_time, stop_server
 from app.core.localserver.process import (
     DEFAULT_HOST,
     LOCAL_BUCKET_NAME,
-    LOCAL_LABEL,
     LocalS3Server,
+    create_bucket,
     free_loopback_port,
+    local_destination,
     s3_client,
 )
 
@@ -52,7 +51,6 @@ STATE_FILE = "local-bucket.state.json"
 CONFIG_FILE = "local-bucket.json"
 LOCK_FILE = "local-bucket.lock"
 LEGACY_PID_FILE = "local-bucket.pid"  # written by versions before the server was shared
-_EXISTS = ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
 
 
 @dataclass(frozen=True)
@@ -126,12 +124,7 @@ class SharedLocalBucket:
             return
         client = self.client()
         try:
-            client.create_bucket(Bucket=name)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in _EXISTS:
-                raise LocalServerError(
-                    f"The local test bucket could not create the bucket {name!r}."
-                ) from exc
+            create_bucket(client, name)
         finally:
             client.close()
 
@@ -146,14 +139,8 @@ class SharedLocalBucket:
     def destination(
         self, *, prefix: str = "", checksum_mode: str = "when_supported"
     ) -> Destination:
-        return Destination(
-            bucket=LOCAL_BUCKET_NAME,
-            prefix=prefix,
-            endpoint_url=self.endpoint_url,
-            access_key=self.credentials.access_key,
-            secret_key=self.credentials.secret_key,
-            checksum_mode=checksum_mode,
-            label=LOCAL_LABEL,
+        return local_destination(
+            self.endpoint_url, self.credentials, prefix=prefix, checksum_mode=checksum_mode
         )
 
     # -- starting, joining, stopping -------------------------------------------------

@@ -89,10 +89,11 @@ class PipelineJournal:
         recorder.post(row)
 
     async def before_upload(self, job: FileJob) -> None:
-        """Write ahead for a multipart upload: the journal holds its key before any part
-        is sent, so after a crash the next start can abort what is left on the server.
-        A smaller file goes up in one request, which leaves nothing behind, so it does not
-        wait. A journal that is slow to answer is not waited for long."""
+        """Write ahead for a multipart upload: the journal holds its key and state before
+        the upload starts (its UploadId follows once the server gives one: `write_ahead`),
+        so after a crash the next start knows the file was on its way. A smaller file goes
+        up in one request, which leaves nothing behind, so it does not wait. A journal
+        that is slow to answer is not waited for long."""
         recorder = self._recorder
         if (
             recorder is None
