@@ -58,6 +58,7 @@ class ImageFormat:
     name: str
     content_type: str
     extension: str  # canonical, with the dot, lower case: ".jpg"
+    raw: bool = False  # a camera RAW file: its thumbnail comes from the embedded preview
 
 
 @dataclass(slots=True, kw_only=True)

@@ -21,7 +21,7 @@ from typing import IO, cast
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from app.core import formats
+from app.core import formats, raw
 from app.core.models import ImageFormat
 
 try:
@@ -109,18 +109,45 @@ def make_thumbnail(path: Path, spec: ThumbnailSpec) -> bytes:
     with file:
         try:
             head = file.read(formats.HEAD_SIZE)
-            fmt = formats.detect_format(head)
+            fmt = formats.detect_format(head, path.name)
             if fmt is None:
                 raise ThumbnailError(formats.describe_unrecognised(head))
+            if fmt.raw:
+                return _raw_thumbnail(file, path, fmt, spec)
             file.seek(0)
             return _thumbnail(_whole_if_small(file), _available_pillow_formats(fmt), spec)
         except ThumbnailError:
             raise
+        except raw.NoPreview as exc:
+            raise ThumbnailError(str(exc)) from exc
         except Exception as exc:  # any decoder failure becomes a readable sentence
             raise _explain(exc, path) from exc
 
 
-def _thumbnail(file: IO[bytes], pillow_formats: tuple[str, ...], spec: ThumbnailSpec) -> bytes:
+def _raw_thumbnail(file: IO[bytes], path: Path, fmt: ImageFormat, spec: ThumbnailSpec) -> bytes:
+    """From the camera's own preview, turned as the RAW file says (its preview JPEG is
+    stored as the sensor saw it, often without orientation of its own)."""
+    preview = raw.embedded_preview(file, path, fmt, spec.max_side)
+    try:
+        return _thumbnail(
+            io.BytesIO(preview.data), ("JPEG", "PNG"), spec, orientation=preview.orientation
+        )
+    except ThumbnailError:
+        raise
+    except Exception as exc:
+        raise ThumbnailError(
+            "This RAW file's embedded preview is damaged, so no thumbnail could be made."
+        ) from exc
+
+
+def _thumbnail(
+    file: IO[bytes],
+    pillow_formats: tuple[str, ...],
+    spec: ThumbnailSpec,
+    *,
+    orientation: int | None = None,
+) -> bytes:
+    """`orientation`, when given, is used instead of the image's own EXIF orientation."""
     with Image.open(file, formats=pillow_formats) as source:
         if isinstance(file, io.BytesIO):
             # One decoder call for the whole file: the GIL stays released throughout,
@@ -140,7 +167,9 @@ def _thumbnail(file: IO[bytes], pillow_formats: tuple[str, ...], spec: Thumbnail
         image.thumbnail((spec.max_side, spec.max_side), Image.Resampling.LANCZOS)
         # Orientation is read only after decoding: Pillow's TIFF plugin rotates while
         # loading and then drops the tag (pillow-heif does the same at open).
-        method = _ORIENTATION_TRANSPOSE.get(_orientation(source))
+        if orientation != 1 and orientation not in _ORIENTATION_TRANSPOSE:
+            orientation = _orientation(source)  # none given (or out of range): the EXIF's
+        method = _ORIENTATION_TRANSPOSE.get(orientation)
         if method is not None:
             image = image.transpose(method)
         image = _to_srgb(image, source.info.get("icc_profile"))

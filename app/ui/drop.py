@@ -113,6 +113,8 @@ class DropHint(QWidget):
 PHOTO_FILTERS = [
     "Photos (*.jpg *.jpeg *.png *.webp *.gif *.tif *.tiff *.heic *.heif *.avif "
     "*.JPG *.JPEG *.PNG *.HEIC)",
+    "Camera RAW (*.cr2 *.cr3 *.nef *.nrw *.arw *.dng *.orf *.rw2 *.pef *.raf *.srw "
+    "*.CR2 *.CR3 *.NEF *.NRW *.ARW *.DNG *.ORF *.RW2 *.PEF *.RAF *.SRW)",
     "All files (*)",
 ]
 

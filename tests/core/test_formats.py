@@ -113,7 +113,6 @@ def test_detects_signatures(head: bytes, expected: ImageFormat) -> None:
         b"BM\x36\x00\x0c\x00\x00\x00\x00\x00",
         ftyp(b"isom", b"isom", b"mp41"),  # MP4 video
         ftyp(b"qt  ", b"qt  "),  # QuickTime video
-        ftyp(b"crx ", b"crx "),  # Canon CR3 raw
         ftyp(b"heic")[:10],  # an ftyp box cut inside the major brand
     ],
 )
@@ -176,7 +175,7 @@ def test_format_constants_are_well_formed() -> None:
         ("UTF-16 notes".encode("utf-16"), "(it looks like text)"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3", "PDF document"),
         (ftyp(b"isom", b"mp41"), "video"),
-        (b"\x00\x01\x02\x03\xfe\xff" * 10, "(JPEG, PNG, WebP, GIF, TIFF, HEIC/HEIF, AVIF)"),
+        (b"\x00\x01\x02\x03\xfe\xff" * 10, "(JPEG, PNG, WebP, GIF, TIFF, HEIC/HEIF, AVIF, or a camera RAW file)"),
     ],
 )
 def test_describe_unrecognised(head: bytes, words: str) -> None:

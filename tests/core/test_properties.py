@@ -25,13 +25,24 @@ from PIL import Image
 
 from app.core.formats import (
     ALL_FORMATS,
+    ARW,
     AVIF,
+    CR2,
+    CR3,
+    DNG,
     GIF,
     HEAD_SIZE,
     HEIC,
     HEIF,
     JPEG,
+    NEF,
+    NRW,
+    ORF,
+    PEF,
     PNG,
+    RAF,
+    RW2,
+    SRW,
     TIFF,
     WEBP,
     describe_unrecognised,
@@ -213,8 +224,16 @@ def magic_of(head: bytes) -> set[ImageFormat]:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         found.add(WEBP)
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        found.add(TIFF)
-    if head[4:8] == b"ftyp":
+        found |= {TIFF, CR2, DNG, NEF, NRW, ARW, PEF, SRW}  # RAWs told apart inside
+    if head[:16] == b"FUJIFILMCCD-RAW ":
+        found.add(RAF)
+    if head[:4] in (b"IIRO", b"IIRS", b"MMOR"):
+        found.add(ORF)
+    if head[:4] == b"IIU\x00":
+        found.add(RW2)
+    if head[4:8] == b"ftyp" and head[8:12] == b"crx ":
+        found.add(CR3)
+    elif head[4:8] == b"ftyp":
         size = int.from_bytes(head[:4], "big")
         box = head[: size or len(head)]
         brands = {box[8:12]} | {box[i : i + 4] for i in range(16, len(box) - 3, 4)}
@@ -292,6 +311,8 @@ def test_heif_family_follows_the_brand_rules(box: bytes, tail: bytes) -> None:
     expected = next((specific[b] for b in ordered if b in specific), None)
     if expected is None and {b"mif1", b"msf1"} & set(ordered):
         expected = HEIF
+    if head[8:12] == b"crx ":
+        expected = CR3  # Canon's RAW, whatever else it claims
     assert detect_format(head) == expected
 
 
@@ -363,8 +384,8 @@ def test_real_images_are_detected_and_appended_bytes_change_nothing(
 _SENTENCE = re.compile(
     r"This file is (?:empty \(0 bytes\)|not a supported image \((?:it looks like "
     r"(?:text|a PDF document|a ZIP archive or an office document|a Photoshop document"
-    r"|an icon file|a BMP image, which is not supported|a camera raw file, which is not "
-    r"supported|a video)|JPEG, PNG, WebP, GIF, TIFF, HEIC/HEIF, AVIF)\))\."
+    r"|an icon file|a BMP image, which is not supported|a video)"
+    r"|JPEG, PNG, WebP, GIF, TIFF, HEIC/HEIF, AVIF, or a camera RAW file)\))\."
 )
 
 

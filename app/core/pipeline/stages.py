@@ -66,7 +66,7 @@ async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
     job.hashed(facts.size, facts.mtime_ns)
     if facts.size == 0:
         return _rejected(job, tools, describe_unrecognised(b""))
-    fmt = detect_format(facts.head)
+    fmt = detect_format(facts.head, job.path.name)
     if fmt is None:
         return _rejected(job, tools, describe_unrecognised(facts.head))
     job.recognised(facts.sha256, fmt)
