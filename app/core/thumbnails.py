@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageMath, UnidentifiedImageError
 
 from app.core import formats, raw
 from app.core.models import ImageFormat
@@ -279,6 +279,10 @@ def _deep_grey_to_l(image: Image.Image) -> Image.Image:
     offset = -low * scale
     grey = floats.point(lambda v: v * scale + offset).convert("L")
     grey.info.pop("transparency", None)
+    key = image.info.get("transparency")
+    if isinstance(key, int):  # a 16-bit grey PNG's tRNS: one value that is transparent
+        visible = ImageMath.lambda_eval(lambda px: (px["a"] != key) * 255, a=image.convert("I"))
+        grey.putalpha(visible.convert("L"))  # "LA": put over white like any other alpha
     return grey
 
 

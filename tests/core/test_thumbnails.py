@@ -186,11 +186,12 @@ MakeImage = Callable[[Path], Path]
     [
         (corpus.png_rgba, WHITE, RED),  # transparent half shows white, not black
         (corpus.la_png, WHITE, BLACK),
+        (corpus.gray16_trns_png, WHITE, BLACK),  # was black where transparent
         (corpus.palette_png, WHITE, BLUE),
         (corpus.cmyk_jpeg, CYAN, BLACK),
         (corpus.bilevel_png, BLACK, WHITE),
     ],
-    ids=["rgba", "la", "palette", "cmyk", "1-bit"],
+    ids=["rgba", "la", "16-bit grey trns", "palette", "cmyk", "1-bit"],
 )
 def test_modes_convert_to_the_colours_a_viewer_sees(
     tmp_path: Path, make: MakeImage, left: tuple[int, ...], right: tuple[int, ...]

@@ -259,6 +259,16 @@ def gray16_png(path: Path, size: tuple[int, int] = (256, 8)) -> Path:
     return path
 
 
+def gray16_trns_png(path: Path, size: tuple[int, int] = (40, 20)) -> Path:
+    """16-bit grey PNG whose tRNS chunk makes value 0 transparent: the left half is 0, the
+    right half near black (4096)."""
+    width, height = size
+    pixels = np.zeros((height, width), dtype=np.uint16)
+    pixels[:, width // 2 :] = 4096
+    Image.fromarray(pixels).save(path, "PNG", transparency=0)
+    return path
+
+
 def gray32_tiff(path: Path, size: tuple[int, int] = (256, 8), floating: bool = False) -> Path:
     """32-bit integer (mode I) or float (mode F) grayscale TIFF with a left-to-right ramp."""
     width, height = size
