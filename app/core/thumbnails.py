@@ -9,6 +9,7 @@ to sRGB when the source embeds another profile (so they need no profile to look 
 
 from __future__ import annotations
 
+import ctypes
 import io
 import math
 import os
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
-from PIL import ExifTags, Image, ImageMath, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageChops, ImageMath, UnidentifiedImageError
 
 from app.core import formats, raw
 from app.core.models import ImageFormat
@@ -91,6 +92,16 @@ _DAMAGE_WORDS = (
     "could not create decoder",
 )
 
+PARTIAL = "Only part of the image could be read (the file ends too soon), so no thumbnail was made."
+DAMAGED = "The image data is damaged, so no thumbnail could be made."
+# A cut JPEG is whole enough when only its last row of blocks (at most 16 pixel rows for
+# 4:2:0) lacks data; the probe drops this many bytes, well inside one such row.
+_LAST_BLOCK_ROWS = 16
+_JPEG_PROBE_BYTES = 32
+
+# Messages from inside a decoder, which mean damage but say it in a programmer's words.
+_DECODER_JARGON = re.compile(r"decoder|encoder|error -?\d+|\bcode -?\d+|tile|buffer", re.I)
+
 _setup_lock = threading.Lock()
 _pillow_initialised = False
 _heif_attempted = False
@@ -115,13 +126,63 @@ def make_thumbnail(path: Path, spec: ThumbnailSpec) -> bytes:
             if fmt.raw:
                 return _raw_thumbnail(file, path, fmt, spec)
             file.seek(0)
-            return _thumbnail(_whole_if_small(file), _available_pillow_formats(fmt), spec)
+            source = _whole_if_small(file)
+            try:
+                return _thumbnail(source, _available_pillow_formats(fmt), spec)
+            except Exception as exc:
+                if not _is_cut_short(exc):
+                    raise
+                if fmt is formats.JPEG and isinstance(source, io.BytesIO):
+                    return _thumbnail_of_cut_jpeg(source.getvalue(), spec)
+                raise ThumbnailError(PARTIAL) from exc
         except ThumbnailError:
             raise
         except raw.NoPreview as exc:
             raise ThumbnailError(str(exc)) from exc
         except Exception as exc:  # any decoder failure becomes a readable sentence
             raise _explain(exc, path) from exc
+
+
+def _is_cut_short(exc: Exception) -> bool:
+    """Whether the decoder ran out of data (rather than finding it damaged)."""
+    text = str(exc).lower()
+    return isinstance(exc, EOFError) or "truncated" in text or "premature end" in text
+
+
+def _thumbnail_of_cut_jpeg(data: bytes, spec: ThumbnailSpec) -> bytes:
+    """A JPEG that ends a few bytes early (its end marker lost, say) still holds the whole
+    picture but for its last blocks: end it and decode it, as Pillow's truncated-image
+    mode would (that mode is process-wide, so it is not switched on). One cut further up
+    would show a smear where the picture should be: that fails as PARTIAL.
+
+    Where the data ends is found by decoding it twice at the thumbnail's draft scale, once
+    with its last bytes dropped: the rows that change are the rows those bytes drew. (A
+    progressive JPEG that lacks only fine detail the thumbnail's scale never decodes
+    changes nowhere, and rightly passes.)"""
+    ending = b"\xff\xd9"
+    whole = _small_decode(data + ending, spec)
+    shorter = _small_decode(data[: -max(1, min(_JPEG_PROBE_BYTES, len(data) // 4))] + ending, spec)
+    if whole is None or shorter is None or whole.size != shorter.size:
+        raise ThumbnailError(PARTIAL)
+    changed = ImageChops.difference(whole, shorter).getbbox()
+    if changed is not None:
+        rows_per_pixel = whole.info["full_height"] / whole.height
+        if (whole.height - changed[1]) * rows_per_pixel > _LAST_BLOCK_ROWS:
+            raise ThumbnailError(PARTIAL)
+    return _thumbnail(io.BytesIO(data + ending), ("JPEG",), spec)
+
+
+def _small_decode(data: bytes, spec: ThumbnailSpec) -> Image.Image | None:
+    """Decoded at the draft scale the thumbnail itself uses."""
+    try:
+        with Image.open(io.BytesIO(data), formats=("JPEG",)) as image:
+            full_height = image.height
+            image.draft("RGB", _fitted_size(image.size, spec.max_side))
+            small = image.convert("RGB")
+    except Exception:
+        return None
+    small.info["full_height"] = full_height
+    return small
 
 
 def _raw_thumbnail(file: IO[bytes], path: Path, fmt: ImageFormat, spec: ThumbnailSpec) -> bytes:
@@ -187,6 +248,31 @@ def silence_decoder_warnings() -> None:
     """
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+    _silence_libtiff()
+
+
+def _silence_libtiff() -> None:
+    """libtiff prints its own warnings and errors to stderr ("Using code not yet in
+    table.", 400 lines in a run of odd TIFFs); the failure still reaches us as a decoder
+    error, which we put in words. Its handlers are process-wide C state, so they are
+    turned off once, in the copy of libtiff that Pillow loaded (found by name in our
+    memory map: Linux; elsewhere nothing changes)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = {line.split()[-1] for line in maps if "libtiff" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return
+    for library_path in paths:
+        try:
+            library = ctypes.CDLL(library_path)
+        except OSError:
+            continue
+        for name in ("TIFFSetWarningHandler", "TIFFSetErrorHandler"):
+            handler_setter = getattr(library, name, None)
+            if handler_setter is not None:
+                handler_setter.restype = ctypes.c_void_p
+                handler_setter.argtypes = [ctypes.c_void_p]
+                handler_setter(None)
 
 
 def _whole_if_small(file: IO[bytes]) -> IO[bytes]:
@@ -337,9 +423,9 @@ def _explain(exc: Exception, path: Path) -> ThumbnailError:
         return ThumbnailError("There was not enough memory to make this thumbnail.")
     reason = _short_reason(exc, path)
     if isinstance(exc, EOFError) or any(w in reason.lower() for w in _DAMAGE_WORDS):
-        return ThumbnailError(
-            "The image data is truncated or damaged, so no thumbnail could be made."
-        )
+        return ThumbnailError(DAMAGED)
+    if _DECODER_JARGON.search(reason):
+        return ThumbnailError(DAMAGED)  # "decoder error -2" tells a collector nothing
     return ThumbnailError(f"The image could not be decoded: {reason}.")
 
 

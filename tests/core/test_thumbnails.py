@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 import struct
+import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, JpegImagePlugin
 
-from app.core.thumbnails import ThumbnailError, ThumbnailSpec, make_thumbnail
+from app.core.thumbnails import DAMAGED, PARTIAL, ThumbnailError, ThumbnailSpec, make_thumbnail
 from tests.helpers import corpus
 from tests.helpers.corpus import BLUE, GREEN, RED, WHITE
 
@@ -277,8 +279,46 @@ def failure(path: Path) -> str:
     return message
 
 
-def test_truncated_jpeg(tmp_path: Path) -> None:
-    assert "truncated or damaged" in failure(corpus.truncated_jpeg(tmp_path / "cut.jpg"))
+def test_a_jpeg_cut_in_half_says_only_part_of_it_could_be_read(tmp_path: Path) -> None:
+    assert failure(corpus.truncated_jpeg(tmp_path / "cut.jpg")) == PARTIAL
+
+
+@pytest.mark.parametrize("missing", [2, 8, 200])
+def test_a_jpeg_missing_only_its_last_bytes_gets_a_thumbnail(tmp_path: Path, missing: int) -> None:
+    """It held the whole picture but for its last blocks; it used to be "truncated"."""
+    image = thumbnail(corpus.jpeg_missing_last_bytes(tmp_path / "end.jpg", missing))
+    assert image.size == (64, 48)
+    whole = thumbnail(corpus.jpeg_photo(tmp_path / "whole.jpg", (640, 480), seed=4))
+    assert close_to(colour_at(image, 0.5, 0.9), colour_at(whole, 0.5, 0.9), tolerance=12)
+
+
+def test_a_png_missing_only_its_end_chunk_gets_a_thumbnail(tmp_path: Path) -> None:
+    assert thumbnail(corpus.png_cut(tmp_path / "end.png", 12)).size == (64, 48)
+
+
+def test_a_png_cut_inside_its_image_data_says_only_part_could_be_read(tmp_path: Path) -> None:
+    assert failure(corpus.png_cut(tmp_path / "cut.png", 5000)) == PARTIAL
+
+
+def test_a_decoder_error_is_said_in_plain_words(tmp_path: Path) -> None:
+    assert failure(corpus.damaged_lzw_tiff(tmp_path / "scan.tif")) == DAMAGED  # not "-2"
+
+
+def test_libtiff_says_nothing_on_the_terminal(tmp_path: Path) -> None:
+    """Its own stderr lines ("Using code not yet in table.") used to reach the user."""
+    path = corpus.damaged_lzw_tiff(tmp_path / "scan.tif")
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from app.core.thumbnails import *\n"
+        "silence_decoder_warnings()\n"
+        "try:\n    make_thumbnail(Path(sys.argv[1]), ThumbnailSpec())\n"
+        "except ThumbnailError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == DAMAGED
+    assert done.stderr == ""
 
 
 def test_png_with_garbage_after_signature(tmp_path: Path) -> None:

@@ -377,6 +377,33 @@ def truncated_jpeg(path: Path, keep: float = 0.5, seed: int = 0) -> Path:
     return path
 
 
+def jpeg_missing_last_bytes(path: Path, missing: int = 8) -> Path:
+    """A photo JPEG whose last `missing` bytes (its end marker and a little image data)
+    are gone: the whole picture is there but for its last blocks."""
+    jpeg_photo(path, (640, 480), seed=4)
+    path.write_bytes(path.read_bytes()[:-missing])
+    return path
+
+
+def png_cut(path: Path, missing: int) -> Path:
+    """A photo-like PNG without its last `missing` bytes: 12 takes only the IEND chunk;
+    more cuts into the image data."""
+    _noisy_rgb((400, 300), 5).save(path, "PNG")
+    path.write_bytes(path.read_bytes()[:-missing])
+    return path
+
+
+def damaged_lzw_tiff(path: Path) -> Path:
+    """An LZW TIFF with a run of 0xFF bytes inside its image data: libtiff's decoder fails
+    ("Using code not yet in table") and would say so on stderr."""
+    _noisy_rgb((200, 100), 2).save(path, "TIFF", compression="tiff_lzw")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 200] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+    return path
+
+
 def png_garbage_after_signature(path: Path) -> Path:
     """The 8-byte PNG signature followed by random bytes."""
     rng = np.random.default_rng(1)

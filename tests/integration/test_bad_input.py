@@ -31,6 +31,7 @@ from app.core.keys import MAX_SEGMENT_BYTES
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.pipeline import UploadPipeline
 from app.core.store import INDEX_PREFIX, index_key
+from app.core.thumbnails import DAMAGED, PARTIAL
 from tests.core.test_keys import assert_safe_key
 from tests.helpers import corpus
 from tests.helpers.cli import credentials, run_upload
@@ -66,9 +67,8 @@ class Fate:
 
 
 GOOD = Fate("uploaded", "generated")
-NO_THUMBNAIL_TRUNCATED = Fate(
-    "uploaded", "failed", "The image data is truncated or damaged, so no thumbnail could be made."
-)
+NO_THUMBNAIL_DAMAGED = Fate("uploaded", "failed", DAMAGED)
+NO_THUMBNAIL_PARTIAL = Fate("uploaded", "failed", PARTIAL)
 LINK_LOOP = Fate("failed", "skipped", "This link points to itself or forms a loop.")
 DEVICE = Fate("failed", "skipped", "This is a device file, not a photo.")
 
@@ -86,7 +86,7 @@ EXPECTED: dict[str, Fate] = {
     "orientation_9": GOOD,
     "orientation_0": GOOD,
     "orientation_65535": GOOD,
-    "truncated": NO_THUMBNAIL_TRUNCATED,
+    "truncated": NO_THUMBNAIL_PARTIAL,
     "garbage_png": Fate(
         "uploaded",
         "failed",
@@ -96,7 +96,7 @@ EXPECTED: dict[str, Fate] = {
     "bomb_refused": Fate("uploaded", "failed", "The image is too large to decode safely"),
     "bomb_warned": Fate("uploaded", "failed", "The image is too large to decode safely"),
     "lying_jpeg": Fate("uploaded", "failed", "too large to decode safely (4290 megapixels;"),
-    "webp_header_only": NO_THUMBNAIL_TRUNCATED,
+    "webp_header_only": NO_THUMBNAIL_DAMAGED,
     "empty": Fate("failed", "skipped", "This file is empty (0 bytes)."),
     "text": Fate("failed", "skipped", "This file is not a supported image (it looks like text)."),
     "emoji": GOOD,
@@ -105,7 +105,7 @@ EXPECTED: dict[str, Fate] = {
     "long_ascii": GOOD,
     "long_unicode": GOOD,
     "non_utf8": GOOD,
-    "non_utf8_damaged": NO_THUMBNAIL_TRUNCATED,
+    "non_utf8_damaged": NO_THUMBNAIL_PARTIAL,  # a cut JPEG under a name that is not UTF-8
     "self_link": LINK_LOOP,
     "link_loop_a": LINK_LOOP,
     "link_loop_b": LINK_LOOP,
