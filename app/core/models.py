@@ -117,7 +117,8 @@ class FileOutcome:
             bytes_total=size,
             key=self.key if state is not FileState.FAILED or self.original_in_bucket else None,
             thumbnail_key=self.thumbnail_key
-            if self.thumbnail_in_bucket or state is FileState.DUPLICATE
+            if self.thumbnail_in_bucket
+            or (state is FileState.DUPLICATE and self.thumbnail_state is not ThumbnailState.FAILED)
             else None,
             thumbnail_state=self.thumbnail_state,
             thumbnail_error=self.thumbnail_error,

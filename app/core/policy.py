@@ -55,8 +55,11 @@ def index_missing(fate: Fate) -> bool:
 
 
 def thumbnail_failed(fate: Fate) -> bool:
-    """Uploaded, but without its thumbnail."""
-    return fate.state is FileState.UPLOADED and fate.thumbnail_state is ThumbnailState.FAILED
+    """In the bucket (uploaded now, or a duplicate), but without its thumbnail."""
+    return (
+        fate.state in (FileState.UPLOADED, FileState.DUPLICATE)
+        and fate.thumbnail_state is ThumbnailState.FAILED
+    )
 
 
 def needs_retry(fate: Fate) -> bool:

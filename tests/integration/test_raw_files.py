@@ -7,6 +7,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from PIL import Image
 
 from app.core.raw import NO_PREVIEW
 from tests.helpers import corpus, rawfiles
-from tests.helpers.cli import credentials, run_upload
+from tests.helpers.cli import REPO, credentials, run_upload
 from tests.helpers.servers import S3Endpoint
 
 pytestmark = pytest.mark.integration
@@ -38,10 +41,9 @@ def upload_raw_folder_and_check(
     bare = rawfiles.pidng_dng(folder / "scan.dng")
     jpeg = corpus.jpeg_photo(folder / "IMG_0001.JPG", (300, 200))
 
-    result = run_upload(
-        folder, "--bucket", bucket, "--endpoint-url", endpoint.url, "--jsonl",
-        env=credentials(endpoint),
-    )  # fmt: skip
+    common = [folder, "--bucket", bucket, "--endpoint-url", endpoint.url, "--jsonl"]
+    env = {**credentials(endpoint), "PHOTO_UPLOADER_DATA_DIR": str(tmp_path / "data")}
+    result = run_upload(*common, env=env)
 
     assert result.returncode == 0, result.stderr  # a missing thumbnail is not a failure
     assert "Traceback" not in result.stderr and "TIFF" not in result.stderr
@@ -63,6 +65,25 @@ def upload_raw_folder_and_check(
     assert dng["key"].endswith(".dng")
     assert client.head_object(Bucket=bucket, Key=dng["key"])["ContentType"] == "image/x-adobe-dng"
     assert seen[jpeg.name]["key"].endswith(".jpg")  # the JPEG of a RAW+JPEG pair stays apart
+
+    # Again, on the same computer: the RAW without a preview says why once more (it used
+    # to say "skipped"), and `history --failed` lists it for its thumbnail.
+    again = run_upload(*common, env=env)
+    assert again.returncode == 0, again.stderr
+    second = {Path(r["path"]).name: r for r in map(json.loads, again.stdout.splitlines())}
+    assert {r["status"] for r in second.values()} == {"duplicate"}
+    assert second["IMG_0001.CR2"]["thumbnail_status"] == "skipped"  # its thumbnail is there
+    assert (second[bare.name]["thumbnail_status"], second[bare.name]["thumbnail_error"]) == (
+        "failed",
+        NO_PREVIEW,
+    )
+    history = subprocess.run(
+        [sys.executable, "-m", "app", "history", "--failed", "--jsonl"],
+        cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert history.returncode == 0, history.stderr
+    listed = {Path(json.loads(line)["path"]).name for line in history.stdout.splitlines()}
+    assert listed == {bare.name}
 
 
 def test_raw_files_upload_to_rclone(

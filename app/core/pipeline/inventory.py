@@ -183,6 +183,13 @@ class BucketInventory:
             return True
         return self.objects.size(key) == size
 
+    async def may_have(self, key: str) -> bool:
+        """False when surely nothing sits at `key` (a key outside the destination's
+        prefix is never surely absent: it was not listed)."""
+        if not key.startswith(self.objects.prefix) or not await self.objects.ready():
+            return True
+        return self.objects.size(key) is not None
+
     def recorded(self, sha256: str, entry_size: int) -> None:
         self.index.wrote(index_key(sha256), entry_size)
 

@@ -86,6 +86,7 @@ class FileJob:
         "cancel_event",
         "cleanup",
         "context",
+        "duplicate",
         "entry",
         "file_id",
         "flight",
@@ -113,6 +114,7 @@ class FileJob:
         self.task: asyncio.Task[None] | None = None
         self.cleanup: asyncio.Task[None] | None = None  # after a cancelled upload
         self.bytes_sent = 0
+        self.duplicate = False  # its content was in the bucket before it came
         self._running = False
 
     @classmethod
@@ -123,6 +125,7 @@ class FileJob:
         job.journal = JournalLink(row.row_id, row.path, row.queued_at, last_row=row)
         if row.state.is_final:
             job.take_results(row)
+            job.duplicate = row.state is FileState.DUPLICATE
             job.outcome.state, job.outcome.thumbnail_state = row.state, row.thumbnail_state
             job.outcome.error, job.outcome.thumbnail_error = row.error, row.thumbnail_error
         else:
@@ -236,6 +239,7 @@ class FileJob:
     def found_in_bucket(self, entry: IndexEntry) -> None:
         """Its content is in the bucket already (a duplicate): nothing more to send."""
         self.entry = entry
+        self.duplicate = True
         self.outcome.key, self.outcome.thumbnail_key = entry.key, entry.thumbnail_key
         self.outcome.thumbnail_state = ThumbnailState.SKIPPED
         self.outcome.original_in_bucket = True
@@ -273,6 +277,7 @@ class FileJob:
     def resumed_as_duplicate(self, row: JournalRow) -> None:
         """An earlier run uploaded it, the file is unchanged and the object still there."""
         self.take_results(row)
+        self.duplicate = True
         if row.state is FileState.UPLOADED and not row.thumbnail_in_bucket:
             self.outcome.thumbnail_key = None  # as the index says: no thumbnail to point to
         self.outcome.original_in_bucket = True

@@ -52,7 +52,7 @@ async def process_file(
         if job.thumbnail_bytes is not None and not outcome.thumbnail_in_bucket:
             await upload_thumbnail_stage(job, tools)
         await record_stage(job, tools)
-        job.finish(FileState.UPLOADED)
+        job.finish(FileState.DUPLICATE if job.duplicate else FileState.UPLOADED)
         tools.finished(job)
     except StoreError as exc:
         job.fail(str(exc))

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 from app.core.errors import StoreError
 from app.core.journal import JournalRow
-from app.core.models import FileState
+from app.core.models import FileState, ThumbnailState
 from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.integrity import identity_is
 from app.core.pipeline.job import FileJob, format_for
 from app.core.pipeline.retrying import store_call
-from app.core.pipeline.stages import record_stage
+from app.core.pipeline.stages import finish_duplicate, record_stage
 from app.core.pipeline.tools import PipelineTools, context_of
 from app.core.store import ObjectStore
 
@@ -51,8 +51,10 @@ async def _resume_from(
             row.size
         ):
             job.resumed_as_duplicate(row)
-            job.finish(FileState.DUPLICATE)
-            tools.finished(job)
+            thumbnail_lost = not row.thumbnail_in_bucket and (
+                row.state is FileState.UPLOADED or row.thumbnail_state is ThumbnailState.FAILED
+            )
+            await finish_duplicate(job, tools, row.thumbnail_key if thumbnail_lost else None)
             return True
         return False
     if row.state not in (FileState.THUMBNAILING, FileState.UPLOADING):

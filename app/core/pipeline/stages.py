@@ -44,6 +44,7 @@ CHANGED_SINCE_ORIGINAL = (
     "The file has changed since its original was uploaded, so no thumbnail was made for it. "
     "Add the file again to upload the new version."
 )
+THUMBNAIL_ADDED = "its thumbnail was missing there and has been added."
 NO_MEMORY_FOR_THUMBNAIL = "There was not enough memory to make the thumbnail."
 
 
@@ -115,10 +116,34 @@ async def duplicate_stage(job: FileJob, tools: PipelineTools) -> bool:
         if await _already_at_own_key(job, tools):
             job.original_landed()  # nothing left to send but its thumbnail
         return False
+    own_thumbnail_key = job.outcome.thumbnail_key
     job.found_in_bucket(entry)
+    missing = None
+    if entry.thumbnail_key is None:
+        missing = own_thumbnail_key
+    elif not await context.inventory.may_have(entry.thumbnail_key):
+        missing = entry.thumbnail_key
+    await finish_duplicate(job, tools, missing)
+    return True
+
+
+async def finish_duplicate(job: FileJob, tools: PipelineTools, missing: str | None) -> None:
+    """End a file whose content is in the bucket already. When its thumbnail is not
+    there (it failed when the original was sent, or was deleted since), this file, the
+    same content, makes it now at `missing`, and the index entry names it: a thumbnail
+    that failed once is not lost for good, and its reason is shown again if it fails."""
+    outcome = job.outcome
+    if missing is not None:
+        outcome.thumbnail_key = missing
+        await thumbnail_stage(job, tools)
+        if job.thumbnail_bytes is not None:
+            await upload_thumbnail_stage(job, tools)
+        if outcome.thumbnail_in_bucket:
+            await record_stage(job, tools)
+            if outcome.index_in_bucket:  # (else record_stage said what went wrong)
+                job.notice = f"Already in the bucket as {outcome.key}; {THUMBNAIL_ADDED}"
     job.finish(FileState.DUPLICATE)
     tools.finished(job)
-    return True
 
 
 async def _already_at_own_key(job: FileJob, tools: PipelineTools) -> bool:
@@ -294,6 +319,7 @@ async def upload_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
         job.thumbnail_failed(f"The thumbnail could not be uploaded: {exc}")
         return
     job.thumbnail_landed()
+    context_of(job).inventory.wrote(outcome.thumbnail_key, len(data))
 
 
 async def record_stage(job: FileJob, tools: PipelineTools) -> None:

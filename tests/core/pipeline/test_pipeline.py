@@ -134,7 +134,7 @@ def test_undecodable_image_still_uploads_original_with_failed_thumbnail(tmp_path
     snap = upload_once(store, broken)["cut.jpg"]
     assert snap.state is FileState.UPLOADED
     assert snap.thumbnail_state is ThumbnailState.FAILED
-    assert snap.thumbnail_error and "truncated" in snap.thumbnail_error.lower()
+    assert snap.thumbnail_error and "only part of the image" in snap.thumbnail_error.lower()
     assert snap.key is not None and store.objects[snap.key].data == broken.read_bytes()
     assert snap.thumbnail_key is None
     assert store.photo_keys() == [snap.key]
@@ -395,3 +395,92 @@ def test_a_file_that_cannot_be_read_is_looked_into_off_the_loop(
     snap = run(go)
     assert snap.state is FileState.FAILED and "folder is no longer there" in (snap.error or "")
     assert threads and "MainThread" not in threads
+
+
+# -- a duplicate whose thumbnail is not in the bucket -----------------------------------
+
+
+def _failing_thumbnailer(path: Path, spec: ThumbnailSpec) -> bytes:
+    raise ThumbnailError("There was not enough memory to make the thumbnail.")
+
+
+def test_a_thumbnail_that_failed_once_is_made_when_the_file_comes_again(tmp_path: Path) -> None:
+    """It used to stay lost: the second upload said duplicate, thumbnail skipped."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    first = upload_once(store, photo, thumbnailer=_failing_thumbnailer)["coin.jpg"]
+    assert (first.state, first.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.FAILED)
+    assert first.thumbnail_key is None
+
+    again = upload_once(store, photo)["coin.jpg"]  # another session (or computer)
+
+    assert (again.state, again.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.GENERATED)
+    assert again.thumbnail_key == f"coins/thumbnails/coin-{sha(photo)[:8]}.jpg"
+    assert again.thumbnail_key in store.objects
+    entry = store.find_by_hash(sha(photo))
+    assert entry is not None and entry.thumbnail_key == again.thumbnail_key
+    assert store.calls["upload"] == 1  # the original was not sent again
+    assert again.notice and "thumbnail was missing there and has been added" in again.notice
+
+
+def test_a_thumbnail_that_fails_again_says_why_again(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    upload_once(store, photo, thumbnailer=_failing_thumbnailer)
+    again = upload_once(store, photo, thumbnailer=_failing_thumbnailer)["coin.jpg"]
+    assert (again.state, again.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.FAILED)
+    assert again.thumbnail_error == "There was not enough memory to make the thumbnail."
+    assert again.thumbnail_key is None
+
+
+def test_a_duplicate_whose_thumbnail_was_deleted_gets_it_back(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    thumbnail_key = upload_once(store, photo)["coin.jpg"].thumbnail_key
+    assert thumbnail_key is not None
+    del store.objects[thumbnail_key]  # someone tidied the bucket by hand
+
+    again = upload_once(store, photo)["coin.jpg"]
+
+    assert (again.state, again.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.GENERATED)
+    assert again.thumbnail_key == thumbnail_key and thumbnail_key in store.objects
+
+
+def test_a_duplicate_with_its_thumbnail_in_place_sends_nothing(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    upload_once(store, photo)
+    writes = store.calls["upload"] + store.calls["put"] + store.calls["record"]
+    again = upload_once(store, photo)["coin.jpg"]
+    assert (again.state, again.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.SKIPPED)
+    assert store.calls["upload"] + store.calls["put"] + store.calls["record"] == writes
+
+
+def test_retry_failed_on_a_duplicate_mends_its_thumbnail_and_it_stays_a_duplicate(
+    tmp_path: Path,
+) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    upload_once(store, photo, thumbnailer=_failing_thumbnailer)
+    attempts: list[int] = []
+
+    def fails_once(path: Path, spec: ThumbnailSpec) -> bytes:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ThumbnailError("There was not enough memory to make the thumbnail.")
+        return make_thumbnail(path, spec)
+
+    async def go() -> tuple[FileSnapshot, FileSnapshot]:
+        h = Harness(store, thumbnailer=fails_once)
+        try:
+            first = (await h.upload(photo))["coin.jpg"]
+            h.pipeline.retry_failed()
+            await h.pipeline.wait_idle()
+            return first, h.final()["coin.jpg"]
+        finally:
+            await h.close()
+
+    first, second = run(go)
+    assert (first.state, first.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.FAILED)
+    assert (second.state, second.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.GENERATED)
+    assert store.calls["upload"] == 1
