@@ -23,6 +23,14 @@ from typing import IO, cast
 from PIL import ExifTags, Image, ImageChops, ImageMath, UnidentifiedImageError
 
 from app.core import formats, raw
+from app.core.bigimages import (
+    DAMAGED,
+    DECODE_BUDGET,
+    PARTIAL,
+    TooBigToDecode,
+    streamed_thumbnail,
+    too_large_message,
+)
 from app.core.models import ImageFormat
 
 try:
@@ -92,8 +100,6 @@ _DAMAGE_WORDS = (
     "could not create decoder",
 )
 
-PARTIAL = "Only part of the image could be read (the file ends too soon), so no thumbnail was made."
-DAMAGED = "The image data is damaged, so no thumbnail could be made."
 # A cut JPEG is whole enough when only its last row of blocks (at most 16 pixel rows for
 # 4:2:0) lacks data; the probe drops this many bytes, well inside one such row.
 _LAST_BLOCK_ROWS = 16
@@ -129,6 +135,8 @@ def make_thumbnail(path: Path, spec: ThumbnailSpec) -> bytes:
             source = _whole_if_small(file)
             try:
                 return _thumbnail(source, _available_pillow_formats(fmt), spec)
+            except (TooBigToDecode, Image.DecompressionBombError):
+                return _streamed(path, fmt, spec)
             except Exception as exc:
                 if not _is_cut_short(exc):
                     raise
@@ -141,6 +149,14 @@ def make_thumbnail(path: Path, spec: ThumbnailSpec) -> bytes:
             raise ThumbnailError(str(exc)) from exc
         except Exception as exc:  # any decoder failure becomes a readable sentence
             raise _explain(exc, path) from exc
+
+
+def _streamed(path: Path, fmt: ImageFormat, spec: ThumbnailSpec) -> bytes:
+    """Too big for Pillow to decode whole: libvips, in bounded memory (app.core.bigimages)."""
+    try:
+        return streamed_thumbnail(path, fmt, spec.max_side, spec.quality)
+    except (TooBigToDecode, ValueError) as exc:
+        raise ThumbnailError(str(exc)) from exc
 
 
 def _is_cut_short(exc: Exception) -> bool:
@@ -215,7 +231,6 @@ def _thumbnail(
             # instead of being taken back every 64 KiB while upload threads want it
             # (measured under load: 146 -> 88 ms per 12 MP JPEG).
             source.decodermaxblock = max(source.decodermaxblock, len(file.getbuffer()) + 1)
-        _check_pixel_limit(source.width * source.height)
         if source.format in ("JPEG", "MPO"):
             # DCT-domain downscaling while decoding: the big win. It only works before
             # the image is loaded, hence before any transpose. The target is computed in
@@ -224,6 +239,7 @@ def _thumbnail(
             # rather than 2x it (1/8 instead of 1/4 scale for 12 MP) measured 42 vs 55 ms,
             # 52 vs 55 dB PSNR against a full-size LANCZOS reference: invisible at 300 px.
             source.draft("RGB", _fitted_size(source.size, spec.max_side))
+        _check_decode_size(source.width * source.height)  # after draft: what is decoded
         image = _resizable(source)
         image.thumbnail((spec.max_side, spec.max_side), Image.Resampling.LANCZOS)
         # Orientation is read only after decoding: Pillow's TIFF plugin rotates while
@@ -310,28 +326,13 @@ def _fitted_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 
-def _check_pixel_limit(pixels: int) -> None:
-    """Pillow only warns between 1x and 2x its limit; we refuse from 1x.
-
-    (Our own check instead of warnings.catch_warnings, which is not thread-safe.)
-    """
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is not None and pixels > limit:
-        raise ThumbnailError(_too_large_message(pixels))
-
-
-def _too_large_message(pixels: int | None) -> str:
-    limit = Image.MAX_IMAGE_PIXELS
-    if pixels is None or limit is None:
-        return "The image is too large to decode safely."
-    return (
-        f"The image is too large to decode safely ({_megapixels(pixels)} megapixels; "
-        f"the limit is {_megapixels(limit)})."
-    )
-
-
-def _megapixels(pixels: int) -> str:
-    return f"{pixels / 1e6:.0f}" if pixels >= 1e6 else f"{pixels / 1e6:.2g}"
+def _check_decode_size(pixels: int) -> None:
+    """Pillow holds an image whole, up to 4 bytes a pixel, and a converted copy besides:
+    what would not fit DECODE_BUDGET goes to libvips instead. (Pillow's own check,
+    Image.MAX_IMAGE_PIXELS, is process-wide and judges the declared size, so it is left
+    alone; past twice its limit Pillow refuses at open, which leads to libvips too.)"""
+    if pixels * 4 > DECODE_BUDGET:
+        raise TooBigToDecode(too_large_message(pixels))
 
 
 def _resizable(image: Image.Image) -> Image.Image:
@@ -413,7 +414,9 @@ def _apply_profile(image: Image.Image, icc_profile: bytes) -> Image.Image | None
 def _explain(exc: Exception, path: Path) -> ThumbnailError:
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         match = re.search(r"\((\d+) pixels\)", str(exc))
-        return ThumbnailError(_too_large_message(int(match.group(1)) if match else None))
+        return ThumbnailError(too_large_message(int(match.group(1)) if match else None))
+    if isinstance(exc, TooBigToDecode):
+        return ThumbnailError(str(exc))
     if isinstance(exc, UnidentifiedImageError):
         return ThumbnailError(
             "The file starts like an image but its contents are damaged, "

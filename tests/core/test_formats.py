@@ -175,7 +175,10 @@ def test_format_constants_are_well_formed() -> None:
         ("UTF-16 notes".encode("utf-16"), "(it looks like text)"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3", "PDF document"),
         (ftyp(b"isom", b"mp41"), "video"),
-        (b"\x00\x01\x02\x03\xfe\xff" * 10, "(JPEG, PNG, WebP, GIF, TIFF, HEIC/HEIF, AVIF, or a camera RAW file)"),
+        (
+            b"\x00\x01\x02\x03\xfe\xff" * 10,
+            "(JPEG, PNG, WebP, GIF, TIFF, HEIC/HEIF, AVIF, or a camera RAW file)",
+        ),
     ],
 )
 def test_describe_unrecognised(head: bytes, words: str) -> None:

@@ -441,6 +441,31 @@ def decompression_bomb_png(path: Path, times_limit: float = 2.2) -> Path:
     return blank_bilevel_png(path, side, side)
 
 
+def png_header_bomb(path: Path, side: int = 66070) -> Path:
+    """A PNG of a few dozen bytes whose header claims side x side pixels (4,365 MP):
+    decoding it would take gigabytes before finding that there is nothing there."""
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB
+    idat = zlib.compress(b"")
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat)
+    )
+    return path
+
+
+def big_scan(path: Path, size: tuple[int, int], **save: object) -> Path:
+    """A scan of `size` pixels, left half dark red, right half pale blue, written by
+    libvips a strip at a time (a 300 MP PNG in about two seconds, never whole in memory).
+    The format follows the suffix; `save` goes to libvips' saver (interlace=True, Q=80)."""
+    import pyvips
+
+    width, height = size
+    blank = pyvips.Image.black(width, height).cast("uchar")
+    left, right = blank.new_from_image([140, 20, 20]), blank.new_from_image([170, 200, 240])
+    picture = (pyvips.Image.xyz(width, height)[0] < width // 2).ifthenelse(left, right)
+    picture.write_to_file(str(path), **save)
+    return path
+
+
 def header_claiming_huge_jpeg(path: Path, side: int = 65500) -> Path:
     """A tiny real JPEG whose frame header (SOF0) claims side x side pixels."""
     jpeg_photo(path, (16, 16), seed=21)
@@ -615,6 +640,7 @@ def bad_input_folder(folder: Path) -> BadInputCorpus:
         "bomb_refused": decompression_bomb_png(folder / "bomb.png", 2.2),
         "bomb_warned": decompression_bomb_png(folder / "bomb_small.png", 1.5),
         "lying_jpeg": header_claiming_huge_jpeg(folder / "claims_65500px.jpg"),
+        "png_bomb": png_header_bomb(folder / "claims_4365mp.png"),
         "webp_header_only": webp_header_only(folder / "hollow.webp"),
         # Not images at all.
         "empty": zero_byte(folder / "empty.jpg"),
