@@ -1,14 +1,16 @@
-"""Time make_thumbnail against the seed's Pillow order and vipsthumbnail on 12 MP JPEGs.
+"""Time make_thumbnail against the seed's Pillow order and vipsthumbnail on 12 MP JPEGs,
+then big frames, scans and RAW files: time and peak memory, each in a process of its own.
 
-    python bench/thumbnails.py [--count N] [--rounds R]
+    python bench/thumbnails.py [--count N] [--rounds R] [--no-big]
 
-Prints milliseconds per file; asserts nothing.
+Prints milliseconds per file and megabytes; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import statistics
@@ -25,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PIL import Image, ImageOps
 
 from app.core.thumbnails import ThumbnailSpec, make_thumbnail
-from tests.helpers import corpus
+from tests.helpers import corpus, rawfiles
+from tests.helpers.memory import PEAK_FUNCTION
 
 TARGET_RATIO = 0.4
 SPEC = ThumbnailSpec(max_side=300, quality=85)
@@ -69,6 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10, help="number of 12 MP JPEGs")
     parser.add_argument("--rounds", type=int, default=3, help="timed passes over the files")
+    parser.add_argument("--no-big", action="store_true", help="skip the big scans and RAW files")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="thumb-bench-") as tmp:
@@ -124,7 +128,93 @@ def main() -> int:
         mine = Image.open(io.BytesIO(ours(files[0])))
         theirs = Image.open(io.BytesIO(seed_thumbnail(files[0])))
         print(f"first file (orientation 6): ours {mine.size}, seed {theirs.size}")
+        if not args.no_big:
+            big_cases(folder, vips)
     return 0
+
+
+# -- big frames, scans and RAW files: each in a fresh process, for its peak memory --------
+
+_CHILD = (
+    PEAK_FUNCTION
+    + """
+import json, sys, time
+from pathlib import Path
+how, path = sys.argv[1], Path(sys.argv[2])
+started = time.perf_counter()
+try:
+    if how == "ours":
+        from app.core.thumbnails import ThumbnailSpec, make_thumbnail, silence_decoder_warnings
+        silence_decoder_warnings()
+        make_thumbnail(path, ThumbnailSpec())
+    else:  # the seed's way: Pillow decodes it whole (its size limit lifted to show the cost)
+        import io
+        from PIL import Image, ImageOps
+        Image.MAX_IMAGE_PIXELS = None
+        with Image.open(path) as image:
+            upright = ImageOps.exif_transpose(image)
+            upright.thumbnail((300, 300))
+            upright.convert("RGB").save(io.BytesIO(), "JPEG", quality=85)
+    outcome = "ok"
+except Exception as exc:
+    outcome = type(exc).__name__ + ": " + str(exc)[:70]
+peak = peak_bytes() / 1024**2
+ms = (time.perf_counter() - started) * 1000
+print(json.dumps({"ms": ms, "peak_mb": peak, "outcome": outcome}))
+"""
+)
+_BASELINE = PEAK_FUNCTION + "from app.core import thumbnails\nprint(peak_bytes() / 1024**2)"
+
+
+def _child(how: str, path: Path) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, how, str(path)],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(done.stdout) if done.returncode == 0 else {"outcome": done.stderr[-70:]}
+
+
+def _vips_child(vips: str, path: Path, out: Path) -> dict[str, object]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", vips, str(path), "-s", "300", "-o", f"{out}[Q=85]"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    ms = (time.perf_counter() - started) * 1000
+    peak = int(done.stderr.strip().splitlines()[-1]) / 1024 if done.returncode == 0 else None
+    return {"ms": ms, "peak_mb": peak, "outcome": "ok" if done.returncode == 0 else "failed"}
+
+
+def big_cases(folder: Path, vips: str | None) -> None:
+    started = time.perf_counter()
+    preview = io.BytesIO()
+    corpus._noisy_rgb((6000, 4000), 7).save(preview, "JPEG", quality=90)
+    scan = corpus.big_scan
+    cases = {
+        "102 MP JPEG frame (11656x8742)": scan(folder / "frame.jpg", (11656, 8742), Q=90),
+        "139 MP JPEG scan (13600x10200)": scan(folder / "a4.jpg", (13600, 10200), Q=90),
+        "300 MP PNG scan (20000x15000)": scan(folder / "page.png", (20000, 15000), compression=6),
+        "300 MP TIFF scan, LZW": scan(folder / "page.tif", (20000, 15000), compression="lzw"),
+        "CR2, 24 MP preview inside": rawfiles.cr2(folder / "IMG_1.CR2", preview=preview.getvalue()),
+    }
+    baseline = float(subprocess.run(
+        [sys.executable, "-c", _BASELINE], cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True, text=True,
+    ).stdout)  # fmt: skip
+    print(
+        f"\nbig frames, scans and RAW (generated in {time.perf_counter() - started:.1f} s); "
+        f"one process per file; peak = VmHWM (max RSS); ours after imports: {baseline:.0f} MB"
+    )
+    print(f"{'file':32} {'method':22} {'ms':>8} {'peak MB':>8}  outcome")
+    for label, path in cases.items():
+        runs = {"ours": _child("ours", path), "seed (Pillow, whole)": _child("seed", path)}
+        if vips:
+            runs["vipsthumbnail"] = _vips_child(vips, path, folder / "vips" / "big.jpg")
+        for method, result in runs.items():
+            ms, peak = result.get("ms"), result.get("peak_mb")
+            ms_text = f"{ms:8.0f}" if isinstance(ms, float) else f"{'-':>8}"
+            peak_text = f"{peak:8.0f}" if isinstance(peak, float) else f"{'-':>8}"
+            print(f"{label:32} {method:22} {ms_text} {peak_text}  {result['outcome']}")
 
 
 if __name__ == "__main__":

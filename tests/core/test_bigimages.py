@@ -16,6 +16,7 @@ from PIL import Image
 from app.core.bigimages import BOMB_PIXELS, DECODE_BUDGET
 from app.core.thumbnails import ThumbnailError, ThumbnailSpec, make_thumbnail
 from tests.helpers import corpus
+from tests.helpers.memory import PEAK_FUNCTION
 
 REPO = Path(__file__).resolve().parents[2]
 DARK_RED, PALE_BLUE = (140, 20, 20), (170, 200, 240)
@@ -88,15 +89,18 @@ def big_scans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-_CHILD = """
-import base64, json, resource, sys
+_CHILD = (
+    PEAK_FUNCTION
+    + """
+import base64, json, sys
 from pathlib import Path
 from app.core.thumbnails import ThumbnailSpec, make_thumbnail, silence_decoder_warnings
 silence_decoder_warnings()
 data = make_thumbnail(Path(sys.argv[1]), ThumbnailSpec())
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = peak_bytes()
 print(json.dumps({"jpeg": base64.b64encode(data).decode(), "peak": peak}))
 """
+)
 
 
 def _memory_bound() -> None:  # in the child, before it starts

@@ -146,10 +146,11 @@ def camera_tiff(path: Path, make: str = "NIKON CORPORATION") -> Path:
     return path
 
 
-def cr2(path: Path, *, orientation: int = 1) -> Path:
+def cr2(path: Path, *, orientation: int = 1, preview: bytes | None = None) -> Path:
     """CR2 shape: the "CR" marker after the header; IFD0 is the full-size preview JPEG as
     one strip (IFD1 a small one); the sensor data is lossless JPEG, as Canon writes it."""
-    big, small = preview_jpeg((96, 64), orientation), preview_jpeg((24, 16), orientation)
+    big = preview if preview is not None else preview_jpeg((96, 64), orientation)
+    small = preview_jpeg((24, 16), orientation)
     lossless = b"\xff\xd8\xff\xc3\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00\xff\xd9"
     ifd0: Directory = [
         (259, 3, 6),

@@ -158,9 +158,9 @@ def test_dropped_files_and_folder_show_each_fate_with_badges(
         assert app.cell("loose coin.jpg", Column.THUMBNAIL) == "Generated"
         assert app.cell("damaged.jpg", Column.STATUS) == "Uploaded"
         assert app.cell("damaged.jpg", Column.THUMBNAIL) == "Failed"
-        assert "truncated" in app.cell("damaged.jpg", Column.MESSAGE).lower()
+        assert "only part of the image" in app.cell("damaged.jpg", Column.MESSAGE).lower()
         assert (
-            "truncated"
+            "only part of the image"
             in app.cell("damaged.jpg", Column.THUMBNAIL, Qt.ItemDataRole.ToolTipRole).lower()
         )
         assert app.cell("notes.jpg", Column.STATUS) == "Failed"
