@@ -7,6 +7,7 @@ Usage: python docs/make_screenshot.py [OUT.png]   (offscreen; needs no display)
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 import os
 import sys
@@ -19,7 +20,7 @@ sys.path.insert(0, str(REPO))
 
 from PIL import Image, ImageDraw  # noqa: E402
 
-from tests.helpers import corpus  # noqa: E402
+from tests.helpers import corpus, rawfiles  # noqa: E402
 
 
 def coin(path: Path, hue: tuple[int, int, int], seed: int) -> Path:
@@ -70,6 +71,13 @@ def make_collection(folder: Path) -> None:
     (folder / "Sovereign 1911 (copy).jpg").write_bytes((folder / "Sovereign 1911.jpg").read_bytes())
     corpus.truncated_jpeg(folder / "Half crown 1887 (card reader error).jpg")
     corpus.text_named_jpg(folder / "catalogue notes.jpg")
+    # RAW files: one with the camera's preview inside, one (a bare DNG) without.
+    preview = io.BytesIO()
+    with Image.open(coin(folder / "raw-preview.png", (230, 190, 90), 4)) as image:
+        image.convert("RGB").save(preview, "JPEG", quality=90)
+    (folder / "raw-preview.png").unlink()
+    rawfiles.cr2(folder / "Guinea 1798 IMG_0412.CR2", preview=preview.getvalue())
+    rawfiles.pidng_dng(folder / "Farthing 1860 scan.dng")
 
 
 async def shoot(window: object, out: Path) -> None:
@@ -77,10 +85,11 @@ async def shoot(window: object, out: Path) -> None:
     from app.ui.window import MainWindow
 
     assert isinstance(window, MainWindow)
-    window.resize(1280, 720)
+    width, height = (int(n) for n in os.environ.get("SHOT_SIZE", "1280x720").split("x"))
+    window.resize(width, height)
     for _ in range(1200):  # up to a minute for the uploads to finish
         await asyncio.sleep(0.05)
-        if window.model.rowCount() >= 10 and not window.controller.has_unfinished():
+        if window.model.rowCount() >= 12 and not window.controller.has_unfinished():
             break
     await asyncio.sleep(0.5)  # previews decode in the background; let them arrive
     failed = window.model.file_ids_where(
