@@ -17,8 +17,12 @@ from app.core.models import ImageFormat
 
 #: Memory one decode may take (Pillow's, or libvips' for what it cannot stream).
 DECODE_BUDGET = 128 * 1024 * 1024
+#: A progressive JPEG holds two bytes a coefficient for its whole declared size.
+PROGRESSIVE_BUDGET = 2 * DECODE_BUDGET
 #: The most pixels a format that cannot be decoded at reduced scale may declare.
 BOMB_PIXELS = 1_000_000_000
+#: libvips streams a window of about this many rows at full width.
+_WINDOW_ROWS = 64
 _SHRINK_ON_LOAD = 8  # libjpeg decodes at 1/8 scale; libvips streams what follows
 _WHITE = [255, 255, 255]
 PARTIAL = "Only part of the image could be read (the file ends too soon), so no thumbnail was made."
@@ -39,6 +43,11 @@ def too_large_message(pixels: int | None, limit: int = BOMB_PIXELS) -> str:
         f"The image is too large to decode safely ({_megapixels(pixels)} megapixels; "
         f"the limit is {_megapixels(limit)})."
     )
+
+
+def progressive_limit(bytes_per_pixel: float = 3) -> int:
+    """The most pixels a progressive JPEG may declare (4:2:0: 3 bytes a pixel)."""
+    return int(PROGRESSIVE_BUDGET / bytes_per_pixel)
 
 
 def _megapixels(pixels: int) -> str:
@@ -74,6 +83,16 @@ def _guard(header: object, fmt: ImageFormat) -> None:
     width, height = header.width, header.height  # type: ignore[attr-defined]
     bands = header.bands  # type: ignore[attr-defined]
     pixels = width * height
+    widest = DECODE_BUDGET // (_WINDOW_ROWS * bands * 2)  # up to 16 bits a sample
+    if width > widest:
+        raise TooBigToDecode(
+            f"The image is too wide to decode safely ({width:,} pixels across; "
+            f"the limit is {widest:,})."
+        )
+    if fmt is formats.JPEG and _get(header, "interlaced") == 1:  # progressive
+        if pixels > progressive_limit():  # as app.core.thumbnails judges it (4:2:0)
+            raise TooBigToDecode(too_large_message(pixels, progressive_limit()))
+        return
     if fmt is formats.JPEG:
         needed = pixels // (_SHRINK_ON_LOAD**2) * max(bands, 3)
         if needed > DECODE_BUDGET:

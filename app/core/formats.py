@@ -97,6 +97,8 @@ def detect_format(head: bytes, name: str = "") -> ImageFormat | None:
         return ORF
     if head.startswith(_RW2_SIGNATURE):
         return RW2
+    if head.startswith(_TIFF_SIGNATURES[2:]):
+        return TIFF  # BigTIFF: no RAW format uses it
     if head.startswith(_TIFF_SIGNATURES):
         return _detect_tiff_raw(head, name) or TIFF
     if head[4:8] == b"ftyp":

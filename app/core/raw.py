@@ -151,6 +151,8 @@ def _libraw_preview(path: Path) -> Preview:
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise NoPreview(NO_PREVIEW) from exc
     orientation = _FLIP_TO_ORIENTATION.get(flip, 1)
+    if memoryview(thumb.data).nbytes > MAX_PREVIEW_BYTES:  # type: ignore[arg-type]  # LibRaw: 512 MB
+        raise NoPreview(NO_PREVIEW)
     if thumb.format == rawpy.ThumbFormat.JPEG:
         return Preview(bytes(thumb.data), orientation)
     from PIL import Image

@@ -11,6 +11,7 @@ what could be read is what there is.
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -121,9 +122,9 @@ class TiffReader:
 
     def ifds(self) -> Iterator[Ifd]:
         """IFD0, the directories chained after it, and their SubIFDs; each once."""
-        pending, seen = [self._first], set[int]()
+        pending, seen = deque([self._first]), set[int]()
         while pending and len(seen) < _MAX_IFDS:
-            offset = pending.pop(0)
+            offset = pending.popleft()
             if offset in seen or offset < 8:
                 continue
             seen.add(offset)
@@ -131,7 +132,7 @@ class TiffReader:
             if ifd is None:
                 continue
             yield ifd
-            pending.extend(ifd.ints(SUB_IFDS))
+            pending.extend(ifd.ints(SUB_IFDS)[:_MAX_IFDS])
             if following:
                 pending.append(following)
 

@@ -79,6 +79,35 @@ def test_an_interlaced_scan_too_big_to_hold_whole_is_refused(tmp_path: Path) -> 
     assert close(left, DARK_RED) and close(right, PALE_BLUE)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("side", [12000, 30000], ids=["144 MP", "900 MP"])
+def test_a_progressive_jpeg_is_judged_at_its_full_size(tmp_path: Path, side: int) -> None:
+    """Its decoder keeps every coefficient: 144 MP took gigabytes, draft or not."""
+    path = corpus.progressive_jpeg_claiming(tmp_path / "p.jpg", side)
+    assert failure(path) == (
+        f"The image is too large to decode safely ({side * side // 1_000_000} megapixels; "
+        "the limit is 89)."
+    )
+
+
+def test_an_image_too_wide_for_the_streaming_window_is_refused(tmp_path: Path) -> None:
+    """libvips holds 64 rows at full width: 60,000,000 x 4 pixels aborted the process."""
+    path = corpus.big_scan(tmp_path / "strip.png", (8_500_000, 4))
+    assert failure(path) == (
+        "The image is too wide to decode safely (8,500,000 pixels across; the limit is 349,525)."
+    )
+
+
+def test_a_big_deep_grey_scan_with_a_transparent_value_goes_to_libvips(tmp_path: Path) -> None:
+    """Its converted copies and mask took 737 MB in Pillow for 32 MP; libvips streams it,
+    transparent still over white."""
+    path = corpus.gray16_trns_png(tmp_path / "grey.png", (5000, 4000))
+    with Image.open(io.BytesIO(make_thumbnail(path, ThumbnailSpec()))) as image:
+        assert image.getpixel((10, 10)) == (255, 255, 255)
+        left, right = image.getpixel((10, 120)), image.getpixel((290, 120))
+        assert left == (255, 255, 255) and isinstance(right, tuple) and right[0] < 40
+
+
 @pytest.fixture(scope="module")
 def big_scans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("big")

@@ -56,8 +56,15 @@ def executor() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
 
 
 def test_nested_folders_in_natural_order(tmp_path: Path) -> None:
-    for name in ["IMG_10.jpg", "IMG_2.jpg", "img_1.jpg", "b/z.jpg", "a/2/x.jpg", "a/1.jpg",
-                 "notes.txt"]:
+    for name in [
+        "IMG_10.jpg",
+        "IMG_2.jpg",
+        "img_1.jpg",
+        "b/z.jpg",
+        "a/2/x.jpg",
+        "a/1.jpg",
+        "notes.txt",
+    ]:
         touch(tmp_path / name)
     assert good(walk(tmp_path)) == [
         tmp_path / "a" / "1.jpg",
@@ -78,9 +85,16 @@ def test_explicit_files_come_as_given_and_in_order(tmp_path: Path) -> None:
 
 def test_dotfiles_and_junk_are_skipped_silently_in_folders(tmp_path: Path) -> None:
     keep = touch(tmp_path / "coin.jpg")
-    for junk in [".DS_Store", "._coin.jpg", ".git/objects/ab", ".thumbnails/coin.jpg",
-                 "Thumbs.db", "desktop.ini", "@eaDir/coin.jpg/SYNOPHOTO_THUMB_XL.jpg",
-                 "__MACOSX/._coin.jpg"]:
+    for junk in [
+        ".DS_Store",
+        "._coin.jpg",
+        ".git/objects/ab",
+        ".thumbnails/coin.jpg",
+        "Thumbs.db",
+        "desktop.ini",
+        "@eaDir/coin.jpg/SYNOPHOTO_THUMB_XL.jpg",
+        "__MACOSX/._coin.jpg",
+    ]:
         touch(tmp_path / junk)
     assert walk(tmp_path) == [WalkEntry(keep)]
 
@@ -120,9 +134,7 @@ def test_symlinks_to_files_are_followed_once(tmp_path: Path) -> None:
     outside = touch(tmp_path / "outside.jpg")
     (tmp_path / "real" / "link.jpg").symlink_to(photo)
     (tmp_path / "real" / "other.jpg").symlink_to(outside)
-    assert good(walk(tmp_path / "real")) == [
-        photo, tmp_path / "real" / "other.jpg"
-    ]
+    assert good(walk(tmp_path / "real")) == [photo, tmp_path / "real" / "other.jpg"]
 
 
 @posix_only
@@ -330,8 +342,9 @@ def test_cancelling_the_consumer_stops_the_walk(
     assert len(listed) == 2
 
 
-def test_breaking_out_early_with_aclosing(tmp_path: Path, executor: concurrent.futures.Executor
-                                          ) -> None:
+def test_breaking_out_early_with_aclosing(
+    tmp_path: Path, executor: concurrent.futures.Executor
+) -> None:
     for index in range(50):
         touch(tmp_path / f"{index}.jpg")
 
@@ -358,7 +371,8 @@ def test_problems_and_files_travel_together_in_batches(
         ]
 
     assert asyncio.run(main()) == [
-        WalkEntry(photo), WalkEntry(tmp_path / "gone", "This path does not exist.")
+        WalkEntry(photo),
+        WalkEntry(tmp_path / "gone", "This path does not exist."),
     ]
 
 

@@ -476,6 +476,17 @@ def header_claiming_huge_jpeg(path: Path, side: int = 65500) -> Path:
     return path
 
 
+def progressive_jpeg_claiming(path: Path, side: int) -> Path:
+    """A tiny progressive JPEG whose frame header (SOF2) claims side x side pixels: a
+    progressive decode keeps coefficients for all of them, whatever the scale."""
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(path, "JPEG", progressive=True)
+    data = bytearray(path.read_bytes())
+    sof = data.find(b"\xff\xc2")
+    struct.pack_into(">HH", data, sof + 5, side, side)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def webp_header_only(path: Path) -> Path:
     """A WebP signature and an empty VP8 chunk: recognised, but nothing to decode."""
     path.write_bytes(b"RIFF\x10\x00\x00\x00WEBPVP8 \x00\x00\x00\x00")

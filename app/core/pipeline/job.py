@@ -222,6 +222,7 @@ class FileJob:
         """The file was read: its size and mtime (its content is not known to be a photo)."""
         self.outcome.size, self.outcome.mtime_ns = size, mtime_ns
         self.thumbnail_bytes = None
+        self.duplicate = False  # read afresh: what the bucket holds is asked again
 
     def recognised(self, sha256: str, fmt: ImageFormat) -> None:
         """Its content is a photo of this format, with this hash."""
@@ -235,12 +236,14 @@ class FileJob:
         """Its keys are to be made afresh (it will go to another destination)."""
         self.outcome.sha256 = None
         self.thumbnail_bytes = None
+        self.duplicate = False
 
     def found_in_bucket(self, entry: IndexEntry) -> None:
         """Its content is in the bucket already (a duplicate): nothing more to send."""
         self.entry = entry
         self.duplicate = True
         self.outcome.key, self.outcome.thumbnail_key = entry.key, entry.thumbnail_key
+        self.outcome.content_type = entry.content_type  # as the bucket holds it
         self.outcome.thumbnail_state = ThumbnailState.SKIPPED
         self.outcome.original_in_bucket = True
         self.notice = f"Already in the bucket as {entry.key}"

@@ -134,8 +134,12 @@ async def finish_duplicate(job: FileJob, tools: PipelineTools, missing: str | No
     that failed once is not lost for good, and its reason is shown again if it fails."""
     outcome = job.outcome
     if missing is not None:
+        # Made without entering Thumbnailing: a journal row of this file never says it
+        # was past its duplicate check (a restart then checks again, rather than taking
+        # the object at its key for an upload of its own).
         outcome.thumbnail_key = missing
-        await thumbnail_stage(job, tools)
+        job.thumbnail_pending()
+        await make_thumbnail(job, tools)
         if job.thumbnail_bytes is not None:
             await upload_thumbnail_stage(job, tools)
         if outcome.thumbnail_in_bucket:
@@ -338,7 +342,8 @@ async def record_stage(job: FileJob, tools: PipelineTools) -> None:
         await store_call(job, tools, context.store.record_hash, outcome.sha256, entry)
     except StoreError as exc:
         job.indexed(entry, written=False)
-        job.notice = f"Uploaded, but the duplicate index could not be updated: {exc}"
+        done = "Already in the bucket" if job.duplicate else "Uploaded"
+        job.notice = f"{done}, but the duplicate index could not be updated: {exc}"
     else:
         job.indexed(entry, written=True)
         context.inventory.recorded(outcome.sha256, len(entry.to_json()))

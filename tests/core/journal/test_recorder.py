@@ -79,7 +79,6 @@ def test_closing_a_healthy_journal_writes_what_is_pending(tmp_path: Path) -> Non
         reader.close().result()
 
 
-
 def test_a_flush_right_after_a_write_finished_returns(tmp_path: Path) -> None:
     """A write whose future is done while the callback that clears it is still queued
     (the moment the journal thread answers): flush() must let the loop run it. It spun

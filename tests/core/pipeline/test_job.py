@@ -8,6 +8,7 @@ import pytest
 
 from app.core.models import FileState, ThumbnailState
 from app.core.pipeline.job import CANCELLED_NOTICE, FileJob, TransitionError
+from app.core.store import IndexEntry
 
 PATH = Path("/photos/coin.jpg")
 
@@ -93,3 +94,20 @@ def test_a_failure_skips_a_thumbnail_only_when_the_original_is_not_in() -> None:
     after.original_landed()
     after.fail("Cannot reach the storage server.")
     assert after.outcome.thumbnail_state is ThumbnailState.PENDING  # Retry makes it
+
+
+def test_a_duplicate_read_afresh_is_a_duplicate_no_more(tmp_path: Path) -> None:
+    """A retry that goes to another bucket reads and checks again: if it uploads there,
+    it finishes as uploaded, not as the duplicate it was."""
+    job = FileJob(1, tmp_path / "coin.jpg")
+    job.found_in_bucket(
+        IndexEntry(key="coin-1.jpg", thumbnail_key=None, size=3, content_type="image/jpeg")
+    )
+    assert job.duplicate
+    job.forget_hash()
+    assert not job.duplicate
+    job.found_in_bucket(
+        IndexEntry(key="coin-1.jpg", thumbnail_key=None, size=3, content_type="image/jpeg")
+    )
+    job.hashed(3, 1)
+    assert not job.duplicate

@@ -484,3 +484,25 @@ def test_retry_failed_on_a_duplicate_mends_its_thumbnail_and_it_stays_a_duplicat
     assert (first.state, first.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.FAILED)
     assert (second.state, second.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.GENERATED)
     assert store.calls["upload"] == 1
+
+
+def test_a_duplicate_making_its_thumbnail_never_looks_past_its_duplicate_check(
+    tmp_path: Path,
+) -> None:
+    """Its journal row then never says Thumbnailing with the other file's key: a restart
+    took that object for an upload of its own and finished the file as uploaded."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    upload_once(store, photo, thumbnailer=_failing_thumbnailer)
+
+    async def go() -> list[FileState]:
+        h = Harness(store)
+        try:
+            await h.upload(photo)
+            return [s.state for s in h.seen if s.path.name == "coin.jpg"]
+        finally:
+            await h.close()
+
+    states = run(go)
+    assert states[-1] is FileState.DUPLICATE
+    assert FileState.THUMBNAILING not in states and FileState.UPLOADING not in states
