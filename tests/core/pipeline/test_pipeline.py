@@ -242,28 +242,36 @@ def test_retry_after_failed_thumbnail_upload_does_not_resend_original(tmp_path: 
     assert store.calls["upload"] == 1
 
 
-def test_retry_regenerates_a_failed_thumbnail_only(tmp_path: Path) -> None:
-    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
-    store = FakeStore()
-    attempts: list[int] = []
+def upload_then_retry_failed(
+    store: FakeStore, photo: Path, attempts: list[int]
+) -> tuple[FileSnapshot, FileSnapshot]:
+    """One session whose thumbnailer fails its first call: the upload, then Retry failed.
+    Returns the file's snapshot after each; `attempts` counts the thumbnailer's calls."""
 
-    def flaky_thumbnailer(path: Path, spec: ThumbnailSpec) -> bytes:
+    def fails_once(path: Path, spec: ThumbnailSpec) -> bytes:
         attempts.append(1)
         if len(attempts) == 1:
             raise ThumbnailError("There was not enough memory to make the thumbnail.")
         return make_thumbnail(path, spec)
 
     async def go() -> tuple[FileSnapshot, FileSnapshot]:
-        h = Harness(store, thumbnailer=flaky_thumbnailer)
+        h = Harness(store, thumbnailer=fails_once)
         try:
-            first = (await h.upload(photo))["coin.jpg"]
+            first = (await h.upload(photo))[photo.name]
             h.pipeline.retry_failed()
             await h.pipeline.wait_idle()
-            return first, h.final()["coin.jpg"]
+            return first, h.final()[photo.name]
         finally:
             await h.close()
 
-    first, second = run(go)
+    return run(go)
+
+
+def test_retry_regenerates_a_failed_thumbnail_only(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    attempts: list[int] = []
+    first, second = upload_then_retry_failed(store, photo, attempts)
     assert (first.state, first.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.FAILED)
     assert (second.state, second.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.GENERATED)
     assert store.calls["upload"] == 1
@@ -462,25 +470,7 @@ def test_retry_failed_on_a_duplicate_mends_its_thumbnail_and_it_stays_a_duplicat
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
     store = FakeStore()
     upload_once(store, photo, thumbnailer=_failing_thumbnailer)
-    attempts: list[int] = []
-
-    def fails_once(path: Path, spec: ThumbnailSpec) -> bytes:
-        attempts.append(1)
-        if len(attempts) == 1:
-            raise ThumbnailError("There was not enough memory to make the thumbnail.")
-        return make_thumbnail(path, spec)
-
-    async def go() -> tuple[FileSnapshot, FileSnapshot]:
-        h = Harness(store, thumbnailer=fails_once)
-        try:
-            first = (await h.upload(photo))["coin.jpg"]
-            h.pipeline.retry_failed()
-            await h.pipeline.wait_idle()
-            return first, h.final()["coin.jpg"]
-        finally:
-            await h.close()
-
-    first, second = run(go)
+    first, second = upload_then_retry_failed(store, photo, [])
     assert (first.state, first.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.FAILED)
     assert (second.state, second.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.GENERATED)
     assert store.calls["upload"] == 1
