@@ -20,7 +20,7 @@ from app.core.models import ImageFormat
 
 NO_PREVIEW = "This RAW file has no embedded preview that could be read, so no thumbnail was made."
 MAX_PREVIEW_BYTES = 64 * 1024 * 1024
-_SCAN_BYTES = 64 * 1024  # enough of a JPEG to reach its frame header
+_MAX_SEGMENTS = 256  # JPEG segments looked through for the frame header
 _RAF_POINTER = 84  # big-endian offset and length of RAF's JPEG
 # LibRaw's "flip" -> the EXIF orientation that says the same.
 _FLIP_TO_ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}
@@ -109,33 +109,35 @@ def _displayable(read_at: tiff.ReadAt, spans: list[tuple[int, int]]) -> list[_Ca
     for offset, length in set(spans):
         if not 0 < length <= MAX_PREVIEW_BYTES:
             continue
-        side = _jpeg_longest_side(read_at(offset, min(length, _SCAN_BYTES)))
+        side = _jpeg_longest_side(read_at, offset, length)
         if side:
             found.append(_Candidate(offset, length, side))
     return found
 
 
-def _jpeg_longest_side(data: bytes) -> int | None:
-    """The longest side of a JPEG Pillow can decode, from its frame header; else None."""
-    if not data.startswith(b"\xff\xd8"):
+def _jpeg_longest_side(read_at: tiff.ReadAt, start: int, length: int) -> int | None:
+    """The longest side of a JPEG Pillow can decode, from its frame header; else None.
+    Reads only the segment headers, however big the EXIF and ICC blocks before it."""
+    if read_at(start, 2) != b"\xff\xd8":
         return None
-    position = 2
-    while position + 4 <= len(data):
-        if data[position] != 0xFF:
+    position, end = 2, min(length, MAX_PREVIEW_BYTES)
+    for _ in range(_MAX_SEGMENTS):
+        header = read_at(start + position, 9)
+        if position + 4 > end or len(header) < 4 or header[0] != 0xFF:
             return None
-        marker = data[position + 1]
+        marker = header[1]
         if marker == 0xFF:  # fill byte
             position += 1
             continue
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+        (segment,) = struct.unpack(">H", header[2:4])
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if marker not in _DISPLAYABLE_FRAMES or position + 9 > len(data):
+            if marker not in _DISPLAYABLE_FRAMES or len(header) < 9:
                 return None
-            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
+            height, width = struct.unpack(">HH", header[5:9])
             return max(height, width) or None
         if marker == 0xDA:  # scan data before any frame header: not a usable JPEG
             return None
-        position += 2 + length
+        position += 2 + segment
     return None
 
 

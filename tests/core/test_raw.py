@@ -143,3 +143,13 @@ def test_a_directory_that_points_at_itself_ends_the_walk(tmp_path: Path) -> None
     assert detected(path) == formats.TIFF  # no sensor data anywhere: an odd TIFF
     with pytest.raises(ThumbnailError):
         make_thumbnail(path, SMALL)
+
+
+def test_a_preview_behind_big_metadata_blocks_is_found(tmp_path: Path) -> None:
+    """Its frame header sat past the first 64 KiB, behind a 200 kB ICC profile in APP2
+    segments, and the preview was missed."""
+    buffer = io.BytesIO()
+    upright = Image.open(io.BytesIO(rawfiles.preview_jpeg()))
+    upright.save(buffer, "JPEG", quality=95, icc_profile=bytes(200_000))
+    path = rawfiles.maker_raw(tmp_path / "a.nef", "NIKON", preview=buffer.getvalue())
+    assert_upright_quadrants(Image.open(io.BytesIO(make_thumbnail(path, SMALL))))
