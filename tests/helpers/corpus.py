@@ -446,9 +446,7 @@ def png_header_bomb(path: Path, side: int = 66070) -> Path:
     decoding it would take gigabytes before finding that there is nothing there."""
     header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB
     idat = zlib.compress(b"")
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat)
-    )
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat))
     return path
 
 
