@@ -120,6 +120,10 @@ class TiffReader:
     def ifd0(self) -> Ifd | None:
         return self._read_ifd(self._first)[0]
 
+    def ifd_at(self, offset: int) -> Ifd | None:
+        """The directory at `offset` (the EXIF IFD a tag points to, say)."""
+        return self._read_ifd(offset)[0] if offset >= 8 else None
+
     def ifds(self) -> Iterator[Ifd]:
         """IFD0, the directories chained after it, and their SubIFDs; each once."""
         pending, seen = deque([self._first]), set[int]()
