@@ -40,6 +40,7 @@ from app.core.localserver.store import local_store_factory
 from app.core.models import FileSnapshot, FileState, Outage, OutageStatus, ThumbnailState
 from app.core.paths import data_dir
 from app.core.policy import needs_retry, run_failed
+from app.core.sidecar import Item
 from app.core.thumbnails import ThumbnailSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -82,6 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upload.add_argument("--thumbnail-size", type=int, default=300, help="longest side in pixels")
     upload.add_argument("--key-template", default=None, help="e.g. '{prefix}{stem}-{sha8}{ext}'")
+    upload.add_argument(
+        "--keep-gps",
+        action="store_true",
+        help="put each photo's GPS position in its metadata file (left out by default)",
+    )
+    upload.add_argument(
+        "--item",
+        metavar="ID",
+        default=None,
+        help="the item every photo belongs to (default: the dropped folder's name)",
+    )
+    upload.add_argument(
+        "--set",
+        metavar="FIELD=VALUE",
+        action="append",
+        default=[],
+        dest="item_fields",
+        help="an item field for every photo: title, view, notes or primary (repeatable)",
+    )
     upload.add_argument(
         "--verify",
         action="store_true",
@@ -162,9 +182,40 @@ def settings_from_args(args: argparse.Namespace) -> EngineSettings:
             keys=keys,
             verify_after_upload=args.verify,
             upload_limit=args.bwlimit,
+            keep_gps=args.keep_gps,
+            item=item_from_args(args.item, args.item_fields),
         )
     except (KeyTemplateError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+
+
+_ITEM_FIELDS = ("title", "view", "notes", "primary")
+
+
+def item_from_args(item_id: str | None, assignments: list[str]) -> Item | None:
+    """The item --item and --set describe; None when neither was given."""
+    if item_id is None and not assignments:
+        return None
+    values: dict[str, str] = {}
+    for assignment in assignments:
+        name, equals, value = assignment.partition("=")
+        name = name.strip().lower()
+        if not equals or name not in _ITEM_FIELDS:
+            raise UsageError(
+                f"--set takes FIELD=VALUE with FIELD one of {', '.join(_ITEM_FIELDS)}, "
+                f"not {assignment!r}."
+            )
+        values[name] = value.strip()
+    primary = values.pop("primary", "no").lower()
+    if primary not in ("yes", "no", "true", "false", "1", "0"):
+        raise UsageError(f"--set primary= takes yes or no, not {primary!r}.")
+    return Item(
+        id=(item_id or "").strip() or None,
+        title=values.get("title") or None,
+        view=values.get("view") or None,
+        notes=values.get("notes") or None,
+        primary=primary in ("yes", "true", "1"),
+    )
 
 
 def path_text(path: Path | str) -> str:

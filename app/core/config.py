@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from app.core.keys import KeyTemplate, normalize_prefix
 from app.core.retry import DEFAULT_RETRY, RetryPolicy
+from app.core.sidecar import Item
 from app.core.thumbnails import ThumbnailSpec
 from app.core.wording import fix
 
@@ -96,6 +97,8 @@ class EngineSettings:
     retry: RetryPolicy = DEFAULT_RETRY
     verify_after_upload: bool = False
     upload_limit: int | None = None  # bytes a second for the whole process (bandwidth.py)
+    keep_gps: bool = False  # the GPS position goes into the metadata sidecars
+    item: Item | None = None  # the item of every file sent (else its dropped folder's name)
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

@@ -89,6 +89,11 @@ class FileOutcome:
     # app.core.store.parts_to_text), so a run cut off can carry on from them.
     upload_id: str | None = None
     parts: str | None = None
+    # Its folder relative to what was given (app.core.walker.WalkEntry.folder), and the
+    # metadata sidecar written beside its original (app.core.sidecar).
+    folder: str | None = None
+    metadata_key: str | None = None
+    metadata_in_bucket: bool = False
 
     def snapshot(
         self,
@@ -129,6 +134,7 @@ class FileOutcome:
             bucket=bucket,
             original_in_bucket=self.original_in_bucket,
             index_in_bucket=self.index_in_bucket,
+            metadata_key=self.metadata_key if self.metadata_in_bucket else None,
             thumbnail_jpeg=thumbnail_jpeg,
         )
 
@@ -167,6 +173,7 @@ class FileSnapshot:
     # What is in the bucket, for the predicates of app.core.policy.
     original_in_bucket: bool = False
     index_in_bucket: bool = False
+    metadata_key: str | None = None
     # The generated thumbnail (JPEG), present in the snapshots delivered around the time it
     # is made, then dropped: observers that want previews keep their own small copy.
     thumbnail_jpeg: bytes | None = field(default=None, repr=False, compare=False)
@@ -193,6 +200,8 @@ class FileSnapshot:
             "sha256": self.sha256,
             "size": self.size,
             "content_type": self.content_type,
+            "metadata_key": self.metadata_key,
+            "derivatives": {"thumbnail": self.thumbnail_key, "preview": None},
         }
 
 

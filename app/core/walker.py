@@ -26,7 +26,7 @@ import stat
 import threading
 import time
 from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _JUNK_FILES = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "icon\r"})
@@ -49,6 +49,9 @@ class WalkEntry:
 
     path: Path
     problem: str | None = None
+    # The file's folder relative to what was given, that folder's own name first
+    # ("Coins/1921"); "" for a file given on its own. Never the path above it.
+    folder: str = field(default="", compare=False)
 
 
 def _natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
@@ -120,11 +123,11 @@ class _Walk:
             self._problems.add(key)
             yield WalkEntry(Path(path), problem)
 
-    def _file(self, path: str, st: os.stat_result) -> Iterator[WalkEntry]:
+    def _file(self, path: str, st: os.stat_result, folder: str = "") -> Iterator[WalkEntry]:
         identity = self._identity(path, st)
         if identity not in self._files:
             self._files.add(identity)
-            yield WalkEntry(Path(path))
+            yield WalkEntry(Path(path), folder=folder)
 
     def root(self, raw: object) -> Iterator[WalkEntry]:
         """An explicitly given path: always reported, whatever its name."""
@@ -171,6 +174,7 @@ class _Walk:
         if identity in self._folders:
             return
         self._folders.add(identity)
+        above = os.path.dirname(os.path.normpath(root))  # folders are named from root's own
         entries, problem = self._list(root)
         if problem:
             yield from self._problem(root, problem)
@@ -196,7 +200,8 @@ class _Walk:
                 continue
             if not is_dir:
                 if stat.S_ISREG(st.st_mode):
-                    yield from self._file(entry.path, st)
+                    folder = os.path.relpath(os.path.dirname(entry.path), above)
+                    yield from self._file(entry.path, st, folder.replace(os.sep, "/"))
                 else:
                     yield from self._problem(entry.path, _special_file_problem(st.st_mode))
                 continue

@@ -75,6 +75,7 @@ class AppSettings:
     thumbnail_quality: int = DEFAULT_THUMBNAIL_QUALITY
     verify_after_upload: bool = False
     upload_limit: str = ""  # as typed, e.g. "20M"; empty or "off": no limit
+    keep_gps: bool = False  # GPS positions go into the metadata sidecars
 
     @property
     def uses_local_bucket(self) -> bool:
@@ -92,6 +93,7 @@ class AppSettings:
             keys=self.key_templates(),
             verify_after_upload=self.verify_after_upload,
             upload_limit=parse_rate(self.upload_limit),
+            keep_gps=self.keep_gps,
         )
 
     def destination(self, secret_key: str | None) -> Destination | None:

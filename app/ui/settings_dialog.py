@@ -198,6 +198,7 @@ class SettingsDialog(QDialog):
             self.compatibility.verify_check,
             self.keys.prefix_edit,
             self.keys.template_edit,
+            self.keys.gps_check,
             self.buttons,
         ]
         for first, second in itertools.pairwise(chain):
@@ -252,6 +253,7 @@ class SettingsDialog(QDialog):
         index = self.compatibility.checksum_combo.findData(settings.checksum_mode)
         self.compatibility.checksum_combo.setCurrentIndex(max(0, index))
         self.compatibility.verify_check.setChecked(settings.verify_after_upload)
+        self.keys.gps_check.setChecked(settings.keep_gps)
 
     def _fill_credentials(self, settings: AppSettings) -> None:
         choices: list[tuple[str, str, str]] = [(AUTH_DEFAULT, "", "Default AWS credentials")]
@@ -298,6 +300,7 @@ class SettingsDialog(QDialog):
             thumbnail_quality=self.performance.quality_spin.value(),
             verify_after_upload=self.compatibility.verify_check.isChecked(),
             upload_limit=self.performance.limit_edit.text().strip(),
+            keep_gps=self.keys.gps_check.isChecked(),
         )
 
     def secret_key(self) -> str | None:

@@ -203,6 +203,14 @@ class KeysSection(QGroupBox):
         hint = QLabel("Placeholders: {prefix} {stem} {ext} {sha256} {sha8}")
         hint.setWordWrap(True)
         hint.setAccessibleName("Key template placeholders")
+        self.gps_check = QCheckBox("Put each photo's GPS position in its metadata &file")
+        self.gps_check.setObjectName("keepGps")
+        self.gps_check.setAccessibleName("Keep GPS positions in the metadata files")
+        self.gps_check.setToolTip(
+            "Each photo gets a metadata file beside it in the bucket (KEY.json): when it was "
+            "taken, with what camera, its item. Where it was taken is left out unless this "
+            "is on: anyone who can read the bucket could read it."
+        )
 
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -212,6 +220,7 @@ class KeysSection(QGroupBox):
         form.addRow(self.template_error)
         form.addRow("Photo key:", self.photo_preview)
         form.addRow("Thumbnail key:", self.thumbnail_preview)
+        form.addRow(self.gps_check)
 
         self.prefix_edit.textChanged.connect(self.changed)
         self.template_edit.textChanged.connect(self.changed)

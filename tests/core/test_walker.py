@@ -383,3 +383,16 @@ def test_batch_size_must_be_positive(executor: concurrent.futures.Executor) -> N
 
     with pytest.raises(ValueError, match="batch_size"):
         asyncio.run(main())
+
+
+def test_each_file_knows_its_folder_from_the_dropped_folder_down(tmp_path: Path) -> None:
+    """For its metadata sidecar: never the path above what was dropped."""
+    (tmp_path / "Coins" / "1921").mkdir(parents=True)
+    for name in ("Coins/1921/obverse.jpg", "Coins/loose.jpg", "single.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    found = list(walker._walk([tmp_path / "Coins", tmp_path / "single.jpg"], None))
+    assert {entry.path.name: entry.folder for entry in found} == {
+        "obverse.jpg": "Coins/1921",
+        "loose.jpg": "Coins",
+        "single.jpg": "",
+    }

@@ -54,8 +54,9 @@ class FakeStore:
     """An in-memory bucket with call counts and injectable failures.
 
     `fail_next[operation]` fails that many calls of "upload", "put" (thumbnails),
-    "record", "find", "head", "list" or "delete" with `fail_with` (a StoreError; by
-    default one that is not retried, "Cannot reach the storage server at http://fake.");
+    "sidecar" (metadata sidecars), "record", "find", "head", "list" or "delete" with
+    `fail_with` (a StoreError; by default one that is not retried, "Cannot reach the
+    storage server at http://fake.");
     `gate` (when set) makes uploads wait until it is set. `uploads` holds the multipart
     uploads started and not yet completed or aborted.
 
@@ -180,7 +181,10 @@ class FakeStore:
             self.objects[key] = StoredObject(data, content_type)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
-        self._maybe_fail("record" if key.startswith(".photo-uploader/") else "put", key)
+        if key.startswith(".photo-uploader/"):
+            self._maybe_fail("record", key)
+        else:
+            self._maybe_fail("sidecar" if key.endswith(".json") else "put", key)
         with self._lock:
             self.objects[key] = StoredObject(data, content_type)
 
@@ -248,7 +252,15 @@ class FakeStore:
             self.gate.set()
 
     def photo_keys(self) -> list[str]:
-        return sorted(k for k in self.objects if not k.startswith(".photo-uploader/"))
+        """Originals and thumbnails: not the index, not the metadata sidecars."""
+        return sorted(
+            k
+            for k in self.objects
+            if not k.startswith(".photo-uploader/") and not k.endswith(".json")
+        )
+
+    def sidecar_keys(self) -> list[str]:
+        return sorted(k for k in self.objects if k.endswith(".json") and not k.startswith("."))
 
 
 class _FakeUpload:

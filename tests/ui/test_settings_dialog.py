@@ -192,6 +192,7 @@ def test_fill_the_form_and_save(
         dialog.compatibility.checksum_combo.findData("when_required")
     )
     dialog.compatibility.verify_check.setChecked(True)
+    dialog.keys.gps_check.setChecked(True)
 
     with qtbot.waitSignal(dialog.settings_saved) as saved, qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
@@ -209,8 +210,10 @@ def test_fill_the_form_and_save(
         thumbnail_size=600,
         thumbnail_quality=75,
         verify_after_upload=True,
+        keep_gps=True,
     )
     assert saved.args == [expected]
+    assert expected.engine_settings().keep_gps
     assert store.load() == expected
     assert secrets.get("testing") == SECRET
     assert SECRET not in ini.read_text(encoding="utf-8")
@@ -428,10 +431,10 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
     dialog = open_dialog(qtbot, store)
     dialog.destination.s3_radio.setFocus()
     visited: list[QWidget] = []
-    for _ in range(16):
+    for _ in range(17):
         dialog.focusNextChild()  # what Tab does
         visited.append(dialog.focusWidget())
-    assert visited[:15] == [
+    assert visited[:16] == [
         dialog.destination.bucket_edit,
         dialog.destination.region_edit,
         dialog.destination.endpoint_edit,
@@ -447,8 +450,9 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
         dialog.compatibility.verify_check,
         dialog.keys.prefix_edit,
         dialog.keys.template_edit,
+        dialog.keys.gps_check,
     ]
-    assert isinstance(visited[15], QAbstractButton)  # then the OK/Cancel buttons
+    assert visited[16] in dialog.buttons.buttons()  # then the OK/Cancel buttons
 
 
 # --------------------------------------------------------------------------- test connection

@@ -76,5 +76,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE files ADD COLUMN upload_id TEXT",
         "ALTER TABLE files ADD COLUMN parts TEXT",
     ),
+    # The file's folder relative to what was dropped, and its metadata sidecar (issue 10).
+    4: (
+        "ALTER TABLE files ADD COLUMN folder TEXT",
+        "ALTER TABLE files ADD COLUMN metadata_key TEXT",
+        "ALTER TABLE files ADD COLUMN metadata_in_bucket INTEGER NOT NULL DEFAULT 0",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

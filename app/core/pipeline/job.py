@@ -99,10 +99,12 @@ class FileJob:
         "thumbnail_bytes",
     )
 
-    def __init__(self, file_id: int, path: Path, *, problem: str | None = None) -> None:
+    def __init__(
+        self, file_id: int, path: Path, *, problem: str | None = None, folder: str | None = None
+    ) -> None:
         self.file_id = file_id
         self.problem = problem
-        self.outcome = FileOutcome(path=path)
+        self.outcome = FileOutcome(path=path, folder=folder)
         self.fmt: ImageFormat | None = None
         self.entry: IndexEntry | None = None
         self.thumbnail_bytes: bytes | None = None
@@ -265,6 +267,10 @@ class FileJob:
         self.outcome.thumbnail_in_bucket = True
         self.outcome.thumbnail_state = ThumbnailState.GENERATED
 
+    def described(self, metadata_key: str) -> None:
+        """Its metadata sidecar is in the bucket."""
+        self.outcome.metadata_key, self.outcome.metadata_in_bucket = metadata_key, True
+
     def indexed(self, entry: IndexEntry, *, written: bool) -> None:
         self.entry = entry
         self.outcome.index_in_bucket = written
@@ -275,6 +281,7 @@ class FileJob:
         outcome.size, outcome.mtime_ns, outcome.sha256 = row.size, row.mtime_ns, row.sha256
         outcome.content_type = row.content_type
         outcome.key, outcome.thumbnail_key = row.key, row.thumbnail_key
+        outcome.folder, outcome.metadata_key = row.folder, row.metadata_key
         self.fmt = format_for(row.content_type)
 
     def resumed_as_duplicate(self, row: JournalRow) -> None:
@@ -293,6 +300,8 @@ class FileJob:
         self.outcome.original_in_bucket = True
         if row.thumbnail_in_bucket:
             self.thumbnail_landed()
+        if row.metadata_in_bucket and row.metadata_key:
+            self.described(row.metadata_key)
 
     def resumed_in_parts(self, row: JournalRow) -> None:
         """An earlier run was cut off while sending the original in parts: the file is
@@ -315,6 +324,7 @@ class FileJob:
         self.outcome.original_in_bucket = row.original_in_bucket
         self.outcome.thumbnail_in_bucket = row.thumbnail_in_bucket
         self.outcome.index_in_bucket = row.index_in_bucket
+        self.outcome.metadata_in_bucket = row.metadata_in_bucket
 
     # -- progress (from transfer threads) ------------------------------------------
 

@@ -175,7 +175,7 @@ class UploadPipeline:
             return []
         ids: list[int] = []
         for entry in entries:
-            job = FileJob(next(self._ids), entry.path, problem=entry.problem)
+            job = FileJob(next(self._ids), entry.path, problem=entry.problem, folder=entry.folder)
             self._journal.link_known(job, known)
             self._jobs[job.file_id] = job
             self._push(job)

@@ -14,6 +14,7 @@ from app.core.pipeline.stages import (
     duplicate_stage,
     hash_stage,
     make_thumbnail,
+    metadata_stage,
     record_stage,
     retry_thumbnail_stage,
     thumbnail_stage,
@@ -51,6 +52,8 @@ async def process_file(
             await retry_thumbnail_stage(job, tools)
         if job.thumbnail_bytes is not None and not outcome.thumbnail_in_bucket:
             await upload_thumbnail_stage(job, tools)
+        if not outcome.metadata_in_bucket:
+            await metadata_stage(job, tools)
         await record_stage(job, tools)
         job.finish(FileState.DUPLICATE if job.duplicate else FileState.UPLOADED)
         tools.finished(job)

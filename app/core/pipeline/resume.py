@@ -67,8 +67,8 @@ async def _resume_from(
         and await store_call(job, tools, context.store.object_size, row.key) == row.size
     ):
         job.resumed_with_original(row)
-        if not row.thumbnail_in_bucket:
-            return False  # the pipeline makes and sends the thumbnail
+        if not row.thumbnail_in_bucket or not row.metadata_in_bucket:
+            return False  # the pipeline makes and sends the thumbnail and the sidecar
         await record_stage(job, tools)
         job.finish(FileState.UPLOADED)
         tools.finished(job)

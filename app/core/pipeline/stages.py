@@ -13,6 +13,7 @@ from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, ke
 from app.core.hashing import FileCancelled, FileChanged, inspect_file
 from app.core.keys import KeyTemplateError, render_keys
 from app.core.models import FileState
+from app.core.photofacts import PhotoFacts, read_photo_facts
 from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.integrity import (
     _CHANGED,
@@ -33,6 +34,8 @@ from app.core.pipeline.job import FileJob
 from app.core.pipeline.multipart import send_in_parts
 from app.core.pipeline.retrying import store_call, with_retries
 from app.core.pipeline.tools import PipelineTools, context_of
+from app.core.sidecar import CONTENT_TYPE as SIDECAR_TYPE
+from app.core.sidecar import default_item, sidecar_json, sidecar_key
 from app.core.store import DIRECT_PUT_LIMIT, MULTIPART_THRESHOLD, IndexEntry, UploadHandle
 from app.core.thumbnails import ThumbnailError
 
@@ -146,6 +149,8 @@ async def finish_duplicate(job: FileJob, tools: PipelineTools, missing: str | No
             await record_stage(job, tools)
             if outcome.index_in_bucket:  # (else record_stage said what went wrong)
                 job.notice = f"Already in the bucket as {outcome.key}; {THUMBNAIL_ADDED}"
+    if outcome.key and not await context_of(job).inventory.may_have(sidecar_key(outcome.key)):
+        await metadata_stage(job, tools)  # written before this app wrote sidecars, say
     job.finish(FileState.DUPLICATE)
     tools.finished(job)
 
@@ -324,6 +329,27 @@ async def upload_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
         return
     job.thumbnail_landed()
     context_of(job).inventory.wrote(outcome.thumbnail_key, len(data))
+
+
+async def metadata_stage(job: FileJob, tools: PipelineTools) -> None:
+    """Write the metadata sidecar beside the original. One that cannot be written leaves
+    the file uploaded, with a notice; the next upload of the photo writes it."""
+    outcome, context = job.outcome, context_of(job)
+    assert outcome.key
+    fmt, settings = job.fmt, context.settings
+    facts = await tools.run_cpu(read_photo_facts, job.path, fmt) if fmt else PhotoFacts()
+    item = settings.item or default_item(outcome.folder)
+    body = sidecar_json(outcome, facts, item=item, keep_gps=settings.keep_gps)
+    key = sidecar_key(outcome.key)
+    store = context.store
+    try:
+        await store_call(job, tools, lambda: store.put_bytes(key, body, content_type=SIDECAR_TYPE))
+    except StoreError as exc:
+        done = "Already in the bucket" if job.duplicate else "Uploaded"
+        job.notice = f"{done}, but its metadata file could not be written: {exc}"
+        return
+    job.described(key)
+    context.inventory.wrote(key, len(body))
 
 
 async def record_stage(job: FileJob, tools: PipelineTools) -> None:

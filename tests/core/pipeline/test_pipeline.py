@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -496,3 +497,50 @@ def test_a_duplicate_making_its_thumbnail_never_looks_past_its_duplicate_check(
     states = run(go)
     assert states[-1] is FileState.DUPLICATE
     assert FileState.THUMBNAILING not in states and FileState.UPLOADING not in states
+
+
+# -- the metadata sidecar ---------------------------------------------------------------
+
+
+def test_each_photo_gets_a_sidecar_beside_it_naming_its_folder_not_the_path_above(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "Morgan dollar" / "1921"
+    folder.mkdir(parents=True)
+    photo = corpus.jpeg_photo(folder / "obverse.jpg", exif_gps=True)
+    store = FakeStore()
+    snap = upload_once(store, tmp_path / "Morgan dollar")["obverse.jpg"]
+    assert snap.metadata_key == f"{snap.key}.json"
+    sidecar = json.loads(store.objects[snap.metadata_key].data)
+    assert store.objects[snap.metadata_key].content_type == "application/json"
+    assert sidecar["key"] == snap.key and sidecar["sha256"] == sha(photo)
+    assert sidecar["original_name"] == "obverse.jpg"
+    assert sidecar["original_folder"] == "Morgan dollar/1921"
+    assert sidecar["item"]["id"] == "Morgan dollar"
+    assert sidecar["derivatives"] == {"thumbnail": snap.thumbnail_key, "preview": None}
+    assert (sidecar["width"], sidecar["height"], sidecar["camera"]["make"]) == (64, 48, "TestCam")
+    assert "gps" not in sidecar  # unless the collector asks
+    assert str(tmp_path) not in store.objects[snap.metadata_key].data.decode()
+
+
+def test_a_sidecar_that_cannot_be_written_leaves_the_photo_uploaded_and_says_so(
+    tmp_path: Path,
+) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    store.fail_next["sidecar"] = 1
+    snap = upload_once(store, photo)["coin.jpg"]
+    assert (snap.state, snap.metadata_key) == (FileState.UPLOADED, None)
+    assert snap.notice and "its metadata file could not be written" in snap.notice
+    assert store.sidecar_keys() == []
+    again = upload_once(store, photo)["coin.jpg"]  # the next upload of it finishes it
+    assert again.state is FileState.DUPLICATE
+    assert store.sidecar_keys() == [f"{snap.key}.json"]
+
+
+def test_a_duplicate_with_everything_in_place_writes_no_sidecar_again(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    upload_once(store, photo)
+    upload_once(store, photo)
+    assert store.calls["sidecar"] == 1

@@ -1,0 +1,90 @@
+"""The metadata sidecar: a small JSON object beside each original (`KEY.json`), so what a
+collector knows about a photo travels with it, readable by any tool that can read the
+bucket. Beside it rather than under our reserved prefix: copying a folder of the bucket
+elsewhere brings the metadata along.
+
+No GPS position unless the collector asks for it (`keep_gps`); the folder is the one
+relative to what was dropped, never the path above it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from app import __version__
+from app.core.models import FileOutcome
+from app.core.photofacts import PhotoFacts
+
+SCHEMA = "photo-uploader/metadata/1"
+CONTENT_TYPE = "application/json"
+
+
+def sidecar_key(key: str) -> str:
+    """Where the sidecar of the original at `key` goes. Originals end in an image
+    extension, so no original can sit at another's sidecar key."""
+    return f"{key}.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """The item a photo belongs to (a coin, a book, a stamp) and which view it shows."""
+
+    id: str | None = None
+    title: str | None = None
+    view: str | None = None  # obverse, reverse, cover, spine, ...
+    notes: str | None = None
+    primary: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "view": self.view,
+            "notes": self.notes,
+            "primary": self.primary,
+        }
+
+
+def default_item(folder: str | None) -> Item:
+    """The top-level dropped folder's name is the item's id; a loose file has none."""
+    top = (folder or "").split("/", 1)[0]
+    return Item(id=top or None)
+
+
+def sidecar_json(
+    outcome: FileOutcome,
+    facts: PhotoFacts,
+    *,
+    item: Item,
+    keep_gps: bool = False,
+    now: float | None = None,
+) -> bytes:
+    """The sidecar for an original in the bucket (its key, hash and type are known)."""
+    assert outcome.key and outcome.sha256
+    uploaded = time.gmtime(time.time() if now is None else now)
+    record: dict[str, object] = {
+        "schema": SCHEMA,
+        "key": outcome.key,
+        "sha256": outcome.sha256,
+        "original_name": outcome.path.name,
+        "original_folder": outcome.folder or "",
+        "size": outcome.size,
+        "content_type": outcome.content_type,
+        "width": facts.width,
+        "height": facts.height,
+        "taken_at": facts.taken_at,
+        "camera": facts.camera(),
+        "orientation": facts.orientation,
+        "item": item.to_json(),
+        "derivatives": {
+            "thumbnail": outcome.thumbnail_key if outcome.thumbnail_in_bucket else None,
+            "preview": None,
+        },
+        "uploaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", uploaded),
+        "app": f"photo-uploader {__version__}",
+    }
+    if keep_gps and facts.gps is not None:
+        record["gps"] = facts.gps
+    return json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"

@@ -1,0 +1,83 @@
+"""Metadata that travels: `python -m app upload` writes a JSON sidecar beside each
+original on real servers, with the item the collector named and no GPS unless asked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import corpus
+from tests.helpers.cli import credentials, run_upload
+from tests.helpers.servers import S3Endpoint
+
+pytestmark = pytest.mark.integration
+
+
+def upload(endpoint: S3Endpoint, bucket: str, *args: str | Path) -> dict[str, dict[str, Any]]:
+    result = run_upload(
+        *args, "--bucket", bucket, "--endpoint-url", endpoint.url, "--jsonl",
+        env=credentials(endpoint),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return {Path(r["path"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+
+
+def sidecars_travel(
+    endpoint: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "Coins" / "1921"
+    folder.mkdir(parents=True)
+    corpus.jpeg_photo(folder / "obverse.jpg", exif_gps=True)
+    bucket = fresh_bucket(endpoint)
+
+    rec = upload(
+        endpoint, bucket, tmp_path / "Coins",
+        "--item", "Morgan 1921", "--set", "view=obverse", "--set", "primary=yes",
+    )["obverse.jpg"]  # fmt: skip
+
+    assert rec["metadata_key"] == rec["key"] + ".json"
+    assert rec["derivatives"] == {"thumbnail": rec["thumbnail_key"], "preview": None}
+    stored = endpoint.client().get_object(Bucket=bucket, Key=rec["metadata_key"])
+    assert stored["ContentType"] == "application/json"
+    sidecar = json.loads(stored["Body"].read())
+    assert sidecar["schema"] == "photo-uploader/metadata/1"
+    assert (sidecar["key"], sidecar["sha256"], sidecar["size"]) == (
+        rec["key"], rec["sha256"], rec["size"],
+    )  # fmt: skip
+    assert (sidecar["original_name"], sidecar["original_folder"]) == ("obverse.jpg", "Coins/1921")
+    assert sidecar["item"] == {
+        "id": "Morgan 1921", "title": None, "view": "obverse", "notes": None, "primary": True,
+    }  # fmt: skip
+    assert sidecar["camera"]["make"] == "TestCam" and "gps" not in sidecar
+    assert sidecar["uploaded_at"].endswith("Z") and sidecar["app"].startswith("photo-uploader")
+
+    kept = fresh_bucket(endpoint)
+    rec = upload(endpoint, kept, tmp_path / "Coins", "--keep-gps")["obverse.jpg"]
+    body = endpoint.client().get_object(Bucket=kept, Key=rec["metadata_key"])["Body"].read()
+    sidecar = json.loads(body)
+    assert sidecar["gps"] == {"latitude": 48.8580556, "longitude": 2.2944444}
+    assert sidecar["item"]["id"] == "Coins"  # the dropped folder's name, by default
+
+
+def test_sidecars_travel_with_photos_on_rclone(
+    rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    sidecars_travel(rclone_s3, fresh_bucket, tmp_path)
+
+
+def test_sidecars_travel_with_photos_on_seaweedfs(
+    seaweedfs_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    sidecars_travel(seaweedfs_s3, fresh_bucket, tmp_path)
+
+
+def test_an_item_field_that_does_not_exist_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "a.jpg")
+    result = run_upload(photo, "--set", "colour=red")
+    assert result.returncode == 2
+    assert "--set takes FIELD=VALUE with FIELD one of title, view, notes, primary" in result.stderr
+    assert "Traceback" not in result.stderr
