@@ -41,6 +41,9 @@ DEFAULT_THUMBNAIL_TEMPLATE = "{prefix}thumbnails/{stem}-{sha8}.jpg"
 
 MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 255  # a file or folder name on most file systems (NAME_MAX)
+#: The metadata sidecar sits at the photo's key plus this (app.core.sidecar): the photo's
+#: key leaves room for it, or a long name's sidecar would not fit where the photo did.
+SIDECAR_SUFFIX = ".json"
 PLACEHOLDERS: tuple[str, ...] = ("prefix", "stem", "ext", "sha256", "sha8")
 FALLBACK_STEM = "photo"
 
@@ -209,10 +212,11 @@ def _trim_stem(stem: str, length: int) -> str:
 
 
 def _fits(keys: tuple[str, str]) -> bool:
+    original, thumbnail = keys
     return all(
         len(key.encode("utf-8")) <= MAX_KEY_BYTES
         and all(len(segment.encode("utf-8")) <= MAX_SEGMENT_BYTES for segment in key.split("/"))
-        for key in keys
+        for key in (original + SIDECAR_SUFFIX, thumbnail)
     )
 
 

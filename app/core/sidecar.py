@@ -10,10 +10,12 @@ relative to what was dropped, never the path above it.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 
 from app import __version__
+from app.core.keys import SIDECAR_SUFFIX
 from app.core.models import FileOutcome
 from app.core.photofacts import PhotoFacts
 
@@ -24,7 +26,7 @@ CONTENT_TYPE = "application/json"
 def sidecar_key(key: str) -> str:
     """Where the sidecar of the original at `key` goes. Originals end in an image
     extension, so no original can sit at another's sidecar key."""
-    return f"{key}.json"
+    return key + SIDECAR_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,12 @@ def default_item(folder: str | None) -> Item:
     return Item(id=top or None)
 
 
+def _readable(name: str) -> str:
+    """A file name as text that always encodes: bytes that are not UTF-8 (kept by Python
+    as surrogates) are written as \\xNN, as the command line shows them."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def sidecar_json(
     outcome: FileOutcome,
     facts: PhotoFacts,
@@ -68,8 +76,8 @@ def sidecar_json(
         "schema": SCHEMA,
         "key": outcome.key,
         "sha256": outcome.sha256,
-        "original_name": outcome.path.name,
-        "original_folder": outcome.folder or "",
+        "original_name": _readable(outcome.path.name),
+        "original_folder": _readable(outcome.folder or ""),
         "size": outcome.size,
         "content_type": outcome.content_type,
         "width": facts.width,

@@ -173,7 +173,12 @@ def test_every_bad_input_gets_its_fate_and_every_good_file_uploads(
         assert_safe_key(key)
         assert all(len(part.encode()) <= MAX_SEGMENT_BYTES for part in key.split("/"))
         assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == content, label
-        expected_keys |= {key, index_key(record["sha256"])}
+        assert record["metadata_key"] == key + ".json"  # its sidecar, beside it
+        sidecar = json.loads(
+            client.get_object(Bucket=bucket, Key=record["metadata_key"])["Body"].read()
+        )
+        assert sidecar["sha256"] == record["sha256"] and str(made.root) not in json.dumps(sidecar)
+        expected_keys |= {key, record["metadata_key"], index_key(record["sha256"])}
         if fate.thumbnail_status == "generated":
             assert_safe_key(record["thumbnail_key"])
             assert max(thumbnail_size(rclone_s3, bucket, record["thumbnail_key"])) <= 300
@@ -201,9 +206,10 @@ def test_every_bad_input_gets_its_fate_and_every_good_file_uploads(
     assert line("escape_sequence")["key"].startswith("_[31mred_[0m_tab_return-")
     assert line("non_utf8")["path"].endswith("caf\\xe9 d\\xfcrer \\xff.jpg")
     assert line("non_utf8")["key"].startswith("caf_ d_rer _-")
-    # 255-byte names are shortened just enough for stores that keep objects as files.
+    # 255-byte names are shortened just enough for stores that keep objects as files,
+    # their sidecars included.
     for label in ("long_ascii", "long_unicode"):
-        name = line(label)["key"]
+        name = line(label)["metadata_key"]
         assert MAX_SEGMENT_BYTES - 3 < len(name.encode()) <= MAX_SEGMENT_BYTES
 
 
@@ -321,7 +327,8 @@ def test_ten_thousand_tiny_files_in_one_folder_through_the_cli(
         assert objects[key]["ETag"].strip('"') == hashlib.md5(local).hexdigest()
     thumbnails = {line["thumbnail_key"] for line in originals.values()}
     index_objects = {key for key in objects if key.startswith(INDEX_PREFIX)}
-    assert set(objects) == set(originals) | thumbnails | index_objects
+    sidecars = {line["metadata_key"] for line in originals.values()}
+    assert set(objects) == set(originals) | thumbnails | sidecars | index_objects
     assert len(index_objects) == 1_000
 
 
@@ -379,6 +386,6 @@ def test_ten_thousand_distinct_tiny_photos_through_walker_and_pipeline(tmp_path:
         assert snap.key is not None and snap.thumbnail_key is not None
         assert store.objects[snap.key].data == photo.read_bytes()
         assert store.objects[snap.thumbnail_key].content_type == "image/jpeg"
-    assert len(store.objects) == 30_000  # original, thumbnail and index entry for each
+    assert len(store.objects) == 40_000  # original, thumbnail, sidecar and index entry
     # The event loop was never held up for long while 10,000 files went through.
     assert max(lags) < 0.5

@@ -145,7 +145,7 @@ def test_renamed_copy_in_the_same_batch_is_sent_once(
     statuses = sorted(r["status"] for r in records(result.stdout).values())
     assert statuses == ["duplicate", "uploaded"]
     photo_keys = [k for k in bucket_listing(rclone_s3, bucket) if not k.startswith(".")]
-    assert len(photo_keys) == 2  # one original, one thumbnail
+    assert len(photo_keys) == 3  # one original, its sidecar, one thumbnail
 
 
 def test_default_destination_is_the_local_bucket_and_it_persists(tmp_path: Path) -> None:

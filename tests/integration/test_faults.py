@@ -195,7 +195,12 @@ def bucket_objects(endpoint: S3Endpoint, bucket: str) -> dict[str, bytes]:
 
 
 def photo_keys(objects: dict[str, bytes]) -> set[str]:
-    return {k for k in objects if not k.startswith((INDEX_PREFIX, "thumbnails/"))}
+    """The originals: not the index, the thumbnails or the metadata sidecars."""
+    return {
+        k
+        for k in objects
+        if not k.startswith((INDEX_PREFIX, "thumbnails/")) and not k.endswith(".json")
+    }
 
 
 def assert_uploaded_exactly_once(

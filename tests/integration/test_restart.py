@@ -118,10 +118,13 @@ class LocalBucket:
 
     def assert_each_photo_once(self, photos: list[Path]) -> None:
         top = sorted(p.name for p in self.folder.iterdir() if p.is_file())
-        assert len(top) == len(photos), top  # nothing else, no half-written leftovers
+        sidecars = [name for name in top if name.endswith(".json")]
+        # nothing else, no half-written leftovers: each original and its sidecar
+        assert len(top) == 2 * len(photos) and len(sidecars) == len(photos), top
         for photo in photos:
             (stored,) = self.folder.glob(f"{photo.stem}-*.jpg")
             assert stored.read_bytes() == photo.read_bytes(), photo.name
+            assert json.loads((self.folder / f"{stored.name}.json").read_bytes())["key"]
         assert self.thumbnails() == len(photos) and self.indexed() == len(photos)
 
 
@@ -262,7 +265,11 @@ def test_cli_killed_mid_multipart_carries_on_from_its_parts(
         body = client.get_object(Bucket=bucket, Key=results[path.name]["key"])["Body"].read()
         assert body == path.read_bytes(), path.name
     listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    originals = [o["Key"] for o in listed if not o["Key"].startswith((".", "thumbnails/"))]
+    originals = [
+        o["Key"]
+        for o in listed
+        if not o["Key"].startswith((".", "thumbnails/")) and not o["Key"].endswith(".json")
+    ]
     assert len(originals) == len(small) + 1
 
 

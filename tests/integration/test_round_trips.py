@@ -66,7 +66,8 @@ def test_new_files_cost_their_puts_and_no_lookups(
     assert _object_requests(log, "GET", bucket) == []  # no index lookups
     assert _object_requests(log, "HEAD", bucket) == []  # no own-key checks
     assert _listings(log, bucket) <= 2  # the index prefix and the destination
-    assert len(_object_requests(log, "PUT", bucket)) == 3 * FILES  # photo, thumbnail, index
+    # the photo, its thumbnail, its sidecar and its index entry
+    assert len(_object_requests(log, "PUT", bucket)) == 4 * FILES
 
 
 def test_a_second_computer_finds_every_photo_a_duplicate_and_writes_nothing(
