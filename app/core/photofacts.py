@@ -70,14 +70,7 @@ def _raw_facts(path: Path, fmt: ImageFormat) -> PhotoFacts:
     if fmt in (formats.CR3, formats.RAF):
         return PhotoFacts()  # not TIFF inside: no directories to read here
     with path.open("rb") as file:
-
-        def read_at(offset: int, length: int) -> bytes:
-            if offset < 0 or length <= 0:
-                return b""
-            file.seek(offset)
-            return file.read(length)
-
-        reader = tiff.TiffReader.open(read_at)
+        reader = tiff.TiffReader.open(tiff.file_reader(file))
         ifd0 = reader.ifd0() if reader is not None else None
         if reader is None or ifd0 is None:
             return PhotoFacts()

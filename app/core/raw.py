@@ -49,7 +49,7 @@ class _Candidate:
 def embedded_preview(file: IO[bytes], path: Path, fmt: ImageFormat, min_side: int) -> Preview:
     """The smallest embedded preview whose longest side is at least `min_side` (else the
     largest there is). Raises NoPreview."""
-    read_at = _file_reader(file)
+    read_at = tiff.file_reader(file)
     orientation = None
     candidates: list[_Candidate] = []
     if fmt is formats.RAF:
@@ -69,16 +69,6 @@ def embedded_preview(file: IO[bytes], path: Path, fmt: ImageFormat, min_side: in
         )
         return Preview(read_at(best.offset, best.length), orientation)
     return _libraw_preview(path)
-
-
-def _file_reader(file: IO[bytes]) -> tiff.ReadAt:
-    def read_at(offset: int, length: int) -> bytes:
-        if offset < 0 or length <= 0:
-            return b""
-        file.seek(offset)
-        return file.read(length)
-
-    return read_at
 
 
 def _tiff_previews(reader: tiff.TiffReader) -> list[_Candidate]:

@@ -14,6 +14,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 ReadAt = Callable[[int, int], bytes]
 
@@ -156,6 +157,18 @@ class TiffReader:
             entries[tag] = Entry(kind, number, body[start + 8 : start + 12])
         following = self.unpack("I", body[-4:])[0] if len(body) == count * 12 + 4 else 0
         return Ifd(self, entries), following
+
+
+def file_reader(file: IO[bytes]) -> ReadAt:
+    """read_at over an open file (short or empty past its end)."""
+
+    def read_at(offset: int, length: int) -> bytes:
+        if offset < 0 or length <= 0:
+            return b""
+        file.seek(offset)
+        return file.read(length)
+
+    return read_at
 
 
 def bytes_reader(data: bytes) -> ReadAt:
