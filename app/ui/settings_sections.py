@@ -47,6 +47,14 @@ def line_edit(name: str, accessible: str, placeholder: str) -> QLineEdit:
     return edit
 
 
+def check_box(name: str, accessible: str, text: str, tooltip: str) -> QCheckBox:
+    box = QCheckBox(text)
+    box.setObjectName(name)
+    box.setAccessibleName(accessible)
+    box.setToolTip(tooltip)
+    return box
+
+
 def spin(name: str, accessible: str, low: int, high: int, suffix: str) -> QSpinBox:
     spin = QSpinBox()
     spin.setObjectName(name)
@@ -203,13 +211,13 @@ class KeysSection(QGroupBox):
         hint = QLabel("Placeholders: {prefix} {stem} {ext} {sha256} {sha8}")
         hint.setWordWrap(True)
         hint.setAccessibleName("Key template placeholders")
-        self.gps_check = QCheckBox("Put each photo's GPS position in its metadata &file")
-        self.gps_check.setObjectName("keepGps")
-        self.gps_check.setAccessibleName("Keep GPS positions in the metadata files")
-        self.gps_check.setToolTip(
+        self.gps_check = check_box(
+            "keepGps",
+            "Keep GPS positions in the metadata files",
+            "Put each photo's GPS position in its metadata &file",
             "Each photo gets a metadata file beside it in the bucket (KEY.json): when it was "
             "taken, with what camera, its item. Where it was taken is left out unless this "
-            "is on: anyone who can read the bucket could read it."
+            "is on: anyone who can read the bucket could read it.",
         )
 
         form = QFormLayout(self)
@@ -288,12 +296,12 @@ class CompatibilitySection(QGroupBox):
             "Some S3-compatible stores reject the checksums that newer AWS libraries send by "
             "default; choose “Only when required” if uploads fail with “not supported” errors."
         )
-        self.verify_check = QCheckBox("Read each photo back after upload and compare (slo&wer)")
-        self.verify_check.setObjectName("verifyAfterUpload")
-        self.verify_check.setAccessibleName("Verify each upload by reading it back")
-        self.verify_check.setToolTip(
+        self.verify_check = check_box(
+            "verifyAfterUpload",
+            "Verify each upload by reading it back",
+            "Read each photo back after upload and compare (slo&wer)",
             "Downloads every uploaded original and compares its SHA-256 with the file, for "
-            "stores that do not check checksums themselves. Doubles the traffic."
+            "stores that do not check checksums themselves. Doubles the traffic.",
         )
         form = QFormLayout(self)
         add_row(form, "C&hecksums:", self.checksum_combo)
