@@ -82,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload speed limit for the whole run, e.g. 20M (MiB/s), 512K or off",
     )
     upload.add_argument("--thumbnail-size", type=int, default=300, help="longest side in pixels")
-    upload.add_argument("--key-template", default=None, help="e.g. '{prefix}{stem}-{sha8}{ext}'")
+    upload.add_argument(
+        "--key-template",
+        default=None,
+        help="e.g. '{prefix}{item}/{taken:%%Y/%%m}/{stem}-{sha8}{ext}'; also {view} {folder} {sha256}",
+    )
     upload.add_argument(
         "--keep-gps",
         action="store_true",

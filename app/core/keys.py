@@ -1,8 +1,12 @@
 """S3 object keys for an original photo and its thumbnail.
 
-A key template is a `str.format`-style string with exactly five placeholders:
-`{prefix}`, `{stem}`, `{ext}`, `{sha256}` and `{sha8}`. A literal brace is written
-doubled (`{{` or `}}`), as with `str.format`.
+A key template is a `str.format`-style string with these placeholders: `{prefix}`,
+`{stem}`, `{ext}`, `{sha256}` and `{sha8}`, and what the collector knows of the photo:
+`{item}` and `{view}` (its item's id and view, "/" kept out), `{folder}` (the folder
+relative to what was dropped, "/" kept) and `{taken:FORMAT}` (the date taken through
+strftime, e.g. `{taken:%Y/%m}`; "undated" when the photo does not say). A literal brace
+is written doubled (`{{` or `}}`), as with `str.format`. An unknown item, view or folder
+is empty, and the empty folder it would leave is dropped.
 
 Every key this module returns is valid UTF-8, at most 1024 bytes, has no leading "/",
 no empty, "." or ".." segments, and no control characters. Readable Unicode (accents,
@@ -35,6 +39,7 @@ import string
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 DEFAULT_KEY_TEMPLATE = "{prefix}{stem}-{sha8}{ext}"
 DEFAULT_THUMBNAIL_TEMPLATE = "{prefix}thumbnails/{stem}-{sha8}.jpg"
@@ -44,17 +49,48 @@ MAX_SEGMENT_BYTES = 255  # a file or folder name on most file systems (NAME_MAX)
 #: The metadata sidecar sits at the photo's key plus this (app.core.sidecar): the photo's
 #: key leaves room for it, or a long name's sidecar would not fit where the photo did.
 SIDECAR_SUFFIX = ".json"
-PLACEHOLDERS: tuple[str, ...] = ("prefix", "stem", "ext", "sha256", "sha8")
+PLACEHOLDERS: tuple[str, ...] = (
+    "prefix",
+    "stem",
+    "ext",
+    "sha256",
+    "sha8",
+    "item",
+    "view",
+    "folder",
+    "taken",
+)
 FALLBACK_STEM = "photo"
+UNDATED = "undated"
+DEFAULT_TAKEN_FORMAT = "%Y-%m-%d"
+#: An item id, view or folder name longer than this is cut in a key (the sidecar keeps
+#: it whole), so the photo's own name keeps room in the segment.
+MAX_FIELD_CHARS = 100
 
+
+@dataclass(frozen=True, slots=True)
+class KeyFields:
+    """What the collector and the photo say, for {item}, {view}, {folder} and {taken}."""
+
+    item: str | None = None
+    view: str | None = None
+    folder: str | None = None
+    taken_at: str | None = None  # ISO 8601, as in the sidecar
+
+
+NO_FIELDS = KeyFields()
 SAMPLE_FILENAME = "IMG_0042.jpg"
 SAMPLE_SHA256 = "3b7d4f1e9a2c5d8e0f6a1b4c7d9e2f5a8b0c3d6e9f1a4b7c0d2e5f8a1b3c6d9e"
+SAMPLE_FIELDS = KeyFields(
+    item="coin-1907", view="obverse", folder="coins/1907", taken_at="2024-05-01T10:30:00+02:00"
+)
+_SAMPLE_DATE = datetime(2024, 5, 1, 10, 30)
 
 _REPLACEMENT = "_"
 # Keys must carry the content hash: different photos never share a key, and the engine
 # relies on "same key and size means same content" when its hash index is incomplete.
 _HASH_PLACEHOLDERS = frozenset({"sha8", "sha256"})
-_PLACEHOLDER_LIST = "{prefix}, {stem}, {ext}, {sha256} or {sha8}"
+_PLACEHOLDER_LIST = "{prefix}, {stem}, {ext}, {sha256}, {sha8}, {item}, {view}, {folder} or {taken}"
 # Extensions the engine is likely to pass; validate() checks that no template pair
 # collides for any of them (a collision would make the thumbnail overwrite the photo).
 _SAMPLE_EXTENSIONS = (
@@ -103,6 +139,15 @@ class KeyTemplate:
     def __post_init__(self) -> None:
         self.validate()
 
+    @property
+    def uses_taken(self) -> bool:
+        """Whether keys need the date taken (read from the photo before it is keyed)."""
+        return any(
+            field == "taken"
+            for template in (self.original, self.thumbnail)
+            for _literal, field, _spec, _conversion in string.Formatter().parse(template)
+        )
+
     def validate(self) -> None:
         """Raise KeyTemplateError with a plain-language reason if the templates are unusable."""
         _check_template(self.original, "photo key template", DEFAULT_KEY_TEMPLATE)
@@ -113,7 +158,15 @@ class KeyTemplate:
                 "otherwise thumbnails would overwrite the photos."
             )
         for ext in _SAMPLE_EXTENSIONS:
-            render_keys(self, prefix="", filename=SAMPLE_FILENAME, sha256=SAMPLE_SHA256, ext=ext)
+            for fields in (SAMPLE_FIELDS, NO_FIELDS):
+                render_keys(
+                    self,
+                    prefix="",
+                    filename=SAMPLE_FILENAME,
+                    sha256=SAMPLE_SHA256,
+                    ext=ext,
+                    fields=fields,
+                )
 
 
 def _check_template(template: object, label: str, default: str) -> None:
@@ -134,10 +187,15 @@ def _check_template(template: object, label: str, default: str) -> None:
             raise KeyTemplateError(
                 f"Unknown placeholder {{{field}}} in the {label}; use {_PLACEHOLDER_LIST}."
             )
-        if spec or conversion:
+        if conversion or (spec and field != "taken"):
             raise KeyTemplateError(
-                f"Formatting options are not supported in the {label}; "
-                f"write the placeholder as just {{{field}}}."
+                f"Formatting options are not supported in the {label} except for the date "
+                f"taken ({{taken:%Y/%m}}); write the placeholder as just {{{field}}}."
+            )
+        if spec and ("{" in spec or not _SAMPLE_DATE.strftime(spec).strip()):
+            raise KeyTemplateError(
+                f"The date format in {{taken:{spec}}} gives nothing; use strftime codes "
+                "such as %Y (year), %m (month) and %d (day)."
             )
         fields.add(field)
     if not fields & _HASH_PLACEHOLDERS:
@@ -248,8 +306,38 @@ def _check_prefix_segments(prefix: str) -> None:
             )
 
 
+class _Taken:
+    """{taken:FORMAT}: the camera's own wall-clock time through strftime."""
+
+    def __init__(self, taken_at: str | None) -> None:
+        try:
+            self.when = datetime.fromisoformat(taken_at) if taken_at else None
+        except ValueError:
+            self.when = None
+
+    def __format__(self, spec: str) -> str:
+        if self.when is None:
+            return UNDATED
+        return self.when.strftime(spec or DEFAULT_TAKEN_FORMAT)
+
+
+def _field(value: str | None, *, folders: bool = False) -> str:
+    """An item id, view or folder as key text: cleaned, cut to MAX_FIELD_CHARS a
+    segment; "/" becomes "_" unless it separates the folder's own folders."""
+    if not value:
+        return ""
+    parts = value.split("/") if folders else [value.replace("/", _REPLACEMENT)]
+    return "/".join(_trim_stem(_clean_chars(part).strip(), MAX_FIELD_CHARS) for part in parts)
+
+
 def render_keys(
-    template: KeyTemplate, *, prefix: str, filename: str, sha256: str, ext: str
+    template: KeyTemplate,
+    *,
+    prefix: str,
+    filename: str,
+    sha256: str,
+    ext: str,
+    fields: KeyFields = NO_FIELDS,
 ) -> tuple[str, str]:
     """Return (original_key, thumbnail_key) for one file.
 
@@ -260,6 +348,7 @@ def render_keys(
             {stem}; any "/" or "\\" in it becomes "_", so it cannot create folders.
         sha256: The file's SHA-256 as 64 hex characters.
         ext: The extension to use for {ext}, with its dot, as corrected by the caller.
+        fields: The item, view, folder and date taken, for the templates that use them.
 
     Raises:
         KeyTemplateError: the keys cannot fit in 1024 bytes (255 per segment) even with
@@ -271,11 +360,15 @@ def render_keys(
         raise ValueError(f"sha256 must be 64 hex characters, got {sha256!r}")
     prefix = normalize_prefix(prefix)
     _check_prefix_segments(prefix)
-    values = {
+    values: dict[str, object] = {
         "prefix": prefix,
         "ext": _clean_chars(ext.replace("/", _REPLACEMENT)),
         "sha256": sha,
         "sha8": sha[:8],
+        "item": _field(fields.item),
+        "view": _field(fields.view),
+        "folder": _field(fields.folder, folders=True),
+        "taken": _Taken(fields.taken_at),
     }
 
     def build(stem: str) -> tuple[str, str]:
@@ -299,11 +392,19 @@ def render_keys(
     return original, thumbnail
 
 
-def sample_keys(template: KeyTemplate, prefix: str) -> tuple[str, str]:
-    """Keys for a fixed sample photo, for the settings dialog's live preview.
+def sample_keys(
+    template: KeyTemplate, prefix: str, fields: KeyFields = SAMPLE_FIELDS
+) -> tuple[str, str]:
+    """Keys for a fixed sample photo (of item coin-1907, obverse, in coins/1907, taken on
+    2024-05-01), for the settings dialog's live preview.
 
     Raises KeyTemplateError like render_keys (for example, a prefix that is far too long).
     """
     return render_keys(
-        template, prefix=prefix, filename=SAMPLE_FILENAME, sha256=SAMPLE_SHA256, ext=".jpg"
+        template,
+        prefix=prefix,
+        filename=SAMPLE_FILENAME,
+        sha256=SAMPLE_SHA256,
+        ext=".jpg",
+        fields=fields,
     )

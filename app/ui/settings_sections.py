@@ -201,14 +201,20 @@ class KeysSection(QGroupBox):
         self.prefix_edit = line_edit("prefix", "Prefix", "Optional folder, e.g. coins/2024")
         self.template_edit = line_edit("keyTemplate", "Key template", "")
         self.template_edit.setToolTip(
-            "Placeholders: {prefix} {stem} {ext} {sha256} {sha8}. "
-            "Thumbnails go under thumbnails/ with the same name."
+            "Placeholders: {prefix} {stem} {ext} {sha256} {sha8}; {item} and {view} (the "
+            "photo's item), {folder} (its folder within what you dropped), {taken:%Y/%m} "
+            "(the date taken, 'undated' when unknown). Thumbnails go under thumbnails/ "
+            "with the photo's name. A key never changes once the photo is uploaded."
         )
         self.template_error = error_label("keyTemplateError", "Key template problem")
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.photo_preview = key_preview("photoKeyPreview", "Photo key preview", mono)
         self.thumbnail_preview = key_preview("thumbnailKeyPreview", "Thumbnail key preview", mono)
-        hint = QLabel("Placeholders: {prefix} {stem} {ext} {sha256} {sha8}")
+        hint = QLabel(
+            "Placeholders: {prefix} {stem} {ext} {sha256} {sha8} {item} {view} {folder} "
+            "{taken:%Y/%m}. The preview is for IMG_0042.jpg of item coin-1907 (obverse), "
+            "in coins/1907, taken 2024-05-01."
+        )
         hint.setWordWrap(True)
         hint.setAccessibleName("Key template placeholders")
         self.gps_check = check_box(

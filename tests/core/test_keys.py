@@ -15,6 +15,8 @@ from app.core.keys import (
     MAX_KEY_BYTES,
     MAX_SEGMENT_BYTES,
     SIDECAR_SUFFIX,
+    UNDATED,
+    KeyFields,
     KeyTemplate,
     KeyTemplateError,
     normalize_prefix,
@@ -255,6 +257,76 @@ def test_sample_keys_for_the_settings_preview() -> None:
     assert original.startswith("coins/IMG_0042-") and original.endswith(".jpg")
     assert thumbnail.startswith("coins/thumbnails/IMG_0042-")
     assert sample_keys(KeyTemplate(), "coins") == (original, thumbnail)
+
+
+# --- what the collector knows: {item}, {view}, {folder}, {taken:FORMAT} -------------
+
+BY_ITEM = KeyTemplate(original="{prefix}{item}/{taken:%Y/%m}/{view}-{stem}-{sha8}{ext}")
+
+
+def fielded(template: KeyTemplate, fields: KeyFields, filename: str = "IMG_1.jpg") -> str:
+    return render_keys(
+        template, prefix="coins", filename=filename, sha256=SHA, ext=".jpg", fields=fields
+    )[0]
+
+
+def test_item_view_and_date_taken_name_folders() -> None:
+    fields = KeyFields(item="Morgan 1921", view="obverse", taken_at="2019-07-14T09:30:00+02:00")
+    assert fielded(BY_ITEM, fields) == f"coins/Morgan 1921/2019/07/obverse-IMG_1-{SHA[:8]}.jpg"
+    # The camera's own wall-clock time, not converted to UTC.
+    late = KeyFields(taken_at="2019-12-31T23:30:00-05:00")
+    assert fielded(KeyTemplate(original="{taken:%Y}/{stem}-{sha8}{ext}"), late).startswith("2019/")
+
+
+def test_a_photo_that_does_not_say_when_it_was_taken_is_undated() -> None:
+    key = fielded(BY_ITEM, KeyFields(item="Morgan 1921"))
+    assert key == f"coins/Morgan 1921/{UNDATED}/-IMG_1-{SHA[:8]}.jpg"
+    # Not a date at all (a broken EXIF value): undated too, never an error.
+    assert f"/{UNDATED}/" in fielded(BY_ITEM, KeyFields(taken_at="yesterday"))
+
+
+def test_taken_without_a_format_is_the_day() -> None:
+    template = KeyTemplate(original="{taken}/{stem}-{sha8}{ext}")
+    assert fielded(template, KeyFields(taken_at="2019-07-14T09:30:00")).startswith("2019-07-14/")
+
+
+def test_no_item_leaves_no_empty_folder() -> None:
+    template = KeyTemplate(original="{prefix}{item}/{stem}-{sha8}{ext}")
+    assert fielded(template, KeyFields()) == f"coins/IMG_1-{SHA[:8]}.jpg"
+
+
+def test_an_item_or_view_cannot_make_folders_but_the_folder_keeps_its_own() -> None:
+    template = KeyTemplate(original="{item}/{view}/{folder}/{stem}-{sha8}{ext}")
+    fields = KeyFields(item="a/b", view="../up", folder="Coins/1921/../x\udcff")
+    key = fielded(template, fields)
+    assert key == f"a_b/.._up/Coins/1921/x_/IMG_1-{SHA[:8]}.jpg"
+    assert_safe_key(key)
+
+
+def test_a_long_item_id_is_cut_in_the_key_but_the_hash_stays() -> None:
+    template = KeyTemplate(original="{item}/{stem}-{sha8}{ext}")
+    key = fielded(template, KeyFields(item="x" * 500))
+    assert key.split("/")[0] == "x" * 100 and key.endswith(f"-{SHA[:8]}.jpg")
+
+
+def test_only_the_date_takes_a_format_and_an_empty_one_is_refused() -> None:
+    with pytest.raises(KeyTemplateError, match="except for the date taken"):
+        KeyTemplate(original="{item:>9}-{sha8}{ext}")
+    with pytest.raises(KeyTemplateError, match="gives nothing"):
+        KeyTemplate(original="{taken: }-{sha8}{ext}")
+    with pytest.raises(KeyTemplateError, match=r"Unknown placeholder \{album\}"):
+        KeyTemplate(original="{album}-{sha8}{ext}")
+
+
+def test_only_templates_with_the_date_need_it_read() -> None:
+    assert BY_ITEM.uses_taken
+    assert not KeyTemplate().uses_taken
+    assert not KeyTemplate(original="{item}/{stem}-{sha8}{ext}").uses_taken
+
+
+def test_the_settings_preview_shows_a_sample_item() -> None:
+    original, _ = sample_keys(BY_ITEM, "coins")
+    assert original == "coins/coin-1907/2024/05/obverse-IMG_0042-3b7d4f1e.jpg"
 
 
 # --- properties -----------------------------------------------------------------------

@@ -47,9 +47,13 @@ _STORED_FROM_UPRIGHT = {
 }
 
 
-def _exif_bytes(orientation: int | None = None, gps: bool = False) -> bytes:
+def _exif_bytes(
+    orientation: int | None = None, gps: bool = False, taken: str | None = None
+) -> bytes:
     exif = Image.Exif()
     exif[0x010F] = "TestCam"  # Make
+    if taken is not None:
+        exif[0x8769] = {0x9003: taken}  # Exif IFD: DateTimeOriginal, "YYYY:MM:DD HH:MM:SS"
     if orientation is not None:
         exif[ORIENTATION_TAG] = orientation
     if gps:
@@ -94,8 +98,10 @@ def jpeg_photo(
     quality: int = 90,
     seed: int = 0,
     private_text: bytes | None = None,
+    taken: str | None = None,
 ) -> Path:
-    """A photo-like JPEG with a camera EXIF block (optionally orientation and GPS).
+    """A photo-like JPEG with a camera EXIF block (optionally orientation, GPS and the
+    date taken, as EXIF writes it: "2019:07:14 09:30:00").
 
     private_text, when given, is stored both as a JPEG comment and inside XMP.
     """
@@ -103,7 +109,7 @@ def jpeg_photo(
     extra: dict[str, bytes] = {}
     if private_text is not None:
         extra = {"comment": private_text, "xmp": b"<x:xmpmeta>" + private_text + b"</x:xmpmeta>"}
-    im.save(path, "JPEG", quality=quality, exif=_exif_bytes(orientation, exif_gps), **extra)
+    im.save(path, "JPEG", quality=quality, exif=_exif_bytes(orientation, exif_gps, taken), **extra)
     return path
 
 

@@ -81,3 +81,38 @@ def test_an_item_field_that_does_not_exist_is_one_sentence_and_exit_2(tmp_path: 
     assert result.returncode == 2
     assert "--set takes FIELD=VALUE with FIELD one of title, view, notes, primary" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_keys_named_by_item_and_date_taken_and_they_never_move(
+    rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    coins = tmp_path / "Morgan 1921"
+    coins.mkdir()
+    dated = corpus.jpeg_photo(coins / "obverse.jpg", taken="2019:07:14 09:30:00", seed=1)
+    corpus.jpeg_photo(coins / "reverse.jpg", seed=2)  # no date in its EXIF
+    bucket = fresh_bucket(rclone_s3)
+    template = "{prefix}{item}/{taken:%Y/%m}/{stem}-{sha8}{ext}"
+
+    records = upload(rclone_s3, bucket, coins, "--key-template", template, "--prefix", "coins")
+
+    obverse, reverse = records["obverse.jpg"], records["reverse.jpg"]
+    assert obverse["key"] == f"coins/Morgan 1921/2019/07/obverse-{obverse['sha256'][:8]}.jpg"
+    assert reverse["key"] == f"coins/Morgan 1921/undated/reverse-{reverse['sha256'][:8]}.jpg"
+    client = rclone_s3.client()
+
+    def sidecar_of(record: dict[str, Any]) -> dict[str, Any]:
+        body = client.get_object(Bucket=bucket, Key=record["metadata_key"])["Body"].read()
+        return dict(json.loads(body))
+
+    sidecar = sidecar_of(obverse)
+    assert sidecar["taken_at"] == "2019-07-14T09:30:00" and sidecar["item"]["id"] == "Morgan 1921"
+
+    # The same photo dropped again under another item is a duplicate at its first key,
+    # and its sidecar still names the item it was uploaded as.
+    elsewhere = tmp_path / "Peace 1922"
+    elsewhere.mkdir()
+    (elsewhere / "copy.jpg").write_bytes(dated.read_bytes())
+    again = upload(rclone_s3, bucket, elsewhere, "--key-template", template, "--prefix", "coins")
+    assert again["copy.jpg"]["status"] == "duplicate"
+    assert again["copy.jpg"]["key"] == obverse["key"]
+    assert sidecar_of(obverse)["item"]["id"] == "Morgan 1921"

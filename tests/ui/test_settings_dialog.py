@@ -254,6 +254,20 @@ def test_live_preview_follows_prefix_and_template(qtbot: QtBot, store: SettingsS
     assert "coins/2024/3b7d4f1e/IMG_0042.jpg" in dialog.keys.template_edit.accessibleDescription()
 
 
+def test_the_preview_shows_item_view_folder_and_date_taken(
+    qtbot: QtBot, store: SettingsStore
+) -> None:
+    dialog = open_dialog(qtbot, store)
+    dialog.keys.template_edit.setText("{item}/{taken:%Y/%m}/{view}-{stem}-{sha8}{ext}")
+    assert dialog.keys.photo_preview.text() == "coin-1907/2024/05/obverse-IMG_0042-3b7d4f1e.jpg"
+    dialog.keys.template_edit.setText("{folder}/{stem}-{sha8}{ext}")
+    assert dialog.keys.photo_preview.text() == "coins/1907/IMG_0042-3b7d4f1e.jpg"
+    assert dialog.ok_button.isEnabled()
+    dialog.keys.template_edit.setText("{view:>8}{sha8}")
+    assert "except for the date taken" in dialog.keys.template_error.text()
+    assert not dialog.ok_button.isEnabled()
+
+
 def test_invalid_template_disables_ok_with_a_message(qtbot: QtBot, store: SettingsStore) -> None:
     dialog = open_dialog(qtbot, store)
     dialog.keys.template_edit.setText("{prefix}{nope}")

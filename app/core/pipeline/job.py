@@ -17,6 +17,7 @@ from pathlib import Path
 from app.core.formats import ALL_FORMATS
 from app.core.journal import JournalRow
 from app.core.models import FileOutcome, FileSnapshot, FileState, ImageFormat, ThumbnailState
+from app.core.photofacts import PhotoFacts
 from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.singleflight import FlightKey
 from app.core.store import IndexEntry
@@ -88,6 +89,7 @@ class FileJob:
         "context",
         "duplicate",
         "entry",
+        "facts",
         "file_id",
         "flight",
         "fmt",
@@ -108,6 +110,7 @@ class FileJob:
         self.fmt: ImageFormat | None = None
         self.entry: IndexEntry | None = None
         self.thumbnail_bytes: bytes | None = None
+        self.facts: PhotoFacts | None = None  # read once, for keys that need them and the sidecar
         self.notice: str | None = None
         self.context: PipelineContext | None = None
         self.flight: FlightKey | None = None

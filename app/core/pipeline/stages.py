@@ -11,7 +11,7 @@ import logging
 from app.core.errors import StoreError, describe_os_error
 from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, key_extension
 from app.core.hashing import FileCancelled, FileChanged, inspect_file
-from app.core.keys import KeyTemplateError, render_keys
+from app.core.keys import KeyFields, KeyTemplateError, render_keys
 from app.core.models import FileState
 from app.core.photofacts import PhotoFacts, read_photo_facts
 from app.core.pipeline.context import PipelineContext
@@ -35,7 +35,7 @@ from app.core.pipeline.multipart import send_in_parts
 from app.core.pipeline.retrying import store_call, with_retries
 from app.core.pipeline.tools import PipelineTools, context_of
 from app.core.sidecar import CONTENT_TYPE as SIDECAR_TYPE
-from app.core.sidecar import default_item, sidecar_json, sidecar_key
+from app.core.sidecar import Item, default_item, sidecar_json, sidecar_key
 from app.core.store import DIRECT_PUT_LIMIT, MULTIPART_THRESHOLD, IndexEntry, UploadHandle
 from app.core.thumbnails import ThumbnailError
 
@@ -75,13 +75,23 @@ async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
         return _rejected(job, tools, describe_unrecognised(facts.head))
     job.recognised(facts.sha256, fmt)
     context = context_of(job)
+    template = context.settings.keys
+    if template.uses_taken:
+        job.facts = await tools.run_cpu(read_photo_facts, job.path, fmt)
+    item = item_of(job)
     try:
         key, thumbnail_key = render_keys(
-            context.settings.keys,
+            template,
             prefix=context.prefix,
             filename=job.path.name,
             sha256=facts.sha256,
             ext=key_extension(job.path.name, fmt),
+            fields=KeyFields(
+                item=item.id,
+                view=item.view,
+                folder=job.outcome.folder,
+                taken_at=job.facts.taken_at if job.facts else None,
+            ),
         )
     except KeyTemplateError as exc:
         return _rejected(job, tools, str(exc))
@@ -331,15 +341,24 @@ async def upload_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
     context_of(job).inventory.wrote(outcome.thumbnail_key, len(data))
 
 
+def item_of(job: FileJob) -> Item:
+    """The item the collector gave for this batch, else the one its folder names."""
+    return context_of(job).settings.item or default_item(job.outcome.folder)
+
+
 async def metadata_stage(job: FileJob, tools: PipelineTools) -> None:
     """Write the metadata sidecar beside the original. One that cannot be written leaves
     the file uploaded, with a notice; the next upload of the photo writes it."""
     outcome, context = job.outcome, context_of(job)
     assert outcome.key
-    fmt, settings = job.fmt, context.settings
-    facts = await tools.run_cpu(read_photo_facts, job.path, fmt) if fmt else PhotoFacts()
-    item = settings.item or default_item(outcome.folder)
-    body = sidecar_json(outcome, facts, item=item, keep_gps=settings.keep_gps)
+    if job.facts is None and job.fmt is not None:
+        job.facts = await tools.run_cpu(read_photo_facts, job.path, job.fmt)
+    body = sidecar_json(
+        outcome,
+        job.facts or PhotoFacts(),
+        item=item_of(job),
+        keep_gps=context.settings.keep_gps,
+    )
     key = sidecar_key(outcome.key)
     store = context.store
     try:
