@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument(
         "--key-template",
         default=None,
-        help="e.g. '{prefix}{item}/{taken:%%Y/%%m}/{stem}-{sha8}{ext}'; also {view} {folder} {sha256}",
+        help="e.g. '{prefix}{item}/{taken:%%Y/%%m}/{stem}-{sha8}{ext}'; "
+        "also {view} {folder} {sha256}",
     )
     upload.add_argument(
         "--keep-gps",
