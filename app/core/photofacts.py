@@ -17,6 +17,8 @@ from app.core.models import ImageFormat
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 _MAKE, _MODEL, _ORIENTATION = 271, 272, 274
 _TAKEN, _TAKEN_OFFSET, _LENS = 36867, 36881, 42036
+_SUBFILE_TYPE, _WIDTH, _LENGTH = 254, 256, 257
+_PIXEL_X, _PIXEL_Y = 40962, 40963  # in the EXIF IFD
 _EXIF_DATE = re.compile(r"^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"^[+-]\d{2}:\d{2}$")
 
@@ -76,7 +78,10 @@ def _raw_facts(path: Path, fmt: ImageFormat) -> PhotoFacts:
             return PhotoFacts()
         pointer = ifd0.number(_EXIF_IFD)
         detail = reader.ifd_at(pointer) if pointer else None
+        width, height = _full_frame(reader, detail)
         return PhotoFacts(
+            width=width,
+            height=height,
             orientation=_orientation(ifd0.number(_ORIENTATION)),
             taken_at=taken_at(
                 detail.text(_TAKEN) if detail else None,
@@ -86,6 +91,23 @@ def _raw_facts(path: Path, fmt: ImageFormat) -> PhotoFacts:
             model=_text(ifd0.text(_MODEL)),
             lens=_text(detail.text(_LENS)) if detail else None,
         )
+
+
+def _full_frame(reader: tiff.TiffReader, detail: tiff.Ifd | None) -> tuple[int | None, int | None]:
+    """The largest full-resolution directory's size (NewSubfileType 0: not a preview),
+    else what the EXIF says; as stored, like a JPEG's, before orientation."""
+    sizes = [
+        (width, height)
+        for ifd in reader.ifds()
+        if not ifd.number(_SUBFILE_TYPE)
+        and (width := ifd.number(_WIDTH))
+        and (height := ifd.number(_LENGTH))
+    ]
+    if sizes:
+        return max(sizes, key=lambda size: size[0] * size[1])
+    if detail is not None and detail.number(_PIXEL_X) and detail.number(_PIXEL_Y):
+        return detail.number(_PIXEL_X), detail.number(_PIXEL_Y)
+    return None, None
 
 
 def taken_at(value: object, offset: object = None) -> str | None:

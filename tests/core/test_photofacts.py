@@ -49,6 +49,22 @@ def test_a_raw_file_gives_its_camera_and_date_from_its_directories(tmp_path: Pat
     assert facts.taken_at == "2023-11-30T09:15:00"
 
 
+def test_a_raw_file_gives_the_size_of_its_full_frame_not_its_preview(tmp_path: Path) -> None:
+    ifd0: rawfiles.Directory = [
+        (254, 4, 1),  # a reduced-size image: the preview
+        (256, 4, 160),
+        (257, 4, 120),
+        (330, 4, (rawfiles.Sub(1),)),
+    ]
+    frame: rawfiles.Directory = [(254, 4, 0), (256, 4, 6048), (257, 4, 4024)]
+    path = tmp_path / "a.dng"
+    path.write_bytes(rawfiles.tiff_bytes([ifd0, frame]))
+    facts = read_photo_facts(path, formats.DNG)
+    assert (facts.width, facts.height) == (6048, 4024)
+    real = read_photo_facts(rawfiles.pidng_dng(tmp_path / "real.dng", (64, 32)), formats.DNG)
+    assert (real.width, real.height) == (64, 32)
+
+
 def test_unreadable_metadata_is_none_not_an_error(tmp_path: Path) -> None:
     path = corpus.truncated_jpeg(tmp_path / "cut.jpg", keep=0.01)
     assert read_photo_facts(path, formats.JPEG).taken_at is None
