@@ -341,6 +341,12 @@ async def upload_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
     context_of(job).inventory.wrote(outcome.thumbnail_key, len(data))
 
 
+def _done_but(job: FileJob, problem: str) -> str:
+    """A notice for a photo that is safe in the bucket though a later part failed."""
+    done = "Already in the bucket" if job.duplicate else "Uploaded"
+    return f"{done}, but {problem}"
+
+
 def item_of(job: FileJob) -> Item:
     """The item the collector gave for this batch, else the one its folder names."""
     return context_of(job).settings.item or default_item(job.outcome.folder)
@@ -364,8 +370,7 @@ async def metadata_stage(job: FileJob, tools: PipelineTools) -> None:
     try:
         await store_call(job, tools, lambda: store.put_bytes(key, body, content_type=SIDECAR_TYPE))
     except StoreError as exc:
-        done = "Already in the bucket" if job.duplicate else "Uploaded"
-        job.notice = f"{done}, but its metadata file could not be written: {exc}"
+        job.notice = _done_but(job, f"its metadata file could not be written: {exc}")
         return
     job.described(key)
     context.inventory.wrote(key, len(body))
@@ -387,8 +392,7 @@ async def record_stage(job: FileJob, tools: PipelineTools) -> None:
         await store_call(job, tools, context.store.record_hash, outcome.sha256, entry)
     except StoreError as exc:
         job.indexed(entry, written=False)
-        done = "Already in the bucket" if job.duplicate else "Uploaded"
-        job.notice = f"{done}, but the duplicate index could not be updated: {exc}"
+        job.notice = _done_but(job, f"the duplicate index could not be updated: {exc}")
     else:
         job.indexed(entry, written=True)
         context.inventory.recorded(outcome.sha256, len(entry.to_json()))
