@@ -34,6 +34,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
@@ -84,7 +85,7 @@ SAMPLE_SHA256 = "3b7d4f1e9a2c5d8e0f6a1b4c7d9e2f5a8b0c3d6e9f1a4b7c0d2e5f8a1b3c6d9
 SAMPLE_FIELDS = KeyFields(
     item="coin-1907", view="obverse", folder="coins/1907", taken_at="2024-05-01T10:30:00+02:00"
 )
-_SAMPLE_DATE = datetime(2024, 5, 1, 10, 30)
+_SAMPLE_DATE = datetime.fromisoformat(SAMPLE_FIELDS.taken_at or "")
 
 _REPLACEMENT = "_"
 # Keys must carry the content hash: different photos never share a key, and the engine
@@ -139,7 +140,7 @@ class KeyTemplate:
     def __post_init__(self) -> None:
         self.validate()
 
-    @property
+    @functools.cached_property
     def uses_taken(self) -> bool:
         """Whether keys need the date taken (read from the photo before it is keyed)."""
         return any(

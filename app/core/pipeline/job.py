@@ -233,6 +233,7 @@ class FileJob:
         """Its content is a photo of this format, with this hash."""
         self.outcome.sha256, self.outcome.content_type = sha256, fmt.content_type
         self.fmt = fmt
+        self.facts = None  # read again for this content when needed, never an older one's
 
     def keyed(self, key: str, thumbnail_key: str) -> None:
         self.outcome.key, self.outcome.thumbnail_key = key, thumbnail_key
