@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import qasync
-from PySide6.QtWidgets import QApplication
 
 from app.core.config import Destination
 from app.core.journal import ORIGIN_GUI, open_journal
@@ -19,16 +17,6 @@ from app.ui.preview_cache import PreviewCache
 from app.ui.queue_model import QueueModel
 from app.ui.settings import AppSettings
 from tests.helpers.fakes import FakeStore
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    qapp.setQuitOnLastWindowClosed(False)
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
 
 
 def test_a_settings_ok_while_starting_waits_for_the_start_and_builds_one_engine(

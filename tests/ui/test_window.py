@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +34,6 @@ from tests.helpers import corpus
 from tests.helpers.fakes import FakeStore
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    qapp.setQuitOnLastWindowClosed(False)  # as create_application() does for the real app
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
