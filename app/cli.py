@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the item every photo belongs to (default: the dropped folder's name)",
     )
     upload.add_argument(
+        "--no-folder-item",
+        action="store_false",
+        dest="item_from_folder",
+        help="photos get no item from their folder's name (only from --item)",
+    )
+    upload.add_argument(
         "--set",
         metavar="FIELD=VALUE",
         action="append",
@@ -189,6 +195,7 @@ def settings_from_args(args: argparse.Namespace) -> EngineSettings:
             upload_limit=args.bwlimit,
             keep_gps=args.keep_gps,
             item=item_from_args(args.item, args.item_fields),
+            item_from_folder=args.item_from_folder,
         )
     except (KeyTemplateError, ValueError) as exc:
         raise UsageError(str(exc)) from None

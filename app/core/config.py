@@ -99,6 +99,7 @@ class EngineSettings:
     upload_limit: int | None = None  # bytes a second for the whole process (bandwidth.py)
     keep_gps: bool = False  # the GPS position goes into the metadata sidecars
     item: Item | None = None  # the item of every file sent (else its dropped folder's name)
+    item_from_folder: bool = True  # a photo's item id defaults to its dropped folder's name
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

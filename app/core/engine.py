@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -170,6 +170,10 @@ class Engine:
 
     def cancel(self, file_ids: Iterable[int]) -> list[int]:
         return self.pipeline.cancel(file_ids)
+
+    def edit_items(self, file_ids: Iterable[int], changes: Mapping[str, object]) -> list[int]:
+        """Set item fields; photos in the bucket get their sidecars rewritten."""
+        return self.pipeline.edit_items(file_ids, changes)
 
     def remove(self, file_ids: Iterable[int]) -> list[int]:
         return self.pipeline.remove(file_ids)

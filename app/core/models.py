@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,42 @@ class ThumbnailState(enum.Enum):
     GENERATED = "generated"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+ITEM_FIELDS = ("id", "title", "view", "notes", "primary")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """The item a photo belongs to (a coin, a book, a stamp) and which view it shows."""
+
+    id: str | None = None
+    title: str | None = None
+    view: str | None = None  # obverse, reverse, cover, spine, ...
+    notes: str | None = None
+    primary: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "view": self.view,
+            "notes": self.notes,
+            "primary": self.primary,
+        }
+
+    def changed(self, changes: Mapping[str, object]) -> Item:
+        """This item with some fields set (by name, from ITEM_FIELDS); text is stripped,
+        and empty text means none."""
+        values: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in ITEM_FIELDS:
+                raise ValueError(f"An item has no field {name!r}.")
+            if name == "primary":
+                values[name] = bool(value)
+            else:
+                values[name] = str(value).strip() or None if value is not None else None
+        return replace(self, **values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +141,7 @@ class FileOutcome:
         notice: str | None = None,
         bucket: str | None = None,
         thumbnail_jpeg: bytes | None = None,
+        item: Item | None = None,
     ) -> FileSnapshot:
         """This outcome as observers see it: keys only where something is in the bucket.
 
@@ -135,6 +173,7 @@ class FileOutcome:
             original_in_bucket=self.original_in_bucket,
             index_in_bucket=self.index_in_bucket,
             metadata_key=self.metadata_key if self.metadata_in_bucket else None,
+            item=item,
             thumbnail_jpeg=thumbnail_jpeg,
         )
 
@@ -174,6 +213,7 @@ class FileSnapshot:
     original_in_bucket: bool = False
     index_in_bucket: bool = False
     metadata_key: str | None = None
+    item: Item | None = None  # the item it belongs to, once known (see app.core.sidecar)
     # The generated thumbnail (JPEG), present in the snapshots delivered around the time it
     # is made, then dropped: observers that want previews keep their own small copy.
     thumbnail_jpeg: bytes | None = field(default=None, repr=False, compare=False)

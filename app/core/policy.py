@@ -100,3 +100,9 @@ def _categories(state: FileState, mend: bool) -> frozenset[Category]:
     if state in (FileState.DUPLICATE, FileState.CANCELLED):
         found.add(Category.SKIPPED)
     return frozenset(found)
+
+
+def takes_item(fate: Fate) -> bool:
+    """Its item can be set (Edit item): it is in the bucket, on its way, or may be once
+    retried. A cancelled file is not going anywhere until it is retried."""
+    return fate.state is not FileState.CANCELLED

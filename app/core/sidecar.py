@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 
 from app import __version__
 from app.core.keys import SIDECAR_SUFFIX
-from app.core.models import FileOutcome
+from app.core.models import FileOutcome, Item
 from app.core.photofacts import PhotoFacts
 
 SCHEMA = "photo-uploader/metadata/1"
@@ -27,26 +26,6 @@ def sidecar_key(key: str) -> str:
     """Where the sidecar of the original at `key` goes. Originals end in an image
     extension, so no original can sit at another's sidecar key."""
     return key + SIDECAR_SUFFIX
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """The item a photo belongs to (a coin, a book, a stamp) and which view it shows."""
-
-    id: str | None = None
-    title: str | None = None
-    view: str | None = None  # obverse, reverse, cover, spine, ...
-    notes: str | None = None
-    primary: bool = False
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "view": self.view,
-            "notes": self.notes,
-            "primary": self.primary,
-        }
 
 
 def default_item(folder: str | None) -> Item:
@@ -95,4 +74,23 @@ def sidecar_json(
     }
     if keep_gps and facts.gps is not None:
         record["gps"] = facts.gps
+    return _encoded(record)
+
+
+def sidecar_with_item(body: bytes, item: Item) -> bytes | None:
+    """A sidecar as stored, with its item replaced and everything else kept as it was
+    (another computer may have written it). None when `body` is not one of ours."""
+    try:
+        record = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(record, dict) or not str(record.get("schema", "")).startswith(
+        SCHEMA.rsplit("/", 1)[0] + "/"
+    ):
+        return None
+    record["item"] = item.to_json()
+    return _encoded(record)
+
+
+def _encoded(record: dict[str, object]) -> bytes:
     return json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"

@@ -173,6 +173,7 @@ class ObjectStore(Protocol):
         ...
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
+    def get_bytes(self, key: str, limit: int) -> bytes | None: ...
     def record_hash(self, sha256: str, entry: IndexEntry) -> None: ...
     def object_sha256(self, key: str) -> str | None: ...
     def delete_object(self, key: str) -> None: ...
@@ -469,6 +470,19 @@ class S3Store:
             self._client.put_object(
                 Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
             )
+
+    def get_bytes(self, key: str, limit: int) -> bytes | None:
+        """A small object's bytes (at most `limit` of them); None when there is none."""
+        with self._errors():
+            try:
+                answer = self._client.get_object(
+                    Bucket=self.bucket, Key=key, Range=f"bytes=0-{limit - 1}"
+                )
+                return bytes(answer["Body"].read())
+            except ClientError as exc:
+                if _is_not_found(exc):
+                    return None
+                raise
 
     def record_hash(self, sha256: str, entry: IndexEntry) -> None:
         self.put_bytes(index_key(sha256), entry.to_json(), content_type="application/json")

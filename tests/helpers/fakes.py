@@ -188,6 +188,11 @@ class FakeStore:
         with self._lock:
             self.objects[key] = StoredObject(data, content_type)
 
+    def get_bytes(self, key: str, limit: int) -> bytes | None:
+        self._maybe_fail("get", key)
+        stored = self.objects.get(key)
+        return stored.data[:limit] if stored else None
+
     def record_hash(self, sha256: str, entry: IndexEntry) -> None:
         self.put_bytes(index_key(sha256), entry.to_json(), content_type="application/json")
 

@@ -62,6 +62,11 @@ def sidecars_travel(
     assert sidecar["gps"] == {"latitude": 48.8580556, "longitude": 2.2944444}
     assert sidecar["item"]["id"] == "Coins"  # the dropped folder's name, by default
 
+    plain = fresh_bucket(endpoint)
+    rec = upload(endpoint, plain, tmp_path / "Coins", "--no-folder-item")["obverse.jpg"]
+    body = endpoint.client().get_object(Bucket=plain, Key=rec["metadata_key"])["Body"].read()
+    assert json.loads(body)["item"]["id"] is None  # unless the collector wants it
+
 
 def test_sidecars_travel_with_photos_on_rclone(
     rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path

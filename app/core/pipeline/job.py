@@ -16,7 +16,14 @@ from pathlib import Path
 
 from app.core.formats import ALL_FORMATS
 from app.core.journal import JournalRow
-from app.core.models import FileOutcome, FileSnapshot, FileState, ImageFormat, ThumbnailState
+from app.core.models import (
+    FileOutcome,
+    FileSnapshot,
+    FileState,
+    ImageFormat,
+    Item,
+    ThumbnailState,
+)
 from app.core.photofacts import PhotoFacts
 from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.singleflight import FlightKey
@@ -93,10 +100,13 @@ class FileJob:
         "file_id",
         "flight",
         "fmt",
+        "item",
+        "item_given",
         "journal",
         "notice",
         "outcome",
         "problem",
+        "sidecar_item",
         "task",
         "thumbnail_bytes",
     )
@@ -111,6 +121,9 @@ class FileJob:
         self.entry: IndexEntry | None = None
         self.thumbnail_bytes: bytes | None = None
         self.facts: PhotoFacts | None = None  # read once, for keys that need them and the sidecar
+        self.item: Item | None = None  # set once keyed, or by the collector (see stages.item_of)
+        self.item_given = False  # the collector set it: it stays whatever the settings say
+        self.sidecar_item: Item | None = None  # the item its sidecar in the bucket names
         self.notice: str | None = None
         self.context: PipelineContext | None = None
         self.flight: FlightKey | None = None
@@ -161,6 +174,7 @@ class FileJob:
             notice=self.notice,
             bucket=bucket,
             thumbnail_jpeg=self.thumbnail_bytes,
+            item=self.item,
         )
 
     # -- transitions ---------------------------------------------------------------
@@ -243,6 +257,12 @@ class FileJob:
         self.outcome.sha256 = None
         self.thumbnail_bytes = None
         self.duplicate = False
+        if not self.item_given:
+            self.item = None  # the new settings' item, then
+
+    def give_item(self, item: Item) -> None:
+        """The collector says which item it belongs to (the window's Edit item)."""
+        self.item, self.item_given = item, True
 
     def found_in_bucket(self, entry: IndexEntry) -> None:
         """Its content is in the bucket already (a duplicate): nothing more to send."""
@@ -271,9 +291,10 @@ class FileJob:
         self.outcome.thumbnail_in_bucket = True
         self.outcome.thumbnail_state = ThumbnailState.GENERATED
 
-    def described(self, metadata_key: str) -> None:
-        """Its metadata sidecar is in the bucket."""
+    def described(self, metadata_key: str, item: Item | None = None) -> None:
+        """Its metadata sidecar is in the bucket, naming `item` (None: not known)."""
         self.outcome.metadata_key, self.outcome.metadata_in_bucket = metadata_key, True
+        self.sidecar_item = item
 
     def indexed(self, entry: IndexEntry, *, written: bool) -> None:
         self.entry = entry

@@ -34,8 +34,9 @@ from app.core.pipeline.resume import (
 )
 from app.core.pipeline.scheduler import Scheduler
 from app.core.pipeline.singleflight import SingleFlight
+from app.core.pipeline.stages import item_of, rewrite_item_stage
 from app.core.pipeline.tools import PipelineTools, Thumbnailer
-from app.core.policy import is_retryable, needs_retry
+from app.core.policy import is_retryable, needs_retry, takes_item
 from app.core.store import ObjectStore
 from app.core.thumbnails import make_thumbnail
 from app.core.walker import WalkEntry
@@ -97,6 +98,7 @@ class UploadPipeline:
         )
         self._destinations = Destinations(self._tools, reopen, store, settings, prefix, destination)
         self._walks: set[asyncio.Task[None]] = set()
+        self._rewrites: dict[int, asyncio.Task[None]] = {}  # item edits being saved
         self._closed = False
         self._scheduler: Scheduler[FileJob] = Scheduler(self._run_file, target=settings.concurrency)
 
@@ -237,6 +239,44 @@ class UploadPipeline:
             self._push(job)
             ids.append(file_id)
         return ids
+
+    def edit_items(self, file_ids: Iterable[int], changes: Mapping[str, object]) -> list[int]:
+        """Set item fields (app.core.models.ITEM_FIELDS) of these files. A photo in the
+        bucket has its sidecar rewritten (its keys stay); one on its way takes the item
+        with it. Returns the ids changed. Raises ValueError for a field that is none."""
+        ids: list[int] = []
+        for file_id in file_ids:
+            job = self._jobs.get(file_id)
+            if job is None or not takes_item(job.outcome):
+                continue
+            job.give_item(item_of(job, job.context or self._context).changed(changes))
+            self._observers.changed(job)
+            ids.append(file_id)
+            if file_id not in self._rewrites:
+                self._rewrites[file_id] = self._tools.spawn(
+                    self._rewrite_item(job), name=f"item-{file_id}"
+                )
+        return ids
+
+    async def _rewrite_item(self, job: FileJob) -> None:
+        """Once the file is through (it may be on its way), its sidecar gets the item."""
+        try:
+            if job.task is not None:
+                await asyncio.wait([job.task])
+            in_bucket = job.state in (FileState.UPLOADED, FileState.DUPLICATE)
+            # (A row an earlier run finished here has no context yet: today's.)
+            context = job.context or (self._context if job.outcome.original_in_bucket else None)
+            if not in_bucket or context is None or job.outcome.key is None:
+                return  # (a file still to be sent carries the item with it)
+            job.context = context
+            await self._destinations.use(context)
+            try:
+                await rewrite_item_stage(job, self._tools)
+            finally:
+                self._destinations.release(context)
+            self._observers.changed(job)
+        finally:
+            self._rewrites.pop(job.file_id, None)
 
     def cancel(self, file_ids: Iterable[int]) -> list[int]:
         """Stop files that have not finished; returns the ids that were stopped."""

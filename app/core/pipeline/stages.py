@@ -35,7 +35,13 @@ from app.core.pipeline.multipart import send_in_parts
 from app.core.pipeline.retrying import store_call, with_retries
 from app.core.pipeline.tools import PipelineTools, context_of
 from app.core.sidecar import CONTENT_TYPE as SIDECAR_TYPE
-from app.core.sidecar import Item, default_item, sidecar_json, sidecar_key
+from app.core.sidecar import (
+    Item,
+    default_item,
+    sidecar_json,
+    sidecar_key,
+    sidecar_with_item,
+)
 from app.core.store import DIRECT_PUT_LIMIT, MULTIPART_THRESHOLD, IndexEntry, UploadHandle
 from app.core.thumbnails import ThumbnailError
 
@@ -49,6 +55,8 @@ CHANGED_SINCE_ORIGINAL = (
 )
 THUMBNAIL_ADDED = "its thumbnail was missing there and has been added."
 NO_MEMORY_FOR_THUMBNAIL = "There was not enough memory to make the thumbnail."
+ITEM_SAVED = "Item saved in its metadata file; its keys stay as they are."
+SIDECAR_LIMIT = 1024 * 1024  # a sidecar of ours is a few hundred bytes
 
 
 async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
@@ -78,7 +86,7 @@ async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
     template = context.settings.keys
     if template.uses_taken:
         job.facts = await tools.run_cpu(read_photo_facts, job.path, fmt)
-    item = item_of(job)
+    item = job.item = item_of(job)
     try:
         key, thumbnail_key = render_keys(
             template,
@@ -347,33 +355,71 @@ def _done_but(job: FileJob, problem: str) -> str:
     return f"{done}, but {problem}"
 
 
-def item_of(job: FileJob) -> Item:
-    """The item the collector gave for this batch, else the one its folder names."""
-    return context_of(job).settings.item or default_item(job.outcome.folder)
+def item_of(job: FileJob, context: PipelineContext | None = None) -> Item:
+    """The item the collector gave this file or its batch, else the one its folder names
+    (when the settings say so). Fixed once the file is keyed. `context`: where it goes
+    (default: where it went when it started)."""
+    if job.item is not None:
+        return job.item
+    settings = (context or context_of(job)).settings
+    if settings.item is not None:
+        return settings.item
+    return default_item(job.outcome.folder) if settings.item_from_folder else Item()
 
 
 async def metadata_stage(job: FileJob, tools: PipelineTools) -> None:
     """Write the metadata sidecar beside the original. One that cannot be written leaves
-    the file uploaded, with a notice; the next upload of the photo writes it."""
+    the file uploaded, with a notice; the next upload of the photo writes it. Written
+    again if the collector changed the item while it was on its way."""
     outcome, context = job.outcome, context_of(job)
     assert outcome.key
     if job.facts is None and job.fmt is not None:
         job.facts = await tools.run_cpu(read_photo_facts, job.path, job.fmt)
-    body = sidecar_json(
-        outcome,
-        job.facts or PhotoFacts(),
-        item=item_of(job),
-        keep_gps=context.settings.keep_gps,
-    )
-    key = sidecar_key(outcome.key)
+    while job.sidecar_item != item_of(job):
+        item = item_of(job)
+        body = sidecar_json(
+            outcome, job.facts or PhotoFacts(), item=item, keep_gps=context.settings.keep_gps
+        )
+        try:
+            await _put_sidecar(job, tools, body, item)
+        except StoreError as exc:
+            job.notice = _done_but(job, f"its metadata file could not be written: {exc}")
+            return
+
+
+async def _put_sidecar(job: FileJob, tools: PipelineTools, body: bytes, item: Item) -> None:
+    context = context_of(job)
+    key = sidecar_key(job.outcome.key or "")
     store = context.store
-    try:
-        await store_call(job, tools, lambda: store.put_bytes(key, body, content_type=SIDECAR_TYPE))
-    except StoreError as exc:
-        job.notice = _done_but(job, f"its metadata file could not be written: {exc}")
-        return
-    job.described(key)
+    await store_call(job, tools, lambda: store.put_bytes(key, body, content_type=SIDECAR_TYPE))
+    job.described(key, item)
     context.inventory.wrote(key, len(body))
+
+
+async def rewrite_item_stage(job: FileJob, tools: PipelineTools) -> None:
+    """The collector changed the item of a photo in the bucket: its sidecar says so now,
+    everything else in it kept as written. Its keys never move. A photo without a
+    sidecar of ours (one uploaded before sidecars) gets one made from the file."""
+    outcome, context = job.outcome, context_of(job)
+    assert outcome.key
+    key = sidecar_key(outcome.key)
+    if job.sidecar_item == item_of(job):
+        return  # written with it already (it was set while the file was on its way)
+    while job.sidecar_item != item_of(job):
+        item = item_of(job)
+        try:
+            stored = await store_call(job, tools, context.store.get_bytes, key, SIDECAR_LIMIT)
+            body = sidecar_with_item(stored, item) if stored is not None else None
+            if body is None:  # none of ours there: one made from the file
+                job.notice = None
+                await metadata_stage(job, tools)
+                job.notice = job.notice or ITEM_SAVED  # (it says if it could not)
+                return
+            await _put_sidecar(job, tools, body, item)
+        except StoreError as exc:
+            job.notice = f"The item could not be saved in its metadata file: {exc}"
+            return
+    job.notice = ITEM_SAVED
 
 
 async def record_stage(job: FileJob, tools: PipelineTools) -> None:

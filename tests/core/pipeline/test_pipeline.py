@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from app.core.config import EngineSettings
+from app.core.errors import StoreError
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.pipeline import UploadPipeline
 from app.core.store import index_key
@@ -544,3 +545,154 @@ def test_a_duplicate_with_everything_in_place_writes_no_sidecar_again(tmp_path: 
     upload_once(store, photo)
     upload_once(store, photo)
     assert store.calls["sidecar"] == 1
+
+
+# -- item edits -------------------------------------------------------------------------
+
+
+def _sidecar_of(store: FakeStore, snap: FileSnapshot) -> dict[str, Any]:
+    assert snap.key is not None
+    return json.loads(store.objects[f"{snap.key}.json"].data)
+
+
+def test_editing_the_item_of_an_uploaded_photo_rewrites_its_sidecar_and_moves_no_key(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "Morgan dollar"
+    folder.mkdir()
+    photo = corpus.jpeg_photo(folder / "obverse.jpg")
+    store = FakeStore()
+
+    async def go() -> tuple[FileSnapshot, FileSnapshot]:
+        h = Harness(store)
+        try:
+            before = (await h.upload(folder))["obverse.jpg"]
+            written = _sidecar_of(store, before)
+            objects = set(store.objects)
+            ids = h.pipeline.edit_items(
+                [before.file_id], {"title": " Morgan dollar, 1921 ", "view": "obverse"}
+            )
+            assert ids == [before.file_id]
+            await h.pipeline.wait_idle()
+            after = h.final()["obverse.jpg"]
+            assert set(store.objects) == objects  # nothing new, nothing moved
+            sidecar = _sidecar_of(store, after)
+            assert sidecar["item"] == {
+                "id": "Morgan dollar",  # kept: only the fields edited change
+                "title": "Morgan dollar, 1921",
+                "view": "obverse",
+                "notes": None,
+                "primary": False,
+            }
+            assert {k: v for k, v in sidecar.items() if k != "item"} == {
+                k: v for k, v in written.items() if k != "item"
+            }
+            return before, after
+        finally:
+            await h.close()
+
+    before, after = run(go)
+    assert after.key == before.key and after.metadata_key == before.metadata_key
+    assert after.item is not None and after.item.view == "obverse"
+    assert after.notice and "Item saved" in after.notice
+    assert store.objects[after.key or ""].data == photo.read_bytes()
+
+
+def test_an_item_set_before_a_file_is_sent_goes_with_it(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "cover.jpg")
+    store = FakeStore()
+    reached, gate = threading.Event(), threading.Event()
+
+    def hold(_key: str) -> None:  # held at its upload, on a transfer thread
+        reached.set()
+        gate.wait(10)
+
+    store.hooks["upload"] = hold
+
+    async def go() -> FileSnapshot:
+        h = Harness(store)
+        try:
+            h.pipeline.add_paths([photo])
+            await asyncio.get_running_loop().run_in_executor(None, reached.wait, 10)
+            file_id = h.pipeline.snapshots()[0].file_id
+            h.pipeline.edit_items([file_id], {"id": "book-12", "view": "cover", "primary": True})
+            gate.set()
+            await h.pipeline.wait_idle()
+            return h.final()["cover.jpg"]
+        finally:
+            gate.set()
+            await h.close()
+
+    snap = run(go)
+    assert snap.state is FileState.UPLOADED
+    item = _sidecar_of(store, snap)["item"]
+    assert (item["id"], item["view"], item["primary"]) == ("book-12", "cover", True)
+    assert store.calls["sidecar"] == 1  # written once, with the item
+
+
+def test_editing_a_duplicate_edits_the_photo_already_in_the_bucket(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    copy = tmp_path / "again" / "coin copy.jpg"
+    copy.parent.mkdir()
+    copy.write_bytes(photo.read_bytes())
+    store = FakeStore()
+    first = upload_once(store, photo)["coin.jpg"]
+
+    async def go() -> FileSnapshot:
+        h = Harness(store)
+        try:
+            dup = (await h.upload(copy))["coin copy.jpg"]
+            assert dup.state is FileState.DUPLICATE
+            assert _sidecar_of(store, first)["item"]["id"] is None  # left as it was
+            h.pipeline.edit_items([dup.file_id], {"notes": "bought 2024"})
+            await h.pipeline.wait_idle()
+            return h.final()["coin copy.jpg"]
+        finally:
+            await h.close()
+
+    dup = run(go)
+    assert dup.key == first.key
+    sidecar = _sidecar_of(store, first)
+    assert sidecar["item"]["notes"] == "bought 2024"
+    assert sidecar["original_name"] == "coin.jpg"  # the photo in the bucket, as written
+
+
+def test_an_item_that_cannot_be_saved_says_so_and_the_photo_stays_uploaded(
+    tmp_path: Path,
+) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+
+    async def go() -> FileSnapshot:
+        h = Harness(store)
+        try:
+            snap = (await h.upload(photo))["coin.jpg"]
+            store.fail_with = StoreError("Access denied to the bucket.", permanent=True)
+            store.fail_next["sidecar"] = 1
+            h.pipeline.edit_items([snap.file_id], {"title": "1907 cent"})
+            await h.pipeline.wait_idle()
+            return h.final()["coin.jpg"]
+        finally:
+            await h.close()
+
+    snap = run(go)
+    assert snap.state is FileState.UPLOADED
+    assert snap.notice == (
+        "The item could not be saved in its metadata file: Access denied to the bucket."
+    )
+    assert _sidecar_of(store, snap)["item"]["title"] is None
+
+
+def test_an_item_field_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+
+    async def go() -> None:
+        h = Harness(FakeStore())
+        try:
+            snap = (await h.upload(photo))["coin.jpg"]
+            with pytest.raises(ValueError, match="no field 'colour'"):
+                h.pipeline.edit_items([snap.file_id], {"colour": "red"})
+        finally:
+            await h.close()
+
+    run(go)
