@@ -72,6 +72,12 @@ class WindowActions:
             QKeySequence.StandardKey.Paste,
             "Add files named on the clipboard",
         )
+        self.edit_item = make(
+            "edit_item",
+            "Edit &item…",
+            "Ctrl+I",
+            "Set the item the selected photos belong to (ID, title, view, notes)",
+        )
         self.copy_key = make("copy_key", "Copy &key", None, "Copy the object key")
         self.show_in_folder = make(
             "show_in_folder", "Show in &folder", None, "Open the file's folder"
@@ -92,6 +98,7 @@ class WindowActions:
             self.cancel,
             self.remove,
             self.clear,
+            self.edit_item,
             None,
             self.settings,
         ):

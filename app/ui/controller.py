@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -244,6 +244,12 @@ class UploadController(QObject):
         if self._engine is None:
             return 0
         return len(self._engine.retry(file_ids))
+
+    def edit_items(self, file_ids: Iterable[int], changes: Mapping[str, object]) -> int:
+        """Set item fields; photos in the bucket get their sidecars rewritten."""
+        if self._engine is None:
+            return 0
+        return len(self._engine.edit_items(file_ids, changes))
 
     def cancel(self, file_ids: Iterable[int]) -> int:
         if self._engine is None:

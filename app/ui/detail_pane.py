@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.core.models import FileSnapshot, FileState, Item, ThumbnailState
+from app.core.policy import takes_item
 from app.ui.badges import human_size, message_text, state_badge, thumbnail_badge
 from app.ui.preview_cache import shrink_image
 
@@ -66,8 +67,25 @@ class _CopyField(QWidget):
         QGuiApplication.clipboard().setText(self._text)
 
 
+def item_text(item: Item | None) -> str:
+    """An item in one or two lines: "coin-1907 · obverse · primary", then its title."""
+    if item is None:
+        return "—"
+    head = " · ".join(
+        part for part in (item.id, item.view, "primary" if item.primary else None) if part
+    )
+    lines = [line for line in (head, item.title, item.notes) if line]
+    return "\n".join(lines) or "None"
+
+
 class DetailPane(QWidget):
-    """Larger preview, keys, URL, hash, size, type, and the whole error text."""
+    """Larger preview, keys, URL, hash, size, type, item, and the whole error text.
+
+    Signals:
+        edit_item_requested(): the collector wants to edit the shown file's item.
+    """
+
+    edit_item_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +115,20 @@ class DetailPane(QWidget):
         self.sha256 = _CopyField("SHA-256")
         self._size = QLabel()
         self._type = QLabel()
+        self._item = QLabel()
+        self._item.setWordWrap(True)
+        self._item.setTextFormat(Qt.TextFormat.PlainText)
+        self._item.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._item.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._item.setAccessibleName("Item")
+        self.edit_item_button = QPushButton("Edit…")
+        self.edit_item_button.setAccessibleName("Edit item")
+        self.edit_item_button.setToolTip("Set the item this photo belongs to (Ctrl+I)")
+        self.edit_item_button.clicked.connect(self.edit_item_requested)
+        item_row = QHBoxLayout()
+        item_row.setContentsMargins(0, 0, 0, 0)
+        item_row.addWidget(self._item, 1)
+        item_row.addWidget(self.edit_item_button, 0, Qt.AlignmentFlag.AlignTop)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Key:", self.key)
@@ -105,6 +137,7 @@ class DetailPane(QWidget):
         form.addRow("SHA-256:", self.sha256)
         form.addRow("Size:", self._size)
         form.addRow("Type:", self._type)
+        form.addRow("Item:", item_row)
 
         self._message = QPlainTextEdit()
         self._message.setReadOnly(True)
@@ -143,6 +176,8 @@ class DetailPane(QWidget):
                 field.set_value(None)
             self._size.setText("—")
             self._type.setText("—")
+            self._item.setText("—")
+            self.edit_item_button.setEnabled(False)
             self._message.setPlainText("")
             self._copy_message.setEnabled(False)
             self._preview.setPixmap(QPixmap())
@@ -159,6 +194,8 @@ class DetailPane(QWidget):
         self.sha256.set_value(snap.sha256)
         self._size.setText(human_size(snap.size) if snap.size is not None else "—")
         self._type.setText(snap.content_type or "—")
+        self._item.setText(item_text(snap.item))
+        self.edit_item_button.setEnabled(takes_item(snap))
         full = _full_message(snap)
         self._message.setPlainText(full)
         self._copy_message.setEnabled(bool(full))

@@ -76,6 +76,7 @@ class AppSettings:
     verify_after_upload: bool = False
     upload_limit: str = ""  # as typed, e.g. "20M"; empty or "off": no limit
     keep_gps: bool = False  # GPS positions go into the metadata sidecars
+    item_from_folder: bool = True  # a photo's item id is its dropped folder's name
 
     @property
     def uses_local_bucket(self) -> bool:
@@ -94,6 +95,7 @@ class AppSettings:
             verify_after_upload=self.verify_after_upload,
             upload_limit=parse_rate(self.upload_limit),
             keep_gps=self.keep_gps,
+            item_from_folder=self.item_from_folder,
         )
 
     def destination(self, secret_key: str | None) -> Destination | None:

@@ -198,6 +198,7 @@ class SettingsDialog(QDialog):
             self.compatibility.verify_check,
             self.keys.prefix_edit,
             self.keys.template_edit,
+            self.keys.folder_item_check,
             self.keys.gps_check,
             self.buttons,
         ]
@@ -254,6 +255,7 @@ class SettingsDialog(QDialog):
         self.compatibility.checksum_combo.setCurrentIndex(max(0, index))
         self.compatibility.verify_check.setChecked(settings.verify_after_upload)
         self.keys.gps_check.setChecked(settings.keep_gps)
+        self.keys.folder_item_check.setChecked(settings.item_from_folder)
 
     def _fill_credentials(self, settings: AppSettings) -> None:
         choices: list[tuple[str, str, str]] = [(AUTH_DEFAULT, "", "Default AWS credentials")]
@@ -301,6 +303,7 @@ class SettingsDialog(QDialog):
             verify_after_upload=self.compatibility.verify_check.isChecked(),
             upload_limit=self.performance.limit_edit.text().strip(),
             keep_gps=self.keys.gps_check.isChecked(),
+            item_from_folder=self.keys.folder_item_check.isChecked(),
         )
 
     def secret_key(self) -> str | None:

@@ -226,6 +226,15 @@ class KeysSection(QGroupBox):
             "is on: anyone who can read the bucket could read it.",
         )
 
+        self.folder_item_check = check_box(
+            "itemFromFolder",
+            "Name each photo's item after the folder dropped",
+            "&Name each photo's item after the folder it was dropped in",
+            "Photos in a dropped folder belong to the item named after that folder (a "
+            "folder per coin, say); each row's item can be changed with Edit item. Off: "
+            "photos have no item until you give them one.",
+        )
+
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         add_row(form, "&Prefix:", self.prefix_edit)
@@ -234,6 +243,7 @@ class KeysSection(QGroupBox):
         form.addRow(self.template_error)
         form.addRow("Photo key:", self.photo_preview)
         form.addRow("Thumbnail key:", self.thumbnail_preview)
+        form.addRow(self.folder_item_check)
         form.addRow(self.gps_check)
 
         self.prefix_edit.textChanged.connect(self.changed)

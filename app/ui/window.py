@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.core.models import FileSnapshot, FileState
-from app.core.policy import is_retryable
+from app.core.policy import is_retryable, takes_item
 from app.ui.actions import WindowActions
 from app.ui.background import Tasks, shared_background
 from app.ui.badges import FilterCategory
@@ -36,6 +36,7 @@ from app.ui.controller import UploadController
 from app.ui.destination_bar import DestinationBar
 from app.ui.detail_pane import DetailPane
 from app.ui.drop import DropHint, DropTarget, choose_files, choose_folder, clipboard_paths
+from app.ui.item_dialog import ItemDialog
 from app.ui.preview_cache import PreviewCache
 from app.ui.queue_model import QueueModel, QueueRole, palette_is_dark
 from app.ui.queue_proxy import QueueFilterProxy
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self._tasks = Tasks()
         self._quit_confirmed = False
         self._settings_dialog: SettingsDialog | None = None
+        self.item_dialog: ItemDialog | None = None  # the last one opened
         self.close_requested_with_work = False  # for tests: a confirmation was asked
 
         self.setWindowTitle(APP_NAME)
@@ -119,6 +121,7 @@ class MainWindow(QMainWindow):
             "settings": self.open_settings,
             "paste": self.paste,
             "copy_key": self.copy_key,
+            "edit_item": self.edit_item,
             "show_in_folder": self.show_in_folder,
             "quit": self.close,
         }
@@ -130,6 +133,7 @@ class MainWindow(QMainWindow):
         self.clear_action, self.settings_action = actions.clear, actions.settings
         self.paste_action, self.copy_key_action = actions.paste, actions.copy_key
         self.show_in_folder_action = actions.show_in_folder
+        self.edit_item_action = actions.edit_item
 
     def _build_central(self) -> None:
         self.destination_bar = DestinationBar()
@@ -169,6 +173,7 @@ class MainWindow(QMainWindow):
         detail_scroll.setMinimumWidth(240)  # the pane scrolls rather than make the window big
         self.splitter.addWidget(left)
         self.splitter.addWidget(detail_scroll)
+        self.detail.edit_item_requested.connect(self.edit_item)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setSizes([800, 300])
         central = QWidget()
@@ -258,6 +263,18 @@ class MainWindow(QMainWindow):
         self.filter_bar.check(category)
         self._refresh_status()
 
+    def edit_item(self) -> None:
+        """Edit the item of the selected photos (those it applies to)."""
+        snaps = [s for s in self.selected_snapshots() if takes_item(s)]
+        if not snaps:
+            return
+        dialog = ItemDialog([s.item for s in snaps], len(snaps), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        ids = [s.file_id for s in snaps]
+        dialog.edited.connect(lambda changes: self.controller.edit_items(ids, changes))
+        self.item_dialog = dialog  # (for tests)
+        dialog.open()
+
     def open_settings(self) -> None:
         if self._settings_dialog is not None:
             self._settings_dialog.raise_()
@@ -297,6 +314,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.cancel_action)
         menu.addAction(self.remove_action)
         menu.addSeparator()
+        menu.addAction(self.edit_item_action)
         menu.addAction(self.copy_key_action)
         menu.addAction(self.show_in_folder_action)
         menu.addSeparator()
@@ -358,6 +376,7 @@ class MainWindow(QMainWindow):
         self.remove_action.setEnabled(has_selection)
         self.copy_key_action.setEnabled(has_selection)
         self.show_in_folder_action.setEnabled(has_selection)
+        self.edit_item_action.setEnabled(any(takes_item(s) for s in self.selected_snapshots()))
         counts = self.model.counts()
         self.clear_action.setEnabled(any(counts.get(s, 0) for s in FileState if s.is_final))
 

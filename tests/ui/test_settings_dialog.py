@@ -193,6 +193,7 @@ def test_fill_the_form_and_save(
     )
     dialog.compatibility.verify_check.setChecked(True)
     dialog.keys.gps_check.setChecked(True)
+    dialog.keys.folder_item_check.setChecked(False)
 
     with qtbot.waitSignal(dialog.settings_saved) as saved, qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
@@ -211,9 +212,11 @@ def test_fill_the_form_and_save(
         thumbnail_quality=75,
         verify_after_upload=True,
         keep_gps=True,
+        item_from_folder=False,
     )
     assert saved.args == [expected]
     assert expected.engine_settings().keep_gps
+    assert not expected.engine_settings().item_from_folder
     assert store.load() == expected
     assert secrets.get("testing") == SECRET
     assert SECRET not in ini.read_text(encoding="utf-8")
@@ -445,10 +448,10 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
     dialog = open_dialog(qtbot, store)
     dialog.destination.s3_radio.setFocus()
     visited: list[QWidget] = []
-    for _ in range(17):
+    for _ in range(18):
         dialog.focusNextChild()  # what Tab does
         visited.append(dialog.focusWidget())
-    assert visited[:16] == [
+    assert visited[:17] == [
         dialog.destination.bucket_edit,
         dialog.destination.region_edit,
         dialog.destination.endpoint_edit,
@@ -464,9 +467,10 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
         dialog.compatibility.verify_check,
         dialog.keys.prefix_edit,
         dialog.keys.template_edit,
+        dialog.keys.folder_item_check,
         dialog.keys.gps_check,
     ]
-    assert visited[16] in dialog.buttons.buttons()  # then the OK/Cancel buttons
+    assert visited[17] in dialog.buttons.buttons()  # then the OK/Cancel buttons
 
 
 # --------------------------------------------------------------------------- test connection
