@@ -44,6 +44,9 @@ from datetime import datetime
 
 DEFAULT_KEY_TEMPLATE = "{prefix}{stem}-{sha8}{ext}"
 DEFAULT_THUMBNAIL_TEMPLATE = "{prefix}thumbnails/{stem}-{sha8}.jpg"
+#: The display preview's key, without its extension (.jpg or .webp, as its format).
+PREVIEW_TEMPLATE = "{prefix}previews/{stem}-{sha8}"
+_LONGEST_PREVIEW_EXTENSION = ".webp"
 
 MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 255  # a file or folder name on most file systems (NAME_MAX)
@@ -270,18 +273,23 @@ def _trim_stem(stem: str, length: int) -> str:
     return trimmed
 
 
-def _fits(keys: tuple[str, str]) -> bool:
-    original, thumbnail = keys
+_Keys = tuple[str, str, str]  # original, thumbnail, preview without its extension
+
+
+def _fits(keys: _Keys) -> bool:
+    """Whether every key fits, the preview's whether previews are made or not (so that
+    turning them on never changes a photo's key)."""
+    original, thumbnail, preview = keys
     return all(
         len(key.encode("utf-8")) <= MAX_KEY_BYTES
         and all(len(segment.encode("utf-8")) <= MAX_SEGMENT_BYTES for segment in key.split("/"))
-        for key in (original + SIDECAR_SUFFIX, thumbnail)
+        for key in (original + SIDECAR_SUFFIX, thumbnail, preview + _LONGEST_PREVIEW_EXTENSION)
     )
 
 
-def _shorten(build: Callable[[str], tuple[str, str]], stem: str) -> tuple[str, str]:
-    """Binary-search the longest stem prefix for which both keys fit."""
-    best: tuple[str, str] | None = None
+def _shorten(build: Callable[[str], _Keys], stem: str) -> _Keys:
+    """Binary-search the longest stem prefix for which every key fits."""
+    best: _Keys | None = None
     low, high = 1, len(stem) - 1
     while low <= high:
         middle = (low + high) // 2
@@ -340,7 +348,7 @@ def render_keys(
     ext: str,
     fields: KeyFields = NO_FIELDS,
 ) -> tuple[str, str]:
-    """Return (original_key, thumbnail_key) for one file.
+    """Return (original_key, thumbnail_key) for one file (see render_preview_key).
 
     Args:
         template: The validated templates.
@@ -356,6 +364,45 @@ def render_keys(
             a one-character stem, or the photo and thumbnail keys would be the same.
         ValueError: sha256 is not 64 hex characters.
     """
+    original, thumbnail, _preview = _render(
+        template, prefix=prefix, filename=filename, sha256=sha256, ext=ext, fields=fields
+    )
+    return original, thumbnail
+
+
+def render_preview_key(
+    template: KeyTemplate,
+    *,
+    prefix: str,
+    filename: str,
+    sha256: str,
+    ext: str,
+    fields: KeyFields = NO_FIELDS,
+    extension: str,
+) -> str:
+    """The display preview's key for one file (arguments as render_keys; `extension` is
+    the preview's own: .jpg or .webp). Under previews/, named as the thumbnail is."""
+    original, thumbnail, preview = _render(
+        template, prefix=prefix, filename=filename, sha256=sha256, ext=ext, fields=fields
+    )
+    key = sanitize_key(preview + extension)
+    if key in (original, thumbnail):
+        raise KeyTemplateError(
+            "The photo key template gives the key of its preview; keep photos out of the "
+            "previews/ folder."
+        )
+    return key
+
+
+def _render(
+    template: KeyTemplate,
+    *,
+    prefix: str,
+    filename: str,
+    sha256: str,
+    ext: str,
+    fields: KeyFields,
+) -> _Keys:
     sha = sha256.lower()
     if not _SHA256_RE.fullmatch(sha):
         raise ValueError(f"sha256 must be 64 hex characters, got {sha256!r}")
@@ -372,17 +419,18 @@ def render_keys(
         "taken": _Taken(fields.taken_at),
     }
 
-    def build(stem: str) -> tuple[str, str]:
+    def build(stem: str) -> _Keys:
         return (
             _tidy(template.original.format_map({**values, "stem": stem})),
             _tidy(template.thumbnail.format_map({**values, "stem": stem})),
+            _tidy(PREVIEW_TEMPLATE.format_map({**values, "stem": stem})),
         )
 
     stem = _clean_stem(_split_stem(filename))
     keys = build(stem)
     if not _fits(keys):
         keys = _shorten(build, stem)
-    original, thumbnail = (sanitize_key(key) for key in keys)
+    original, thumbnail = sanitize_key(keys[0]), sanitize_key(keys[1])
     if original == thumbnail:
         kind = f"{ext} files" if ext else "files without an extension"
         raise KeyTemplateError(
@@ -390,7 +438,7 @@ def render_keys(
             "thumbnail would overwrite the photo; put thumbnails under their own folder, "
             "for example thumbnails/."
         )
-    return original, thumbnail
+    return original, thumbnail, keys[2]
 
 
 def sample_keys(

@@ -21,6 +21,7 @@ from app.core.keys import (
     KeyTemplateError,
     normalize_prefix,
     render_keys,
+    render_preview_key,
     sample_keys,
     sanitize_key,
 )
@@ -429,3 +430,44 @@ def test_distinct_hashes_give_distinct_keys(
         b = render_keys(template, prefix=prefix, filename=filename, sha256=second, ext=ext)
         assert (a[0] != b[0]) == differ
         assert (a[1] != b[1]) == differ
+
+
+# --- the display preview's key ---------------------------------------------------------
+
+
+def _preview_key(filename: str, extension: str, prefix: str = "coins") -> str:
+    return render_preview_key(
+        KeyTemplate(), prefix=prefix, filename=filename, sha256=SHA, ext=".jpg",
+        extension=extension,
+    )  # fmt: skip
+
+
+def test_a_preview_goes_under_previews_named_as_its_thumbnail() -> None:
+    _, thumbnail = render_keys(
+        KeyTemplate(), prefix="coins", filename="IMG_1.JPG", sha256=SHA, ext=".jpg"
+    )
+    assert thumbnail == f"coins/thumbnails/IMG_1-{SHA[:8]}.jpg"
+    assert _preview_key("IMG_1.JPG", ".jpg") == f"coins/previews/IMG_1-{SHA[:8]}.jpg"
+    assert _preview_key("IMG_1.JPG", ".webp") == f"coins/previews/IMG_1-{SHA[:8]}.webp"
+
+
+def test_a_long_name_is_cut_so_its_preview_fits_too_whatever_its_format() -> None:
+    name = "é" * 600 + ".jpg"
+    _original, thumbnail = render_keys(
+        KeyTemplate(), prefix="", filename=name, sha256=SHA, ext=".jpg"
+    )
+    for extension in (".jpg", ".webp"):
+        preview = _preview_key(name, extension, prefix="")
+        assert len(preview.encode()) <= MAX_KEY_BYTES
+        assert all(len(part.encode()) <= MAX_SEGMENT_BYTES for part in preview.split("/"))
+        assert preview.removeprefix("previews/").removesuffix(extension) == (
+            thumbnail.removeprefix("thumbnails/").removesuffix(".jpg")
+        )  # the same stem as the thumbnail: keys do not depend on previews being on
+
+
+def test_a_photo_template_that_lands_on_the_preview_key_is_refused() -> None:
+    template = KeyTemplate(original="{prefix}previews/{stem}-{sha8}{ext}")
+    with pytest.raises(KeyTemplateError, match="keep photos out of the previews/ folder"):
+        render_preview_key(
+            template, prefix="", filename="a.jpg", sha256=SHA, ext=".jpg", extension=".jpg"
+        )
