@@ -123,11 +123,16 @@ _CHILD = (
     + """
 import base64, json, sys
 from pathlib import Path
-from app.core.thumbnails import ThumbnailSpec, make_thumbnail, silence_decoder_warnings
-silence_decoder_warnings()
-data = make_thumbnail(Path(sys.argv[1]), ThumbnailSpec())
+from app.core import thumbnails as t
+t.silence_decoder_warnings()
+preview = t.PreviewSpec() if sys.argv[2:] else None
+made = t.make_derivatives(Path(sys.argv[1]), t.ThumbnailSpec(), preview)
 peak = peak_bytes()
-print(json.dumps({"jpeg": base64.b64encode(data).decode(), "peak": peak}))
+print(json.dumps({
+    "jpeg": base64.b64encode(made.thumbnail).decode(),
+    "preview": base64.b64encode(made.preview or b"").decode(),
+    "peak": peak,
+}))
 """
 )
 
@@ -154,3 +159,22 @@ def test_a_big_scan_gets_its_thumbnail_within_the_memory_bound(
     left, right, size = halves_of(base64.b64decode(result["jpeg"]))
     assert max(size) == 300
     assert close(left, DARK_RED) and close(right, PALE_BLUE), (left, right)
+
+
+@pytest.mark.parametrize("case", ["139 MP JPEG", "300 MP PNG"])
+def test_a_big_scan_gets_its_preview_too_within_the_memory_bound(
+    big_scans: dict[str, Path], case: str
+) -> None:
+    import base64
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(big_scans[case]), "preview"],
+        cwd=REPO, preexec_fn=_memory_bound, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["peak"] <= MEMORY_BOUND
+    left, right, size = halves_of(base64.b64decode(result["preview"]))
+    assert max(size) == 1600
+    assert close(left, DARK_RED) and close(right, PALE_BLUE), (left, right)
+    assert max(halves_of(base64.b64decode(result["jpeg"]))[2]) == 300

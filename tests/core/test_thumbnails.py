@@ -15,7 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, JpegImagePlugin
 
-from app.core.thumbnails import DAMAGED, PARTIAL, ThumbnailError, ThumbnailSpec, make_thumbnail
+from app.core.thumbnails import (
+    DAMAGED,
+    PARTIAL,
+    PreviewSpec,
+    ThumbnailError,
+    ThumbnailSpec,
+    make_derivatives,
+    make_thumbnail,
+)
 from tests.helpers import corpus
 from tests.helpers.corpus import BLUE, GREEN, RED, WHITE
 
@@ -405,3 +413,74 @@ def test_concurrent_calls_match_sequential_ones(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=6) as pool:
         for _ in range(3):
             assert list(pool.map(attempt, paths * 4)) == expected * 4
+
+
+# --- The display preview, from the same decode ------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_a_preview_comes_with_the_thumbnail_upright_and_without_metadata(
+    tmp_path: Path, fmt: str
+) -> None:
+    path = corpus.oriented_jpeg(tmp_path / "o.jpg", 6, (3200, 1600))
+    made = make_derivatives(path, ThumbnailSpec(), PreviewSpec(format=fmt))
+    assert made.preview is not None
+    with Image.open(io.BytesIO(made.preview)) as preview:
+        assert preview.format == fmt.upper()
+        assert preview.size == (1600, 800)  # landscape, as the viewer sees it
+        assert not preview.info.get("exif") and not preview.info.get("icc_profile")
+        assert_upright_quadrants(preview.convert("RGB"))
+    with Image.open(io.BytesIO(made.thumbnail)) as thumb:
+        assert (thumb.format, thumb.size) == ("JPEG", (300, 150))
+        assert_upright_quadrants(thumb)
+
+
+def test_the_preview_and_thumbnail_come_from_one_decode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = corpus.jpeg_photo(tmp_path / "p.jpg", (2400, 1800))
+    opened: list[object] = []
+    real_open = Image.open
+
+    def counting_open(*args: object, **kwargs: object) -> Image.Image:
+        opened.append(args[0])
+        return real_open(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image, "open", counting_open)
+    made = make_derivatives(path, ThumbnailSpec(), PreviewSpec())
+    assert len(opened) == 1 and made.preview is not None
+
+
+def test_a_small_photo_gets_a_preview_of_its_own_size_never_upscaled(tmp_path: Path) -> None:
+    path = corpus.jpeg_photo(tmp_path / "small.jpg", (800, 600))
+    made = make_derivatives(path, ThumbnailSpec(), PreviewSpec())
+    assert made.preview is not None
+    with Image.open(io.BytesIO(made.preview)) as preview:
+        assert preview.size == (800, 600)
+
+
+def test_a_colour_profile_is_applied_to_the_preview_too(tmp_path: Path) -> None:
+    path = corpus.profiled_png(tmp_path / "p.png", corpus.swapped_primaries_icc(), (1000, 500))
+    made = make_derivatives(path, ThumbnailSpec(), PreviewSpec())
+    assert made.preview is not None
+    with (
+        Image.open(io.BytesIO(made.preview)) as preview,
+        Image.open(io.BytesIO(made.thumbnail)) as thumb,
+    ):
+        assert "icc_profile" not in preview.info
+        assert close_to(colour_at(preview, 0.5, 0.5), colour_at(thumb, 0.5, 0.5), 12)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"max_side": 100}, "from 320 to 8192"),
+        ({"quality": 0}, "from 1 to 95"),
+        ({"format": "png"}, "jpeg or webp"),
+    ],
+)
+def test_a_preview_setting_out_of_range_is_one_sentence(
+    changes: dict[str, object], words: str
+) -> None:
+    with pytest.raises(ValueError, match=words):
+        PreviewSpec(**changes)  # type: ignore[arg-type]
