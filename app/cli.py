@@ -41,7 +41,7 @@ from app.core.models import FileSnapshot, FileState, Outage, OutageStatus, Thumb
 from app.core.paths import data_dir
 from app.core.policy import needs_retry, run_failed
 from app.core.sidecar import Item
-from app.core.thumbnails import ThumbnailSpec
+from app.core.thumbnails import PREVIEW_FORMATS, PreviewSpec, ThumbnailSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -82,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload speed limit for the whole run, e.g. 20M (MiB/s), 512K or off",
     )
     upload.add_argument("--thumbnail-size", type=int, default=300, help="longest side in pixels")
+    upload.add_argument(
+        "--preview-size",
+        type=int,
+        metavar="PX",
+        default=None,
+        help="also make a display preview this big beside each thumbnail (off by default)",
+    )
+    upload.add_argument(
+        "--preview-format",
+        choices=sorted(PREVIEW_FORMATS),
+        default=None,
+        help="the preview's format (jpeg by default; giving it turns previews on)",
+    )
     upload.add_argument(
         "--key-template",
         default=None,
@@ -190,6 +203,7 @@ def settings_from_args(args: argparse.Namespace) -> EngineSettings:
         return EngineSettings(
             concurrency=args.concurrency,
             thumbnail=ThumbnailSpec(max_side=args.thumbnail_size),
+            preview=preview_from_args(args.preview_size, args.preview_format),
             keys=keys,
             verify_after_upload=args.verify,
             upload_limit=args.bwlimit,
@@ -202,6 +216,17 @@ def settings_from_args(args: argparse.Namespace) -> EngineSettings:
 
 
 _ITEM_FIELDS = ("title", "view", "notes", "primary")
+
+
+def preview_from_args(size: int | None, fmt: str | None) -> PreviewSpec | None:
+    """The preview --preview-size and --preview-format ask for; None when neither was
+    given. Raises ValueError with one sentence for a size out of range."""
+    if size is None and fmt is None:
+        return None
+    default = PreviewSpec()
+    return PreviewSpec(
+        max_side=default.max_side if size is None else size, format=fmt or default.format
+    )
 
 
 def item_from_args(item_id: str | None, assignments: list[str]) -> Item | None:

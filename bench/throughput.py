@@ -37,6 +37,7 @@ from PIL import Image, ImageOps  # noqa: E402
 from app.core.config import Destination, EngineSettings  # noqa: E402
 from app.core.engine import Engine  # noqa: E402
 from app.core.localserver import LocalS3Server, S3Credentials  # noqa: E402
+from app.core.thumbnails import Derivatives  # noqa: E402
 from tests.helpers import corpus  # noqa: E402
 
 TARGET_RATIO = 1.5
@@ -95,7 +96,11 @@ def engine_without_thumbnails(
             access_key=creds.access_key,
             secret_key=creds.secret_key,
         )
-        engine = Engine(destination, EngineSettings(), thumbnailer=lambda path, spec: b"thumb")
+        engine = Engine(
+            destination,
+            EngineSettings(),
+            thumbnailer=lambda path, spec, preview: Derivatives(b"thumb"),
+        )
         start = time.perf_counter()
         try:
             engine.pipeline.add_paths([folder])

@@ -1,5 +1,6 @@
 """Time make_thumbnail against the seed's Pillow order and vipsthumbnail on 12 MP JPEGs,
-then big frames, scans and RAW files: time and peak memory, each in a process of its own.
+the display preview made with the thumbnail (one decode) against a second decode, then
+big frames, scans and RAW files: time and peak memory, each in a process of its own.
 
     python bench/thumbnails.py [--count N] [--rounds R] [--no-big]
 
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image, ImageOps
 
-from app.core.thumbnails import ThumbnailSpec, make_thumbnail
+from app.core.thumbnails import PreviewSpec, ThumbnailSpec, make_derivatives, make_thumbnail
 from tests.helpers import corpus, rawfiles
 from tests.helpers.memory import PEAK_FUNCTION
 
@@ -128,9 +129,39 @@ def main() -> int:
         mine = Image.open(io.BytesIO(ours(files[0])))
         theirs = Image.open(io.BytesIO(seed_thumbnail(files[0])))
         print(f"first file (orientation 6): ours {mine.size}, seed {theirs.size}")
+        preview_cases(files, args.rounds)
         if not args.no_big:
             big_cases(folder, vips)
     return 0
+
+
+PREVIEW = PreviewSpec()
+
+
+def preview_cases(files: list[Path], rounds: int) -> None:
+    """The preview from the thumbnail's decode, against decoding the photo twice."""
+
+    def one_decode(path: Path) -> bytes:
+        made = make_derivatives(path, SPEC, PREVIEW)
+        return made.thumbnail + (made.preview or b"")
+
+    def two_decodes(path: Path) -> bytes:
+        preview = make_thumbnail(path, ThumbnailSpec(max_side=PREVIEW.max_side, quality=85))
+        return make_thumbnail(path, SPEC) + preview
+
+    print(f"\ndisplay preview {PREVIEW.max_side} px JPEG q{PREVIEW.quality} with the thumbnail")
+    print(f"{'method':36} {'median ms':>10}")
+    medians = {}
+    for name, work in {
+        "thumbnail only": ours,
+        "thumbnail + preview, one decode": one_decode,
+        "thumbnail + preview, two decodes": two_decodes,
+    }.items():
+        medians[name] = statistics.median(time_per_file(work, files, rounds))
+        print(f"{name:36} {medians[name]:10.1f}")
+    one = medians["thumbnail + preview, one decode"]
+    two = medians["thumbnail + preview, two decodes"]
+    print(f"one decode / two decodes: {one / two:.2f}")
 
 
 # -- big frames, scans and RAW files: each in a fresh process, for its peak memory --------

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from app.core.keys import KeyTemplate, normalize_prefix
 from app.core.retry import DEFAULT_RETRY, RetryPolicy
 from app.core.sidecar import Item
-from app.core.thumbnails import ThumbnailSpec
+from app.core.thumbnails import PreviewSpec, ThumbnailSpec
 from app.core.wording import fix
 
 CHECKSUM_MODES = ("when_supported", "when_required")
@@ -93,6 +93,7 @@ class EngineSettings:
 
     concurrency: int = DEFAULT_CONCURRENCY
     thumbnail: ThumbnailSpec = field(default_factory=ThumbnailSpec)
+    preview: PreviewSpec | None = None  # a display preview beside each thumbnail (off)
     keys: KeyTemplate = field(default_factory=KeyTemplate)
     retry: RetryPolicy = DEFAULT_RETRY
     verify_after_upload: bool = False

@@ -18,7 +18,7 @@ from app.core.pipeline import Observer, Thumbnailer, UploadPipeline
 from app.core.pipeline.health import StatusListener
 from app.core.store import ObjectStore, S3Store
 from app.core.threads import BackgroundThreadPool
-from app.core.thumbnails import make_thumbnail
+from app.core.thumbnails import make_derivatives
 
 StoreFactory = Callable[[Destination, int], ObjectStore]
 ProblemHandler = Callable[[str], None]
@@ -108,7 +108,7 @@ class Engine:
         settings: EngineSettings,
         *,
         store_factory: StoreFactory = default_store_factory,
-        thumbnailer: Thumbnailer = make_thumbnail,
+        thumbnailer: Thumbnailer = make_derivatives,
         journal: Journal | None = None,
         on_problem: ProblemHandler | None = None,
         secret_for: SecretLookup | None = None,

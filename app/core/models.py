@@ -131,6 +131,9 @@ class FileOutcome:
     folder: str | None = None
     metadata_key: str | None = None
     metadata_in_bucket: bool = False
+    # Its display preview (when the settings ask for one; app.core.thumbnails.PreviewSpec).
+    preview_key: str | None = None
+    preview_in_bucket: bool = False
 
     def snapshot(
         self,
@@ -173,6 +176,7 @@ class FileOutcome:
             original_in_bucket=self.original_in_bucket,
             index_in_bucket=self.index_in_bucket,
             metadata_key=self.metadata_key if self.metadata_in_bucket else None,
+            preview_key=self.preview_key if self.preview_in_bucket else None,
             item=item,
             thumbnail_jpeg=thumbnail_jpeg,
         )
@@ -213,6 +217,7 @@ class FileSnapshot:
     original_in_bucket: bool = False
     index_in_bucket: bool = False
     metadata_key: str | None = None
+    preview_key: str | None = None
     item: Item | None = None  # the item it belongs to, once known (see app.core.sidecar)
     # The generated thumbnail (JPEG), present in the snapshots delivered around the time it
     # is made, then dropped: observers that want previews keep their own small copy.
@@ -241,7 +246,7 @@ class FileSnapshot:
             "size": self.size,
             "content_type": self.content_type,
             "metadata_key": self.metadata_key,
-            "derivatives": {"thumbnail": self.thumbnail_key, "preview": None},
+            "derivatives": {"thumbnail": self.thumbnail_key, "preview": self.preview_key},
         }
 
 

@@ -67,7 +67,7 @@ def sidecar_json(
         "item": item.to_json(),
         "derivatives": {
             "thumbnail": outcome.thumbnail_key if outcome.thumbnail_in_bucket else None,
-            "preview": None,
+            "preview": outcome.preview_key if outcome.preview_in_bucket else None,
         },
         "uploaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", uploaded),
         "app": f"photo-uploader {__version__}",
@@ -77,9 +77,15 @@ def sidecar_json(
     return _encoded(record)
 
 
-def sidecar_with_item(body: bytes, item: Item) -> bytes | None:
-    """A sidecar as stored, with its item replaced and everything else kept as it was
-    (another computer may have written it). None when `body` is not one of ours."""
+_UNCHANGED = object()
+
+
+def sidecar_with(
+    body: bytes, *, item: Item | None = None, preview_key: object = _UNCHANGED
+) -> bytes | None:
+    """A sidecar as stored, with its item and/or preview key replaced and everything else
+    kept as it was (another computer may have written it). None when `body` is not one
+    of ours."""
     try:
         record = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -88,7 +94,14 @@ def sidecar_with_item(body: bytes, item: Item) -> bytes | None:
         SCHEMA.rsplit("/", 1)[0] + "/"
     ):
         return None
-    record["item"] = item.to_json()
+    if item is not None:
+        record["item"] = item.to_json()
+    if preview_key is not _UNCHANGED:
+        derivatives = record.get("derivatives")
+        record["derivatives"] = {
+            **(derivatives if isinstance(derivatives, dict) else {}),
+            "preview": preview_key,
+        }
     return _encoded(record)
 
 

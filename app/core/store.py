@@ -53,17 +53,19 @@ class IndexEntry:
     thumbnail_key: str | None
     size: int
     content_type: str
+    preview_key: str | None = None  # (entries from before previews have none)
 
     def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "version": 1,
-                "key": self.key,
-                "thumbnail_key": self.thumbnail_key,
-                "size": self.size,
-                "content_type": self.content_type,
-            }
-        ).encode()
+        record: dict[str, object] = {
+            "version": 1,
+            "key": self.key,
+            "thumbnail_key": self.thumbnail_key,
+            "size": self.size,
+            "content_type": self.content_type,
+        }
+        if self.preview_key is not None:
+            record["preview_key"] = self.preview_key
+        return json.dumps(record).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> IndexEntry | None:
@@ -75,6 +77,7 @@ class IndexEntry:
                 thumbnail_key=raw.get("thumbnail_key"),
                 size=int(raw["size"]),
                 content_type=str(raw.get("content_type") or "application/octet-stream"),
+                preview_key=raw.get("preview_key"),
             )
         except (ValueError, KeyError, TypeError):
             return None

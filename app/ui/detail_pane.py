@@ -111,6 +111,7 @@ class DetailPane(QWidget):
 
         self.key = _CopyField("Key")
         self.thumbnail_key = _CopyField("Thumbnail key")
+        self.preview_key = _CopyField("Preview key")
         self.url = _CopyField("URL")
         self.sha256 = _CopyField("SHA-256")
         self._size = QLabel()
@@ -133,6 +134,7 @@ class DetailPane(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Key:", self.key)
         form.addRow("Thumbnail:", self.thumbnail_key)
+        form.addRow("Preview:", self.preview_key)
         form.addRow("URL:", self.url)
         form.addRow("SHA-256:", self.sha256)
         form.addRow("Size:", self._size)
@@ -172,7 +174,7 @@ class DetailPane(QWidget):
         if snap is None:
             self._title.setText("No file selected")
             self._status.setText("Select a file in the queue to see its details.")
-            for field in (self.key, self.thumbnail_key, self.url, self.sha256):
+            for field in (self.key, self.thumbnail_key, self.preview_key, self.url, self.sha256):
                 field.set_value(None)
             self._size.setText("—")
             self._type.setText("—")
@@ -190,6 +192,7 @@ class DetailPane(QWidget):
         self._status.setText(f"{badge.text} · thumbnail {thumb.text}")
         self.key.set_value(snap.key)
         self.thumbnail_key.set_value(snap.thumbnail_key)
+        self.preview_key.set_value(snap.preview_key)
         self.url.set_value(object_url(snap, self._endpoint_url))
         self.sha256.set_value(snap.sha256)
         self._size.setText(human_size(snap.size) if snap.size is not None else "—")

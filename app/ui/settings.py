@@ -33,7 +33,7 @@ from app.core.config import (
 )
 from app.core.keys import DEFAULT_KEY_TEMPLATE, KeyTemplate, KeyTemplateError
 from app.core.paths import config_dir
-from app.core.thumbnails import ThumbnailSpec
+from app.core.thumbnails import PREVIEW_FORMATS, PreviewSpec, ThumbnailSpec
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ AUTH_MODES = (AUTH_DEFAULT, AUTH_PROFILE, AUTH_KEYS)
 
 MIN_CONCURRENCY = 1
 MIN_THUMBNAIL_SIZE, MAX_THUMBNAIL_SIZE = 64, 2048
+MIN_PREVIEW_SIZE, MAX_PREVIEW_SIZE, DEFAULT_PREVIEW_SIZE = 320, 8192, 1600
 MIN_THUMBNAIL_QUALITY, MAX_THUMBNAIL_QUALITY = 50, 95
 DEFAULT_THUMBNAIL_SIZE = ThumbnailSpec().max_side
 DEFAULT_THUMBNAIL_QUALITY = ThumbnailSpec().quality
@@ -73,6 +74,8 @@ class AppSettings:
     concurrency: int = WINDOW_CONCURRENCY
     thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE
     thumbnail_quality: int = DEFAULT_THUMBNAIL_QUALITY
+    preview_size: int = 0  # the display preview's longest side; 0: no previews
+    preview_format: str = "jpeg"
     verify_after_upload: bool = False
     upload_limit: str = ""  # as typed, e.g. "20M"; empty or "off": no limit
     keep_gps: bool = False  # GPS positions go into the metadata sidecars
@@ -91,6 +94,9 @@ class AppSettings:
         return EngineSettings(
             concurrency=self.concurrency,
             thumbnail=ThumbnailSpec(max_side=self.thumbnail_size, quality=self.thumbnail_quality),
+            preview=PreviewSpec(max_side=self.preview_size, format=self.preview_format)
+            if self.preview_size
+            else None,
             keys=self.key_templates(),
             verify_after_upload=self.verify_after_upload,
             upload_limit=parse_rate(self.upload_limit),
@@ -355,6 +361,10 @@ def _clamp(settings: AppSettings, defaults: AppSettings) -> None:
         settings.thumbnail_size = defaults.thumbnail_size
     if not MIN_THUMBNAIL_QUALITY <= settings.thumbnail_quality <= MAX_THUMBNAIL_QUALITY:
         settings.thumbnail_quality = defaults.thumbnail_quality
+    if settings.preview_size and not MIN_PREVIEW_SIZE <= settings.preview_size <= MAX_PREVIEW_SIZE:
+        settings.preview_size = defaults.preview_size
+    if settings.preview_format not in PREVIEW_FORMATS:
+        settings.preview_format = defaults.preview_format
     try:
         settings.key_templates()
     except KeyTemplateError:

@@ -194,6 +194,9 @@ class SettingsDialog(QDialog):
             self.performance.limit_edit,
             self.performance.thumbnail_size_spin,
             self.performance.quality_spin,
+            self.performance.preview_check,
+            self.performance.preview_size_spin,
+            self.performance.preview_format_combo,
             self.compatibility.checksum_combo,
             self.compatibility.verify_check,
             self.keys.prefix_edit,
@@ -251,6 +254,11 @@ class SettingsDialog(QDialog):
         self.performance.limit_edit.setText(settings.upload_limit)
         self.performance.thumbnail_size_spin.setValue(settings.thumbnail_size)
         self.performance.quality_spin.setValue(settings.thumbnail_quality)
+        self.performance.preview_check.setChecked(bool(settings.preview_size))
+        if settings.preview_size:
+            self.performance.preview_size_spin.setValue(settings.preview_size)
+        combo = self.performance.preview_format_combo
+        combo.setCurrentIndex(max(0, combo.findData(settings.preview_format)))
         index = self.compatibility.checksum_combo.findData(settings.checksum_mode)
         self.compatibility.checksum_combo.setCurrentIndex(max(0, index))
         self.compatibility.verify_check.setChecked(settings.verify_after_upload)
@@ -300,6 +308,10 @@ class SettingsDialog(QDialog):
             concurrency=self.performance.concurrency_spin.value(),
             thumbnail_size=self.performance.thumbnail_size_spin.value(),
             thumbnail_quality=self.performance.quality_spin.value(),
+            preview_size=self.performance.preview_size_spin.value()
+            if self.performance.preview_check.isChecked()
+            else 0,
+            preview_format=self.performance.preview_format_combo.currentData(),
             verify_after_upload=self.compatibility.verify_check.isChecked(),
             upload_limit=self.performance.limit_edit.text().strip(),
             keep_gps=self.keys.gps_check.isChecked(),

@@ -23,9 +23,12 @@ from PySide6.QtWidgets import (
 
 from app.core.config import MAX_CONCURRENCY
 from app.ui.settings import (
+    DEFAULT_PREVIEW_SIZE,
+    MAX_PREVIEW_SIZE,
     MAX_THUMBNAIL_QUALITY,
     MAX_THUMBNAIL_SIZE,
     MIN_CONCURRENCY,
+    MIN_PREVIEW_SIZE,
     MIN_THUMBNAIL_QUALITY,
     MIN_THUMBNAIL_SIZE,
 )
@@ -288,6 +291,31 @@ class PerformanceSection(QGroupBox):
         self.quality_spin.setToolTip(
             "JPEG quality of the thumbnails: higher is sharper and larger."
         )
+        self.preview_check = check_box(
+            "makePreviews",
+            "Make a display preview of each photo",
+            "Make a pre&view",
+            "Beside each thumbnail, a larger copy for showing the photo on screen (under "
+            "previews/), from the same decode: upright, sRGB, no metadata. Off by default.",
+        )
+        self.preview_size_spin = spin(
+            "previewSize", "Preview size", MIN_PREVIEW_SIZE, MAX_PREVIEW_SIZE, " px"
+        )
+        self.preview_size_spin.setSingleStep(100)
+        self.preview_size_spin.setValue(DEFAULT_PREVIEW_SIZE)
+        self.preview_size_spin.setToolTip("The longest side of each preview, in pixels.")
+        self.preview_format_combo = QComboBox()
+        self.preview_format_combo.setObjectName("previewFormat")
+        self.preview_format_combo.setAccessibleName("Preview format")
+        self.preview_format_combo.addItem("JPEG", "jpeg")
+        self.preview_format_combo.addItem("WebP (smaller)", "webp")
+        preview_row = QHBoxLayout()
+        preview_row.addWidget(self.preview_check)
+        preview_row.addWidget(self.preview_size_spin)
+        preview_row.addWidget(self.preview_format_combo)
+        preview_row.addStretch(1)
+        self.preview_check.toggled.connect(self._enable_preview_fields)
+        self._enable_preview_fields(False)
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         add_row(form, "&Uploads at once:", self.concurrency_spin)
@@ -295,7 +323,12 @@ class PerformanceSection(QGroupBox):
         form.addRow(self.limit_error)
         add_row(form, "Thumbnail si&ze:", self.thumbnail_size_spin)
         add_row(form, "Thumbnail &quality:", self.quality_spin)
+        form.addRow("Preview:", preview_row)
         self.limit_edit.textChanged.connect(self.changed)
+
+    def _enable_preview_fields(self, on: bool) -> None:
+        self.preview_size_spin.setEnabled(on)
+        self.preview_format_combo.setEnabled(on)
 
 
 class CompatibilitySection(QGroupBox):

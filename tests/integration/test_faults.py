@@ -39,11 +39,12 @@ from app.core.pipeline import (
     CHANGED_WHILE_SENDING,
     FOLDER_GONE,
     VERIFY_MISMATCH,
+    Thumbnailer,
     UploadPipeline,
 )
 from app.core.retry import DEFAULT_RETRY, RetryPolicy
 from app.core.store import DIRECT_PUT_LIMIT, INDEX_PREFIX, S3Store, index_key
-from app.core.thumbnails import ThumbnailSpec
+from app.core.thumbnails import Derivatives, PreviewSpec, ThumbnailSpec
 from app.ui.badges import state_text
 from tests.helpers.faultproxy import Fault, FaultProxy
 from tests.helpers.servers import S3Endpoint
@@ -76,8 +77,8 @@ def photo(path: Path, size: int = 100_000) -> Path:
     return path
 
 
-def quick_thumbnail(path: Path, spec: ThumbnailSpec) -> bytes:
-    return _JPEG
+def quick_thumbnail(path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None) -> Derivatives:
+    return Derivatives(_JPEG)
 
 
 def bump_mtime(path: Path) -> None:
@@ -131,7 +132,7 @@ async def batch(
     verify: bool = False,
     checksum_mode: str = "when_supported",
     read_timeout: float = 5.0,
-    thumbnailer: Callable[[Path, ThumbnailSpec], bytes] = quick_thumbnail,
+    thumbnailer: Thumbnailer = quick_thumbnail,
     io_initializer: Callable[[], None] | None = None,
 ) -> AsyncIterator[Batch]:
     destination = Destination(
@@ -590,13 +591,13 @@ def test_permanent_errors_fail_fast_with_one_sentence_and_no_retry_storm(
 # =========================================================================== local faults
 
 
-def _victim_hook(victim: str, mutate: Callable[[Path], None]) -> Callable[..., bytes]:
+def _victim_hook(victim: str, mutate: Callable[[Path], None]) -> Callable[..., Derivatives]:
     """A thumbnailer that changes one file after it was hashed and before its upload."""
 
-    def thumbnail(path: Path, spec: ThumbnailSpec) -> bytes:
+    def thumbnail(path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None) -> Derivatives:
         if path.name == victim:
             mutate(path)
-        return _JPEG
+        return Derivatives(_JPEG)
 
     return thumbnail
 

@@ -3,12 +3,14 @@ original on real servers, with the item the collector named and no GPS unless as
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.helpers import corpus
 from tests.helpers.cli import credentials, run_upload
@@ -121,3 +123,59 @@ def test_keys_named_by_item_and_date_taken_and_they_never_move(
     assert again["copy.jpg"]["status"] == "duplicate"
     assert again["copy.jpg"]["key"] == obverse["key"]
     assert sidecar_of(obverse)["item"]["id"] == "Morgan 1921"
+
+
+def previews_beside_thumbnails(
+    endpoint: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "Folios"
+    folder.mkdir()
+    corpus.jpeg_photo(folder / "folio 12 recto.jpg", (3000, 2000), seed=3)
+    bucket = fresh_bucket(endpoint)
+    client = endpoint.client()
+
+    plain = upload(endpoint, bucket, folder)["folio 12 recto.jpg"]  # off by default
+    assert plain["derivatives"]["preview"] is None
+    listed = client.list_objects_v2(Bucket=bucket, Prefix="previews/").get("Contents", [])
+    assert listed == []
+
+    rec = upload(endpoint, bucket, folder, "--preview-size", "1200")["folio 12 recto.jpg"]
+    assert rec["status"] == "duplicate" and rec["key"] == plain["key"]  # keys never move
+    preview_key = rec["derivatives"]["preview"]
+    assert preview_key == f"previews/folio 12 recto-{rec['sha256'][:8]}.jpg"
+    stored = client.get_object(Bucket=bucket, Key=preview_key)
+    assert stored["ContentType"] == "image/jpeg"
+    with Image.open(io.BytesIO(stored["Body"].read())) as preview:
+        assert preview.size == (1200, 800) and "exif" not in preview.info
+    body = client.get_object(Bucket=bucket, Key=rec["metadata_key"])["Body"].read()
+    assert json.loads(body)["derivatives"] == {
+        "thumbnail": plain["thumbnail_key"],
+        "preview": preview_key,
+    }
+
+    webp = fresh_bucket(endpoint)
+    rec = upload(endpoint, webp, folder, "--preview-format", "webp")["folio 12 recto.jpg"]
+    stored = client.get_object(Bucket=webp, Key=rec["derivatives"]["preview"])
+    assert stored["ContentType"] == "image/webp"
+    with Image.open(io.BytesIO(stored["Body"].read())) as preview:
+        assert (preview.format, preview.size) == ("WEBP", (1600, 1067))
+
+
+def test_previews_beside_thumbnails_on_rclone(
+    rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    previews_beside_thumbnails(rclone_s3, fresh_bucket, tmp_path)
+
+
+def test_previews_beside_thumbnails_on_seaweedfs(
+    seaweedfs_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    previews_beside_thumbnails(seaweedfs_s3, fresh_bucket, tmp_path)
+
+
+def test_a_preview_size_out_of_range_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    result = run_upload(photo, "--preview-size", "50", "--bucket", "b")
+    assert result.returncode == 2
+    assert "Preview size must be a whole number from 320 to 8192 pixels" in result.stderr
+    assert "Traceback" not in result.stderr

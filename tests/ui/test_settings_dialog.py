@@ -33,6 +33,7 @@ from pytestqt.qtbot import QtBot
 from app.core.config import Destination
 from app.core.errors import StoreError
 from app.core.localserver import free_loopback_port
+from app.core.thumbnails import PreviewSpec
 from app.ui.settings import (
     AUTH_KEYS,
     AUTH_PROFILE,
@@ -188,6 +189,11 @@ def test_fill_the_form_and_save(
     dialog.performance.concurrency_spin.setValue(16)
     dialog.performance.thumbnail_size_spin.setValue(600)
     dialog.performance.quality_spin.setValue(75)
+    assert not dialog.performance.preview_size_spin.isEnabled()  # off by default
+    dialog.performance.preview_check.setChecked(True)
+    dialog.performance.preview_size_spin.setValue(2000)
+    combo = dialog.performance.preview_format_combo
+    combo.setCurrentIndex(combo.findData("webp"))
     dialog.compatibility.checksum_combo.setCurrentIndex(
         dialog.compatibility.checksum_combo.findData("when_required")
     )
@@ -210,6 +216,8 @@ def test_fill_the_form_and_save(
         concurrency=16,
         thumbnail_size=600,
         thumbnail_quality=75,
+        preview_size=2000,
+        preview_format="webp",
         verify_after_upload=True,
         keep_gps=True,
         item_from_folder=False,
@@ -217,6 +225,7 @@ def test_fill_the_form_and_save(
     assert saved.args == [expected]
     assert expected.engine_settings().keep_gps
     assert not expected.engine_settings().item_from_folder
+    assert expected.engine_settings().preview == PreviewSpec(max_side=2000, format="webp")
     assert store.load() == expected
     assert secrets.get("testing") == SECRET
     assert SECRET not in ini.read_text(encoding="utf-8")
@@ -448,10 +457,10 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
     dialog = open_dialog(qtbot, store)
     dialog.destination.s3_radio.setFocus()
     visited: list[QWidget] = []
-    for _ in range(18):
+    for _ in range(19):
         dialog.focusNextChild()  # what Tab does
         visited.append(dialog.focusWidget())
-    assert visited[:17] == [
+    assert visited[:18] == [
         dialog.destination.bucket_edit,
         dialog.destination.region_edit,
         dialog.destination.endpoint_edit,
@@ -463,6 +472,7 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
         dialog.performance.limit_edit,
         dialog.performance.thumbnail_size_spin,
         dialog.performance.quality_spin,
+        dialog.performance.preview_check,  # (its size and format only once it is on)
         dialog.compatibility.checksum_combo,
         dialog.compatibility.verify_check,
         dialog.keys.prefix_edit,
@@ -470,7 +480,7 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
         dialog.keys.folder_item_check,
         dialog.keys.gps_check,
     ]
-    assert visited[17] in dialog.buttons.buttons()  # then the OK/Cancel buttons
+    assert visited[18] in dialog.buttons.buttons()  # then the OK/Cancel buttons
 
 
 # --------------------------------------------------------------------------- test connection

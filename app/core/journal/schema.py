@@ -82,5 +82,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE files ADD COLUMN metadata_key TEXT",
         "ALTER TABLE files ADD COLUMN metadata_in_bucket INTEGER NOT NULL DEFAULT 0",
     ),
+    # Its display preview, when previews are made (issue 10, item 5).
+    5: (
+        "ALTER TABLE files ADD COLUMN preview_key TEXT",
+        "ALTER TABLE files ADD COLUMN preview_in_bucket INTEGER NOT NULL DEFAULT 0",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

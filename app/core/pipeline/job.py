@@ -105,6 +105,7 @@ class FileJob:
         "journal",
         "notice",
         "outcome",
+        "preview_bytes",
         "problem",
         "sidecar_item",
         "task",
@@ -120,6 +121,7 @@ class FileJob:
         self.fmt: ImageFormat | None = None
         self.entry: IndexEntry | None = None
         self.thumbnail_bytes: bytes | None = None
+        self.preview_bytes: bytes | None = None  # the display preview, until it is sent
         self.facts: PhotoFacts | None = None  # read once, for keys that need them and the sidecar
         self.item: Item | None = None  # set once keyed, or by the collector (see stages.item_of)
         self.item_given = False  # the collector set it: it stays whatever the settings say
@@ -240,7 +242,7 @@ class FileJob:
     def hashed(self, size: int, mtime_ns: int) -> None:
         """The file was read: its size and mtime (its content is not known to be a photo)."""
         self.outcome.size, self.outcome.mtime_ns = size, mtime_ns
-        self.thumbnail_bytes = None
+        self.thumbnail_bytes = self.preview_bytes = None
         self.duplicate = False  # read afresh: what the bucket holds is asked again
 
     def recognised(self, sha256: str, fmt: ImageFormat) -> None:
@@ -249,13 +251,14 @@ class FileJob:
         self.fmt = fmt
         self.facts = None  # read again for this content when needed, never an older one's
 
-    def keyed(self, key: str, thumbnail_key: str) -> None:
+    def keyed(self, key: str, thumbnail_key: str, preview_key: str | None = None) -> None:
         self.outcome.key, self.outcome.thumbnail_key = key, thumbnail_key
+        self.outcome.preview_key = preview_key
 
     def forget_hash(self) -> None:
         """Its keys are to be made afresh (it will go to another destination)."""
         self.outcome.sha256 = None
-        self.thumbnail_bytes = None
+        self.thumbnail_bytes = self.preview_bytes = None
         self.duplicate = False
         if not self.item_given:
             self.item = None  # the new settings' item, then
@@ -269,6 +272,8 @@ class FileJob:
         self.entry = entry
         self.duplicate = True
         self.outcome.key, self.outcome.thumbnail_key = entry.key, entry.thumbnail_key
+        self.outcome.preview_key = entry.preview_key
+        self.outcome.preview_in_bucket = entry.preview_key is not None
         self.outcome.content_type = entry.content_type  # as the bucket holds it
         self.outcome.thumbnail_state = ThumbnailState.SKIPPED
         self.outcome.original_in_bucket = True
@@ -277,8 +282,13 @@ class FileJob:
     def thumbnail_pending(self) -> None:
         self.outcome.thumbnail_state = ThumbnailState.PENDING
 
-    def thumbnail_made(self, data: bytes) -> None:
+    def thumbnail_made(self, data: bytes, preview: bytes | None = None) -> None:
         self.thumbnail_bytes = data
+        self.preview_bytes = preview
+
+    def preview_landed(self) -> None:
+        self.outcome.preview_in_bucket = True
+        self.preview_bytes = None
 
     def thumbnail_failed(self, reason: str) -> None:
         self.outcome.thumbnail_state = ThumbnailState.FAILED
@@ -307,6 +317,7 @@ class FileJob:
         outcome.content_type = row.content_type
         outcome.key, outcome.thumbnail_key = row.key, row.thumbnail_key
         outcome.folder, outcome.metadata_key = row.folder, row.metadata_key
+        outcome.preview_key = row.preview_key
         self.fmt = format_for(row.content_type)
 
     def resumed_as_duplicate(self, row: JournalRow) -> None:
@@ -327,6 +338,7 @@ class FileJob:
             self.thumbnail_landed()
         if row.metadata_in_bucket and row.metadata_key:
             self.described(row.metadata_key)
+        self.outcome.preview_in_bucket = row.preview_in_bucket
 
     def resumed_in_parts(self, row: JournalRow) -> None:
         """An earlier run was cut off while sending the original in parts: the file is
@@ -350,6 +362,7 @@ class FileJob:
         self.outcome.thumbnail_in_bucket = row.thumbnail_in_bucket
         self.outcome.index_in_bucket = row.index_in_bucket
         self.outcome.metadata_in_bucket = row.metadata_in_bucket
+        self.outcome.preview_in_bucket = row.preview_in_bucket
 
     # -- progress (from transfer threads) ------------------------------------------
 

@@ -38,7 +38,7 @@ from app.core.pipeline.stages import item_of, rewrite_item_stage
 from app.core.pipeline.tools import PipelineTools, Thumbnailer
 from app.core.policy import is_retryable, needs_retry, takes_item
 from app.core.store import ObjectStore
-from app.core.thumbnails import make_thumbnail
+from app.core.thumbnails import make_derivatives
 from app.core.walker import WalkEntry
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class UploadPipeline:
         prefix: key prefix, already normalised.
         io_executor: threads for file reads, hashing and S3 calls.
         cpu_executor: threads for thumbnails.
-        thumbnailer: makes thumbnail bytes from a path (injectable for tests).
+        thumbnailer: makes a photo's thumbnail and preview (injectable for tests).
         journal: where each file's state is recorded, so a restart can finish the queue.
         destination: where the store sends files, as the journal names and keeps it.
         elsewhere: a store for where an earlier run's row was going (blocking; None when
@@ -74,7 +74,7 @@ class UploadPipeline:
         prefix: str,
         io_executor: Executor,
         cpu_executor: Executor,
-        thumbnailer: Thumbnailer = make_thumbnail,
+        thumbnailer: Thumbnailer = make_derivatives,
         flush_interval: float = 1 / 30,
         journal: JournalRecorder | None = None,
         destination: Destination | None = None,

@@ -19,6 +19,7 @@ from app.core.pipeline.stages import (
     retry_thumbnail_stage,
     thumbnail_stage,
     upload_original_stage,
+    upload_preview_stage,
     upload_thumbnail_stage,
 )
 from app.core.pipeline.tools import PipelineTools
@@ -52,6 +53,7 @@ async def process_file(
             await retry_thumbnail_stage(job, tools)
         if job.thumbnail_bytes is not None and not outcome.thumbnail_in_bucket:
             await upload_thumbnail_stage(job, tools)
+        await upload_preview_stage(job, tools)
         if not outcome.metadata_in_bucket:
             await metadata_stage(job, tools)
         await record_stage(job, tools)

@@ -47,6 +47,8 @@ async def _resume_from(
     if row.state.is_final:
         if row.state not in (FileState.UPLOADED, FileState.DUPLICATE):
             return False
+        if context.settings.preview is not None and not row.preview_in_bucket:
+            return False  # previews are made now: read and checked again, it gets one
         if unchanged and await store_call(job, tools, context.store.object_size, row.key) == (
             row.size
         ):

@@ -11,7 +11,7 @@ import logging
 from app.core.errors import StoreError, describe_os_error
 from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, key_extension
 from app.core.hashing import FileCancelled, FileChanged, inspect_file
-from app.core.keys import KeyFields, KeyTemplateError, render_keys
+from app.core.keys import KeyFields, KeyTemplateError, render_keys, render_preview_key
 from app.core.models import FileState
 from app.core.photofacts import PhotoFacts, read_photo_facts
 from app.core.pipeline.context import PipelineContext
@@ -40,10 +40,10 @@ from app.core.sidecar import (
     default_item,
     sidecar_json,
     sidecar_key,
-    sidecar_with_item,
+    sidecar_with,
 )
 from app.core.store import DIRECT_PUT_LIMIT, MULTIPART_THRESHOLD, IndexEntry, UploadHandle
-from app.core.thumbnails import ThumbnailError
+from app.core.thumbnails import Derivatives, PreviewSpec, ThumbnailError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ CHANGED_SINCE_ORIGINAL = (
 )
 THUMBNAIL_ADDED = "its thumbnail was missing there and has been added."
 NO_MEMORY_FOR_THUMBNAIL = "There was not enough memory to make the thumbnail."
+NO_MEMORY_FOR_PREVIEW = "there was not enough memory to make it."
 ITEM_SAVED = "Item saved in its metadata file; its keys stay as they are."
 SIDECAR_LIMIT = 1024 * 1024  # a sidecar of ours is a few hundred bytes
 
@@ -87,23 +88,36 @@ async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
     if template.uses_taken:
         job.facts = await tools.run_cpu(read_photo_facts, job.path, fmt)
     item = job.item = item_of(job)
+    fields = KeyFields(
+        item=item.id,
+        view=item.view,
+        folder=job.outcome.folder,
+        taken_at=job.facts.taken_at if job.facts else None,
+    )
+    ext, preview = key_extension(job.path.name, fmt), context.settings.preview
     try:
         key, thumbnail_key = render_keys(
             template,
             prefix=context.prefix,
             filename=job.path.name,
             sha256=facts.sha256,
-            ext=key_extension(job.path.name, fmt),
-            fields=KeyFields(
-                item=item.id,
-                view=item.view,
-                folder=job.outcome.folder,
-                taken_at=job.facts.taken_at if job.facts else None,
-            ),
+            ext=ext,
+            fields=fields,
         )
+        preview_key = None
+        if preview is not None:
+            preview_key = render_preview_key(
+                template,
+                prefix=context.prefix,
+                filename=job.path.name,
+                sha256=facts.sha256,
+                ext=ext,
+                fields=fields,
+                extension=preview.extension,
+            )
     except KeyTemplateError as exc:
         return _rejected(job, tools, str(exc))
-    job.keyed(key, thumbnail_key)
+    job.keyed(key, thumbnail_key, preview_key)
     return True
 
 
@@ -137,40 +151,94 @@ async def duplicate_stage(job: FileJob, tools: PipelineTools) -> bool:
         if await _already_at_own_key(job, tools):
             job.original_landed()  # nothing left to send but its thumbnail
         return False
-    own_thumbnail_key = job.outcome.thumbnail_key
+    own_thumbnail_key, own_preview_key = job.outcome.thumbnail_key, job.outcome.preview_key
     job.found_in_bucket(entry)
     missing = None
     if entry.thumbnail_key is None:
         missing = own_thumbnail_key
     elif not await context.inventory.may_have(entry.thumbnail_key):
         missing = entry.thumbnail_key
-    await finish_duplicate(job, tools, missing)
+    missing_preview = None
+    if own_preview_key is not None:  # previews are made: is this photo's there?
+        if entry.preview_key is None:
+            missing_preview = own_preview_key
+        elif not await context.inventory.may_have(entry.preview_key):
+            missing_preview = entry.preview_key
+    await finish_duplicate(job, tools, missing, missing_preview)
     return True
 
 
-async def finish_duplicate(job: FileJob, tools: PipelineTools, missing: str | None) -> None:
+async def finish_duplicate(
+    job: FileJob, tools: PipelineTools, missing: str | None, missing_preview: str | None = None
+) -> None:
     """End a file whose content is in the bucket already. When its thumbnail is not
     there (it failed when the original was sent, or was deleted since), this file, the
     same content, makes it now at `missing`, and the index entry names it: a thumbnail
-    that failed once is not lost for good, and its reason is shown again if it fails."""
+    that failed once is not lost for good, and its reason is shown again if it fails.
+    So too its preview (at `missing_preview`) when previews are made; the sidecar then
+    names it, all else in it kept."""
     outcome = job.outcome
+    # Made without entering Thumbnailing: a journal row of this file never says it was
+    # past its duplicate check (a restart then checks again, rather than taking the
+    # object at its key for an upload of its own).
+    if missing_preview is not None:
+        outcome.preview_key, outcome.preview_in_bucket = missing_preview, False
     if missing is not None:
-        # Made without entering Thumbnailing: a journal row of this file never says it
-        # was past its duplicate check (a restart then checks again, rather than taking
-        # the object at its key for an upload of its own).
         outcome.thumbnail_key = missing
         job.thumbnail_pending()
         await make_thumbnail(job, tools)
         if job.thumbnail_bytes is not None:
             await upload_thumbnail_stage(job, tools)
-        if outcome.thumbnail_in_bucket:
-            await record_stage(job, tools)
-            if outcome.index_in_bucket:  # (else record_stage said what went wrong)
-                job.notice = f"Already in the bucket as {outcome.key}; {THUMBNAIL_ADDED}"
-    if outcome.key and not await context_of(job).inventory.may_have(sidecar_key(outcome.key)):
+    elif missing_preview is not None:
+        await _make_preview(job, tools)
+    await upload_preview_stage(job, tools)
+    added = _added(
+        thumbnail=missing is not None and outcome.thumbnail_in_bucket,
+        preview=missing_preview is not None and outcome.preview_in_bucket,
+    )
+    if added is not None:
+        await record_stage(job, tools)
+        if outcome.index_in_bucket:  # (else record_stage said what went wrong)
+            job.notice = f"Already in the bucket as {outcome.key}; {added}"
+    has_sidecar = outcome.key and await context_of(job).inventory.may_have(sidecar_key(outcome.key))
+    if not has_sidecar:
         await metadata_stage(job, tools)  # written before this app wrote sidecars, say
+    elif missing_preview is not None and outcome.preview_in_bucket:
+        await _name_preview_in_sidecar(job, tools)
     job.finish(FileState.DUPLICATE)
     tools.finished(job)
+
+
+def _added(*, thumbnail: bool, preview: bool) -> str | None:
+    """What a duplicate put back in the bucket, for its notice."""
+    if thumbnail and preview:
+        return "its thumbnail and preview were missing there and have been added."
+    if preview:
+        return "its preview was missing there and has been added."
+    return THUMBNAIL_ADDED if thumbnail else None
+
+
+async def _make_preview(job: FileJob, tools: PipelineTools) -> None:
+    """Only the preview is missing: made (the thumbnail made with it is not needed), or
+    the file says why not."""
+    made = await _derive(job, tools, context_of(job).settings.preview, NO_MEMORY_FOR_PREVIEW)
+    if isinstance(made, str):
+        job.notice = _done_but(job, f"its preview could not be made: {made}")
+    else:
+        job.preview_bytes = made.preview
+
+
+async def _name_preview_in_sidecar(job: FileJob, tools: PipelineTools) -> None:
+    """The sidecar of a photo in the bucket names the preview just added to it."""
+    outcome, context = job.outcome, context_of(job)
+    key = sidecar_key(outcome.key or "")
+    try:
+        stored = await store_call(job, tools, context.store.get_bytes, key, SIDECAR_LIMIT)
+        body = sidecar_with(stored, preview_key=outcome.preview_key) if stored else None
+        if body is not None:
+            await _put_sidecar(job, tools, body, job.sidecar_item)
+    except StoreError as exc:
+        job.notice = _done_but(job, f"its metadata file could not be updated: {exc}")
 
 
 async def _already_at_own_key(job: FileJob, tools: PipelineTools) -> bool:
@@ -197,17 +265,31 @@ async def thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
 
 
 async def make_thumbnail(job: FileJob, tools: PipelineTools) -> None:
-    """Make the thumbnail; one that cannot be made fails on its own, with the reason."""
-    try:
-        data = await tools.run_cpu(tools.thumbnailer, job.path, context_of(job).settings.thumbnail)
-    except ThumbnailError as exc:
-        job.thumbnail_failed(str(exc))
-    except OSError as exc:
-        job.thumbnail_failed(describe_os_error(exc))
-    except MemoryError:
-        job.thumbnail_failed(NO_MEMORY_FOR_THUMBNAIL)
+    """Make the thumbnail (and the preview, when previews are made); one that cannot be
+    made fails on its own, with the reason."""
+    settings = context_of(job).settings
+    preview = settings.preview if job.outcome.preview_key else None
+    made = await _derive(job, tools, preview, NO_MEMORY_FOR_THUMBNAIL)
+    if isinstance(made, str):
+        job.thumbnail_failed(made)
     else:
-        job.thumbnail_made(data)
+        job.thumbnail_made(made.thumbnail, made.preview)
+
+
+async def _derive(
+    job: FileJob, tools: PipelineTools, preview: PreviewSpec | None, no_memory: str
+) -> Derivatives | str:
+    """The file's thumbnail (and preview) from one decode, or a sentence saying why not."""
+    try:
+        return await tools.run_cpu(
+            tools.thumbnailer, job.path, context_of(job).settings.thumbnail, preview
+        )
+    except ThumbnailError as exc:
+        return str(exc)
+    except OSError as exc:
+        return describe_os_error(exc)
+    except MemoryError:
+        return no_memory
 
 
 async def retry_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
@@ -349,6 +431,25 @@ async def upload_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
     context_of(job).inventory.wrote(outcome.thumbnail_key, len(data))
 
 
+async def upload_preview_stage(job: FileJob, tools: PipelineTools) -> None:
+    """Send the display preview made with the thumbnail. One that cannot be sent leaves
+    the photo uploaded, with a notice; the photo's next upload makes it again."""
+    outcome, context = job.outcome, context_of(job)
+    data, key, spec = job.preview_bytes, outcome.preview_key, context.settings.preview
+    if data is None or key is None or spec is None:
+        return
+    try:
+        await store_call(
+            job, tools, lambda: context.store.put_bytes(key, data, content_type=spec.content_type)
+        )
+    except StoreError as exc:
+        job.preview_bytes = None
+        job.notice = _done_but(job, f"its preview could not be uploaded: {exc}")
+        return
+    job.preview_landed()
+    context.inventory.wrote(key, len(data))
+
+
 def _done_but(job: FileJob, problem: str) -> str:
     """A notice for a photo that is safe in the bucket though a later part failed."""
     done = "Already in the bucket" if job.duplicate else "Uploaded"
@@ -387,7 +488,7 @@ async def metadata_stage(job: FileJob, tools: PipelineTools) -> None:
             return
 
 
-async def _put_sidecar(job: FileJob, tools: PipelineTools, body: bytes, item: Item) -> None:
+async def _put_sidecar(job: FileJob, tools: PipelineTools, body: bytes, item: Item | None) -> None:
     context = context_of(job)
     key = sidecar_key(job.outcome.key or "")
     store = context.store
@@ -409,7 +510,7 @@ async def rewrite_item_stage(job: FileJob, tools: PipelineTools) -> None:
         item = item_of(job)
         try:
             stored = await store_call(job, tools, context.store.get_bytes, key, SIDECAR_LIMIT)
-            body = sidecar_with_item(stored, item) if stored is not None else None
+            body = sidecar_with(stored, item=item) if stored is not None else None
             if body is None:  # none of ours there: one made from the file
                 job.notice = None
                 await metadata_stage(job, tools)
@@ -427,11 +528,15 @@ async def record_stage(job: FileJob, tools: PipelineTools) -> None:
     file uploaded, with a notice, for Retry failed to finish."""
     outcome = job.outcome
     assert outcome.sha256 and outcome.key and outcome.content_type and outcome.size is not None
+    thumbnail_key = outcome.thumbnail_key if outcome.thumbnail_in_bucket else None
+    if thumbnail_key is None and job.duplicate and job.entry is not None:
+        thumbnail_key = job.entry.thumbnail_key  # (a duplicate adding its preview) as it was
     entry = IndexEntry(
         key=outcome.key,
-        thumbnail_key=outcome.thumbnail_key if outcome.thumbnail_in_bucket else None,
+        thumbnail_key=thumbnail_key,
         size=outcome.size,
         content_type=outcome.content_type,
+        preview_key=outcome.preview_key if outcome.preview_in_bucket else None,
     )
     context = context_of(job)
     try:

@@ -17,11 +17,12 @@ from app.core.pipeline.job import FileJob
 from app.core.pipeline.journaling import PipelineJournal
 from app.core.pipeline.observe import Observers
 from app.core.pipeline.singleflight import SingleFlight
-from app.core.thumbnails import ThumbnailSpec
+from app.core.thumbnails import Derivatives, PreviewSpec, ThumbnailSpec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Thumbnailer = Callable[[Path, ThumbnailSpec], bytes]
+# Makes a photo's thumbnail and, when asked, its preview: app.core.thumbnails.make_derivatives.
+Thumbnailer = Callable[[Path, ThumbnailSpec, PreviewSpec | None], Derivatives]
 PARTS_IN_MEMORY = 16  # x 8 MiB: what multipart uploads may hold in memory at once
 
 

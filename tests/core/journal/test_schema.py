@@ -40,7 +40,7 @@ def test_a_journal_from_the_first_release_is_migrated_and_keeps_its_rows(tmp_pat
         journal.close().result()
 
     version, columns, indexes = _tables(path)
-    assert version == SCHEMA_VERSION == 4
+    assert version == SCHEMA_VERSION == 5
     assert columns == set(COLUMNS)
     assert "files_failed" not in indexes
     assert [(r.path.name, r.state) for r in history] == [
@@ -50,6 +50,7 @@ def test_a_journal_from_the_first_release_is_migrated_and_keeps_its_rows(tmp_pat
     uploaded = history[1]
     assert uploaded.key == "lots/1923 obverse-3f9a0c1e.jpg" and uploaded.size == 4811922
     assert uploaded.destination_spec == ""  # written before schema 2 knew it
+    assert (uploaded.preview_key, uploaded.preview_in_bucket) == (None, False)  # schema 5
     cut_off = [r for r in queue if not r.state.is_final]
     assert len(cut_off) == 1 and cut_off[0].state is FileState.UPLOADING
     assert cut_off[0].path.name.encode("utf-8", "surrogateescape") == b"M\xfcnze.jpg"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -12,13 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from app.core.config import EngineSettings
 from app.core.errors import StoreError
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.pipeline import UploadPipeline
 from app.core.store import index_key
-from app.core.thumbnails import ThumbnailError, ThumbnailSpec, make_thumbnail
+from app.core.thumbnails import (
+    Derivatives,
+    PreviewSpec,
+    ThumbnailError,
+    ThumbnailSpec,
+    make_derivatives,
+)
 from app.core.walker import WalkEntry
 from tests.helpers import corpus
 from tests.helpers.fakes import FakeStore
@@ -31,13 +39,19 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 class Harness:
     """A pipeline over a FakeStore with its own pools, recording every snapshot delivered."""
 
-    def __init__(self, store: FakeStore, concurrency: int = 4, thumbnailer: Any = make_thumbnail):
+    def __init__(
+        self,
+        store: FakeStore,
+        concurrency: int = 4,
+        thumbnailer: Any = make_derivatives,
+        settings: EngineSettings | None = None,
+    ):
         self.store = store
         self.io = ThreadPoolExecutor(8)
         self.cpu = ThreadPoolExecutor(2)
         self.pipeline = UploadPipeline(
             store,
-            EngineSettings(concurrency=concurrency),
+            settings or EngineSettings(concurrency=concurrency),
             prefix="coins/",
             io_executor=self.io,
             cpu_executor=self.cpu,
@@ -196,9 +210,11 @@ def test_retry_after_failed_original_does_not_remake_thumbnail(tmp_path: Path) -
     store.fail_next["upload"] = 1
     thumbnails_made: list[Path] = []
 
-    def counting_thumbnailer(path: Path, spec: ThumbnailSpec) -> bytes:
+    def counting_thumbnailer(
+        path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None
+    ) -> Derivatives:
         thumbnails_made.append(path)
-        return make_thumbnail(path, spec)
+        return make_derivatives(path, spec, preview)
 
     async def go() -> tuple[FileSnapshot, FileSnapshot]:
         h = Harness(store, thumbnailer=counting_thumbnailer)
@@ -250,11 +266,11 @@ def upload_then_retry_failed(
     """One session whose thumbnailer fails its first call: the upload, then Retry failed.
     Returns the file's snapshot after each; `attempts` counts the thumbnailer's calls."""
 
-    def fails_once(path: Path, spec: ThumbnailSpec) -> bytes:
+    def fails_once(path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None) -> Derivatives:
         attempts.append(1)
         if len(attempts) == 1:
             raise ThumbnailError("There was not enough memory to make the thumbnail.")
-        return make_thumbnail(path, spec)
+        return make_derivatives(path, spec, preview)
 
     async def go() -> tuple[FileSnapshot, FileSnapshot]:
         h = Harness(store, thumbnailer=fails_once)
@@ -410,7 +426,7 @@ def test_a_file_that_cannot_be_read_is_looked_into_off_the_loop(
 # -- a duplicate whose thumbnail is not in the bucket -----------------------------------
 
 
-def _failing_thumbnailer(path: Path, spec: ThumbnailSpec) -> bytes:
+def _failing_thumbnailer(path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None) -> bytes:
     raise ThumbnailError("There was not enough memory to make the thumbnail.")
 
 
@@ -696,3 +712,94 @@ def test_an_item_field_that_does_not_exist_is_refused(tmp_path: Path) -> None:
             await h.close()
 
     run(go)
+
+
+# -- the display preview ----------------------------------------------------------------
+
+PREVIEWS = EngineSettings(preview=PreviewSpec())
+
+
+def test_a_preview_goes_beside_the_thumbnail_when_asked_for_and_keys_stay_the_same(
+    tmp_path: Path,
+) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "folio 12.jpg", (2400, 1800))
+    plain = upload_once(FakeStore(), photo)["folio 12.jpg"]
+    assert plain.preview_key is None
+    store = FakeStore()
+    snap = upload_once(store, photo, settings=PREVIEWS)["folio 12.jpg"]
+
+    assert (snap.key, snap.thumbnail_key) == (plain.key, plain.thumbnail_key)  # never moved
+    assert snap.preview_key == f"coins/previews/folio 12-{sha(photo)[:8]}.jpg"
+    stored = store.objects[snap.preview_key]
+    assert stored.content_type == "image/jpeg"
+    with Image.open(io.BytesIO(stored.data)) as preview:
+        assert preview.size == (1600, 1200) and "exif" not in preview.info
+    assert snap.to_json_dict()["derivatives"] == {
+        "thumbnail": snap.thumbnail_key,
+        "preview": snap.preview_key,
+    }
+    assert _sidecar_of(store, snap)["derivatives"]["preview"] == snap.preview_key
+    entry = json.loads(store.objects[index_key(sha(photo))].data)
+    assert entry["preview_key"] == snap.preview_key
+
+
+def test_a_webp_preview_is_stored_as_webp(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "stamp.jpg", (2000, 1000))
+    store = FakeStore()
+    settings = EngineSettings(preview=PreviewSpec(max_side=800, format="webp"))
+    snap = upload_once(store, photo, settings=settings)["stamp.jpg"]
+    assert snap.preview_key is not None and snap.preview_key.endswith(".webp")
+    stored = store.objects[snap.preview_key]
+    assert stored.content_type == "image/webp"
+    with Image.open(io.BytesIO(stored.data)) as preview:
+        assert (preview.format, preview.size) == ("WEBP", (800, 400))
+
+
+def test_a_photo_uploaded_before_previews_gets_its_preview_when_it_comes_again(
+    tmp_path: Path,
+) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg", (2000, 1500))
+    store = FakeStore()
+    first = upload_once(store, photo)["coin.jpg"]
+    sidecar_before = _sidecar_of(store, first)
+
+    again = upload_once(store, photo, settings=PREVIEWS)["coin.jpg"]
+    assert again.state is FileState.DUPLICATE
+    assert again.notice and "its preview was missing there and has been added" in again.notice
+    assert again.preview_key == f"coins/previews/coin-{sha(photo)[:8]}.jpg"
+    assert again.preview_key in store.objects
+    assert store.calls["put"] == 2  # the first thumbnail, then the preview: no new thumbnail
+    sidecar = _sidecar_of(store, again)
+    assert sidecar["derivatives"]["preview"] == again.preview_key
+    assert sidecar["item"] == sidecar_before["item"]  # all else kept as it was
+    assert sidecar["uploaded_at"] == sidecar_before["uploaded_at"]
+    entry = json.loads(store.objects[index_key(sha(photo))].data)
+    assert entry["preview_key"] == again.preview_key
+
+    third = upload_once(store, photo, settings=PREVIEWS)["coin.jpg"]
+    assert third.preview_key == again.preview_key and store.calls["put"] == 2  # in place now
+
+
+def test_a_preview_that_cannot_be_uploaded_leaves_the_photo_uploaded_and_says_so(
+    tmp_path: Path,
+) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg", (2000, 1500))
+    store = FakeStore()
+    failed_once: list[str] = []
+
+    def fail_previews(key: str) -> None:
+        if "/previews/" in key and not failed_once:
+            failed_once.append(key)
+            store.fail_with = StoreError("Access denied to previews/.", permanent=True)
+            store.fail_next["put"] = 1
+
+    store.hooks["put"] = fail_previews
+    snap = upload_once(store, photo, settings=PREVIEWS)["coin.jpg"]
+    assert snap.state is FileState.UPLOADED
+    assert snap.thumbnail_state is ThumbnailState.GENERATED
+    assert snap.preview_key is None
+    assert (
+        snap.notice
+        == "Uploaded, but its preview could not be uploaded: Access denied to previews/."
+    )
+    assert _sidecar_of(store, snap)["derivatives"]["preview"] is None
