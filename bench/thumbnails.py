@@ -1,6 +1,7 @@
 """Time make_thumbnail against the seed's Pillow order and vipsthumbnail on 12 MP JPEGs,
-the display preview made with the thumbnail (one decode) against a second decode, then
-big frames, scans and RAW files: time and peak memory, each in a process of its own.
+the display preview made with the thumbnail (one decode) against a second decode, the
+camera's MPF preview as a thumbnail source, then big frames, scans and RAW files: time
+and peak memory, each in a process of its own.
 
     python bench/thumbnails.py [--count N] [--rounds R] [--no-big]
 
@@ -130,6 +131,7 @@ def main() -> int:
         theirs = Image.open(io.BytesIO(seed_thumbnail(files[0])))
         print(f"first file (orientation 6): ours {mine.size}, seed {theirs.size}")
         preview_cases(files, args.rounds)
+        mpf_case(folder, args.count, args.rounds)
         if not args.no_big:
             big_cases(folder, vips)
     return 0
@@ -162,6 +164,32 @@ def preview_cases(files: list[Path], rounds: int) -> None:
     one = medians["thumbnail + preview, one decode"]
     two = medians["thumbnail + preview, two decodes"]
     print(f"one decode / two decodes: {one / two:.2f}")
+
+
+def mpf_case(folder: Path, count: int, rounds: int) -> None:
+    """Camera JPEGs carry a large preview (MPF, about 1920 px): make_thumbnail drafts it
+    instead of the photo. The same photos without it, for the difference."""
+    with_mpf, plain = [], []
+    for i in range(count):
+        main = corpus._noisy_rgb((6000, 4000), 40 + i)
+        large = main.resize((1920, 1280), Image.Resampling.BILINEAR)
+        with_mpf.append(corpus.camera_jpeg_with_mpf(folder / f"camera{i:02}.jpg", main, large))
+        main.save(folder / f"plain{i:02}.jpg", "JPEG", quality=90)
+        plain.append(folder / f"plain{i:02}.jpg")
+    plain_ms = statistics.median(time_per_file(ours, plain, rounds))
+    mpf_ms = statistics.median(time_per_file(ours, with_mpf, rounds))
+    differences = []
+    for a_path, b_path in zip(plain, with_mpf, strict=True):
+        with Image.open(io.BytesIO(ours(a_path))) as a, Image.open(io.BytesIO(ours(b_path))) as b:
+            pairs = list(zip(a.tobytes(), b.tobytes(), strict=True))
+            differences.append(sum(abs(x - y) for x, y in pairs) / len(pairs))
+    print(f"\n{count} camera JPEGs, 24 MP, with and without a 1920x1280 MPF preview")
+    print(f"{'thumbnail, photo drafted (no MPF)':36} {plain_ms:10.1f} ms")
+    print(f"{'thumbnail, from the MPF preview':36} {mpf_ms:10.1f} ms")
+    print(
+        f"MPF / photo: {mpf_ms / plain_ms:.2f}; mean difference between the two thumbnails "
+        f"{statistics.mean(differences):.2f} of 255 per channel"
+    )
 
 
 # -- big frames, scans and RAW files: each in a fresh process, for its peak memory --------

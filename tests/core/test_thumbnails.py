@@ -484,3 +484,81 @@ def test_a_preview_setting_out_of_range_is_one_sentence(
 ) -> None:
     with pytest.raises(ValueError, match=words):
         PreviewSpec(**changes)  # type: ignore[arg-type]
+
+
+# --- The camera's own large preview (MPF) as the source ---------------------------------
+
+GREY = (128, 128, 128)
+
+
+def _stored(orientation: int, size: tuple[int, int], corner: tuple[int, int, int]) -> Image.Image:
+    """Quadrants as a camera stores them for `orientation`; the bottom-right quadrant
+    (as a viewer sees it) in `corner`, so a thumbnail tells which image it came from."""
+    upright = corpus.quadrants(size)
+    upright.paste(corner, (size[0] // 2, size[1] // 2, size[0], size[1]))
+    method = {6: Image.Transpose.ROTATE_90, 1: None}[orientation]
+    return upright.transpose(method) if method is not None else upright
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_camera_jpeg_thumbnail_comes_from_its_large_preview_turned_as_the_photo(
+    tmp_path: Path, orientation: int
+) -> None:
+    main = _stored(orientation, (3000, 2000), WHITE)
+    large = _stored(orientation, (1920, 1280), GREY)  # stored as the photo is
+    path = corpus.camera_jpeg_with_mpf(tmp_path / "c.jpg", main, large, orientation=orientation)
+    image = thumbnail(path, ThumbnailSpec())
+    assert image.size == (300, 200)  # upright, as the viewer sees the photo
+    assert close_to(colour_at(image, 0.25, 0.25), RED)
+    assert close_to(colour_at(image, 0.75, 0.25), GREEN)
+    assert close_to(colour_at(image, 0.75, 0.75), GREY)  # from the preview
+
+
+@pytest.mark.parametrize(
+    ("large_size", "mp_type", "spec", "why"),
+    [
+        ((1920, 1080), corpus.LARGE_THUMBNAIL, ThumbnailSpec(), "another shape (16:9 crop)"),
+        ((240, 160), corpus.LARGE_THUMBNAIL, ThumbnailSpec(), "smaller than the thumbnail"),
+        ((1920, 1280), 0x020002, ThumbnailSpec(), "a stereo pair's other view"),
+        ((1920, 1280), corpus.LARGE_THUMBNAIL, ThumbnailSpec(max_side=2400), "too small"),
+    ],
+)
+def test_a_camera_preview_that_would_not_do_is_not_used(
+    tmp_path: Path,
+    large_size: tuple[int, int],
+    mp_type: int,
+    spec: ThumbnailSpec,
+    why: str,
+) -> None:
+    main = _stored(1, (3000, 2000), WHITE)
+    large = _stored(1, large_size, GREY)
+    path = corpus.camera_jpeg_with_mpf(tmp_path / "c.jpg", main, large, mp_type=mp_type)
+    image = thumbnail(path, spec)
+    assert close_to(colour_at(image, 0.75, 0.75), WHITE), why  # from the photo itself
+
+
+def test_a_display_preview_comes_from_the_camera_preview_only_when_it_is_big_enough(
+    tmp_path: Path,
+) -> None:
+    main = _stored(1, (4000, 2000), WHITE)
+    large = _stored(1, (1920, 960), GREY)
+    path = corpus.camera_jpeg_with_mpf(tmp_path / "c.jpg", main, large)
+    for spec, from_preview in ((PreviewSpec(max_side=1600), True), (PreviewSpec(2400), False)):
+        made = make_derivatives(path, ThumbnailSpec(), spec)
+        assert made.preview is not None
+        with Image.open(io.BytesIO(made.preview)) as shown:
+            assert shown.width == spec.max_side
+            corner = colour_at(shown.convert("RGB"), 0.75, 0.75)
+            assert close_to(corner, GREY if from_preview else WHITE)
+
+
+def test_a_camera_jpeg_cut_short_in_its_preview_is_thumbnailed_from_the_photo(
+    tmp_path: Path,
+) -> None:
+    main = _stored(1, (3000, 2000), WHITE)
+    large = _stored(1, (1920, 1280), GREY)
+    whole = corpus.camera_jpeg_with_mpf(tmp_path / "c.jpg", main, large).read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole[: len(whole) - 2000])  # the preview, last in the file, is cut
+    image = thumbnail(cut, ThumbnailSpec())
+    assert close_to(colour_at(image, 0.75, 0.75), WHITE)

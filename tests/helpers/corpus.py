@@ -6,6 +6,7 @@ large flat colour areas so JPEG loss cannot blur the answer.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
@@ -110,6 +111,32 @@ def jpeg_photo(
     if private_text is not None:
         extra = {"comment": private_text, "xmp": b"<x:xmpmeta>" + private_text + b"</x:xmpmeta>"}
     im.save(path, "JPEG", quality=quality, exif=_exif_bytes(orientation, exif_gps, taken), **extra)
+    return path
+
+
+LARGE_THUMBNAIL = 0x010002  # MPF's "Large Thumbnail (Full HD Equivalent)"
+
+
+def camera_jpeg_with_mpf(
+    path: Path,
+    main: Image.Image,
+    large: Image.Image,
+    *,
+    orientation: int | None = None,
+    mp_type: int = LARGE_THUMBNAIL,
+) -> Path:
+    """A JPEG as cameras write it: the photo, then an MPF (CIPA DC-007) second image of
+    type `mp_type`, by default the large preview cameras embed. Pillow writes the MPF
+    with its second image "Undefined"; its MP entry's type is set here."""
+    buffer = io.BytesIO()
+    exif = _exif_bytes(orientation, False, None)
+    main.save(buffer, "MPO", quality=90, exif=exif, save_all=True, append_images=[large])
+    data = bytearray(buffer.getvalue())
+    tiff = data.find(b"MPF\x00") + 4
+    tag = data.find(b"\x02\xb0\x07\x00", tiff)  # MPEntry, UNDEFINED
+    entries = tiff + struct.unpack_from("<L", data, tag + 8)[0]
+    struct.pack_into("<L", data, entries + 16, mp_type)  # the second image's attribute
+    path.write_bytes(bytes(data))
     return path
 
 
