@@ -348,7 +348,25 @@ def render_keys(
     ext: str,
     fields: KeyFields = NO_FIELDS,
 ) -> tuple[str, str]:
-    """Return (original_key, thumbnail_key) for one file (see render_preview_key).
+    """Return (original_key, thumbnail_key) for one file: render_all without a preview."""
+    original, thumbnail, _preview = render_all(
+        template, prefix=prefix, filename=filename, sha256=sha256, ext=ext, fields=fields
+    )
+    return original, thumbnail
+
+
+def render_all(
+    template: KeyTemplate,
+    *,
+    prefix: str,
+    filename: str,
+    sha256: str,
+    ext: str,
+    fields: KeyFields = NO_FIELDS,
+    preview_extension: str | None = None,
+) -> tuple[str, str, str | None]:
+    """Return (original_key, thumbnail_key, preview_key) for one file; the preview's key
+    (under previews/, named as the thumbnail) only with its `preview_extension`.
 
     Args:
         template: The validated templates.
@@ -358,40 +376,25 @@ def render_keys(
         sha256: The file's SHA-256 as 64 hex characters.
         ext: The extension to use for {ext}, with its dot, as corrected by the caller.
         fields: The item, view, folder and date taken, for the templates that use them.
+        preview_extension: .jpg or .webp, when previews are made.
 
     Raises:
         KeyTemplateError: the keys cannot fit in 1024 bytes (255 per segment) even with
-            a one-character stem, or the photo and thumbnail keys would be the same.
+            a one-character stem, or two of them would be the same.
         ValueError: sha256 is not 64 hex characters.
     """
-    original, thumbnail, _preview = _render(
-        template, prefix=prefix, filename=filename, sha256=sha256, ext=ext, fields=fields
-    )
-    return original, thumbnail
-
-
-def render_preview_key(
-    template: KeyTemplate,
-    *,
-    prefix: str,
-    filename: str,
-    sha256: str,
-    ext: str,
-    fields: KeyFields = NO_FIELDS,
-    extension: str,
-) -> str:
-    """The display preview's key for one file (arguments as render_keys; `extension` is
-    the preview's own: .jpg or .webp). Under previews/, named as the thumbnail is."""
     original, thumbnail, preview = _render(
         template, prefix=prefix, filename=filename, sha256=sha256, ext=ext, fields=fields
     )
-    key = sanitize_key(preview + extension)
+    if preview_extension is None:
+        return original, thumbnail, None
+    key = sanitize_key(preview + preview_extension)
     if key in (original, thumbnail):
         raise KeyTemplateError(
             "The photo key template gives the key of its preview; keep photos out of the "
             "previews/ folder."
         )
-    return key
+    return original, thumbnail, key
 
 
 def _render(

@@ -20,8 +20,8 @@ from app.core.keys import (
     KeyTemplate,
     KeyTemplateError,
     normalize_prefix,
+    render_all,
     render_keys,
-    render_preview_key,
     sample_keys,
     sanitize_key,
 )
@@ -436,10 +436,12 @@ def test_distinct_hashes_give_distinct_keys(
 
 
 def _preview_key(filename: str, extension: str, prefix: str = "coins") -> str:
-    return render_preview_key(
+    _original, _thumbnail, preview = render_all(
         KeyTemplate(), prefix=prefix, filename=filename, sha256=SHA, ext=".jpg",
-        extension=extension,
+        preview_extension=extension,
     )  # fmt: skip
+    assert preview is not None
+    return preview
 
 
 def test_a_preview_goes_under_previews_named_as_its_thumbnail() -> None:
@@ -468,6 +470,6 @@ def test_a_long_name_is_cut_so_its_preview_fits_too_whatever_its_format() -> Non
 def test_a_photo_template_that_lands_on_the_preview_key_is_refused() -> None:
     template = KeyTemplate(original="{prefix}previews/{stem}-{sha8}{ext}")
     with pytest.raises(KeyTemplateError, match="keep photos out of the previews/ folder"):
-        render_preview_key(
-            template, prefix="", filename="a.jpg", sha256=SHA, ext=".jpg", extension=".jpg"
+        render_all(
+            template, prefix="", filename="a.jpg", sha256=SHA, ext=".jpg", preview_extension=".jpg"
         )

@@ -11,7 +11,7 @@ import logging
 from app.core.errors import StoreError, describe_os_error
 from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, key_extension
 from app.core.hashing import FileCancelled, FileChanged, inspect_file
-from app.core.keys import KeyFields, KeyTemplateError, render_keys, render_preview_key
+from app.core.keys import KeyFields, KeyTemplateError, render_all
 from app.core.models import FileState
 from app.core.photofacts import PhotoFacts, read_photo_facts
 from app.core.pipeline.context import PipelineContext
@@ -96,25 +96,15 @@ async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
     )
     ext, preview = key_extension(job.path.name, fmt), context.settings.preview
     try:
-        key, thumbnail_key = render_keys(
+        key, thumbnail_key, preview_key = render_all(
             template,
             prefix=context.prefix,
             filename=job.path.name,
             sha256=facts.sha256,
             ext=ext,
             fields=fields,
+            preview_extension=preview.extension if preview is not None else None,
         )
-        preview_key = None
-        if preview is not None:
-            preview_key = render_preview_key(
-                template,
-                prefix=context.prefix,
-                filename=job.path.name,
-                sha256=facts.sha256,
-                ext=ext,
-                fields=fields,
-                extension=preview.extension,
-            )
     except KeyTemplateError as exc:
         return _rejected(job, tools, str(exc))
     job.keyed(key, thumbnail_key, preview_key)
