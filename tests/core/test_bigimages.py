@@ -3,6 +3,7 @@ actually be decoded, with their size in the sentence."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import resource
@@ -141,22 +142,25 @@ def _memory_bound() -> None:  # in the child, before it starts
     resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_BOUND, MEMORY_BOUND))
 
 
-@pytest.mark.parametrize("case", ["139 MP JPEG", "300 MP PNG", "300 MP TIFF"])
-def test_a_big_scan_gets_its_thumbnail_within_the_memory_bound(
-    big_scans: dict[str, Path], case: str
-) -> None:
-    """In a process that may not allocate more than MEMORY_BOUND: decoding at full size
-    (13600x10200 or 20000x15000 pixels, 3 bytes each and more) would fail there."""
-    import base64
-
+def _derived_within_the_bound(path: Path, *preview: str) -> dict[str, bytes]:
+    """Thumbnail (and preview) made in a process that may not allocate more than
+    MEMORY_BOUND: decoding at full size (13600x10200 or 20000x15000 pixels, 3 bytes each
+    and more) would fail there."""
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(big_scans[case])],
+        [sys.executable, "-c", _CHILD, str(path), *preview],
         cwd=REPO, preexec_fn=_memory_bound, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["peak"] <= MEMORY_BOUND
-    left, right, size = halves_of(base64.b64decode(result["jpeg"]))
+    return {name: base64.b64decode(result[name]) for name in ("jpeg", "preview")}
+
+
+@pytest.mark.parametrize("case", ["139 MP JPEG", "300 MP PNG", "300 MP TIFF"])
+def test_a_big_scan_gets_its_thumbnail_within_the_memory_bound(
+    big_scans: dict[str, Path], case: str
+) -> None:
+    left, right, size = halves_of(_derived_within_the_bound(big_scans[case])["jpeg"])
     assert max(size) == 300
     assert close(left, DARK_RED) and close(right, PALE_BLUE), (left, right)
 
@@ -165,16 +169,8 @@ def test_a_big_scan_gets_its_thumbnail_within_the_memory_bound(
 def test_a_big_scan_gets_its_preview_too_within_the_memory_bound(
     big_scans: dict[str, Path], case: str
 ) -> None:
-    import base64
-
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(big_scans[case]), "preview"],
-        cwd=REPO, preexec_fn=_memory_bound, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout)
-    assert result["peak"] <= MEMORY_BOUND
-    left, right, size = halves_of(base64.b64decode(result["preview"]))
+    made = _derived_within_the_bound(big_scans[case], "preview")
+    left, right, size = halves_of(made["preview"])
     assert max(size) == 1600
     assert close(left, DARK_RED) and close(right, PALE_BLUE), (left, right)
-    assert max(halves_of(base64.b64decode(result["jpeg"]))[2]) == 300
+    assert max(halves_of(made["jpeg"])[2]) == 300

@@ -26,6 +26,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.core.config import Destination
 from app.core.localserver import LocalS3Server, S3Credentials
 
 
@@ -53,6 +54,15 @@ class S3Endpoint:
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
             config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", **config),
+        )
+
+    def destination(self, bucket: str) -> Destination:
+        """The app's destination for a bucket on this server, signed in."""
+        return Destination(
+            bucket=bucket,
+            endpoint_url=self.url,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
         )
 
     def make_bucket(self, name: str | None = None) -> str:

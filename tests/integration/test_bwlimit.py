@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from app.core.bandwidth import BURST_SECONDS, UPLOAD_LIMIT
-from app.core.config import Destination
 from app.core.store import DIRECT_PUT_LIMIT, S3Store
 from tests.helpers.servers import S3Endpoint
 
@@ -40,12 +39,7 @@ def limit() -> Iterator[None]:
 
 def _store(endpoint: S3Endpoint, bucket: str) -> S3Store:
     return S3Store(
-        Destination(
-            bucket=bucket,
-            endpoint_url=endpoint.url,
-            access_key=endpoint.access_key,
-            secret_key=endpoint.secret_key,
-        ),
+        endpoint.destination(bucket),
         concurrency=2,
     )
 

@@ -821,12 +821,7 @@ def test_a_small_file_changed_since_hashing_is_not_sent(
     bucket = fresh_bucket(rclone_s3)
     path = photo(tmp_path / "coin.jpg", 5000)
     store = S3Store(
-        Destination(
-            bucket=bucket,
-            endpoint_url=rclone_s3.url,
-            access_key=rclone_s3.access_key,
-            secret_key=rclone_s3.secret_key,
-        ),
+        rclone_s3.destination(bucket),
         concurrency=1,
     )
     try:

@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from app.core.config import Destination
 from app.core.models import FileState, Item
 from app.core.store import S3Store
 from app.ui.detail_pane import item_text
@@ -74,12 +73,7 @@ def test_editing_items_in_the_window_rewrites_sidecars_on_a_real_server_and_move
     corpus.jpeg_photo(folder / "obverse.jpg", seed=1)
     corpus.jpeg_photo(folder / "reverse.jpg", seed=2)
     store = S3Store(
-        Destination(
-            bucket=bucket,
-            endpoint_url=rclone_s3.url,
-            access_key=rclone_s3.access_key,
-            secret_key=rclone_s3.secret_key,
-        ),
+        rclone_s3.destination(bucket),
         concurrency=2,
     )
     app = App(tmp_path / "settings.ini", store)  # type: ignore[arg-type]
