@@ -21,6 +21,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.utils import determine_content_length
 from s3transfer.manager import TransferConfig, TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
@@ -292,9 +293,28 @@ def make_client(
         user_agent_extra=f"photo-uploader/{__version__}",
     )
     region = destination.region or (session.region_name if not custom else None) or "us-east-1"
-    return session.client(
+    client = session.client(
         "s3", endpoint_url=destination.endpoint_url or None, region_name=region, config=config
     )
+    client.meta.events.register_last("before-call.s3", _no_expect_for_small_bodies)
+    return client
+
+
+# botocore asks "Expect: 100-continue" before every body it sends: one more round trip
+# each, before the first byte goes. For a small body (a thumbnail, a sidecar, an index
+# entry, a small photo) that is a whole extra wait per request on a real link, and saves
+# nothing: so only bodies above this wait for the server's go-ahead, as the AWS SDK for
+# Go does (above 2 MiB). bench/network.py measures it.
+EXPECT_CONTINUE_ABOVE = 2 * 1024 * 1024
+
+
+def _no_expect_for_small_bodies(params: dict[str, Any], **_kwargs: Any) -> None:
+    headers = params.get("headers") or {}
+    if "Expect" not in headers:
+        return
+    size = determine_content_length(params.get("body"))
+    if size is not None and size <= EXPECT_CONTINUE_ABOVE:
+        del headers["Expect"]
 
 
 class S3Store:

@@ -99,6 +99,7 @@ class Logged:
     method: str
     path: str
     action: str  # "forward" or the fault's action
+    expect_continue: bool = False  # it asked to wait for "100 Continue" before its body
 
 
 class _Request:
@@ -348,7 +349,8 @@ class FaultProxy:
 
     def _log(self, request: _Request, action: str) -> None:
         with self._lock:
-            self.log.append(Logged(request.method, request.path, action))
+            expect = (request.header("expect") or "").lower() == "100-continue"
+            self.log.append(Logged(request.method, request.path, action, expect))
 
 
 # --------------------------------------------------------------------------- HTTP bits

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from PIL import Image
@@ -46,7 +47,7 @@ from app.core.retry import DEFAULT_RETRY, RetryPolicy
 from app.core.store import DIRECT_PUT_LIMIT, INDEX_PREFIX, S3Store, index_key
 from app.core.thumbnails import Derivatives, PreviewSpec, ThumbnailSpec
 from app.ui.badges import state_text
-from tests.helpers.faultproxy import Fault, FaultProxy
+from tests.helpers.faultproxy import Fault, FaultProxy, Logged
 from tests.helpers.servers import S3Endpoint
 
 pytestmark = pytest.mark.integration
@@ -855,6 +856,29 @@ def test_a_file_truncated_during_its_upload_is_not_sent(
     assert snaps["victim.jpg"].state is FileState.FAILED
     assert one_clear_sentence(snaps["victim.jpg"].error) == CHANGED_WHILE_SENDING
     assert_not_in_bucket(rclone_s3, bucket, "victim-")
+
+
+def test_small_requests_do_not_wait_for_100_continue_and_big_ones_do(
+    rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    """botocore asked "Expect: 100-continue" before every body: on a real link one more
+    round trip for each of a new photo's four small PUTs (photo, thumbnail, sidecar,
+    index entry). Only a body above 2 MiB waits for the server's go-ahead now."""
+    bucket = fresh_bucket(rclone_s3)
+    small, big = photo(tmp_path / "coin.jpg"), photo(tmp_path / "scan.jpg", STREAMED)
+
+    async def go() -> tuple[dict[str, FileSnapshot], list[Logged]]:
+        with proxy_for(rclone_s3) as proxy:
+            async with batch(rclone_s3, bucket, url=proxy.url) as b:
+                snaps = await b.run(small, big)
+            return snaps, list(proxy.log)
+
+    snaps, log = asyncio.run(go())
+    assert {s.state for s in snaps.values()} == {FileState.UPLOADED}
+    puts = [entry for entry in log if entry.method == "PUT"]
+    assert len(puts) >= 8  # two photos, their thumbnails, sidecars and index entries
+    waited = [entry.path for entry in puts if entry.expect_continue]
+    assert waited == [f"/{bucket}/{quote(snaps['scan.jpg'].key or '')}"]
 
 
 # =========================================================================== integrity
