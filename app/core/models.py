@@ -135,6 +135,17 @@ class FileOutcome:
     preview_key: str | None = None
     preview_in_bucket: bool = False
 
+    @property
+    def sidecar_missing(self) -> bool:
+        """Its photo is in the bucket but the sidecar meant for it could not be written
+        (rows from before sidecars name none: nothing is missing there)."""
+        return (
+            self.state in (FileState.UPLOADED, FileState.DUPLICATE)
+            and self.original_in_bucket
+            and self.metadata_key is not None
+            and not self.metadata_in_bucket
+        )
+
     def snapshot(
         self,
         file_id: int,
@@ -176,6 +187,7 @@ class FileOutcome:
             original_in_bucket=self.original_in_bucket,
             index_in_bucket=self.index_in_bucket,
             metadata_key=self.metadata_key if self.metadata_in_bucket else None,
+            sidecar_missing=self.sidecar_missing,
             preview_key=self.preview_key if self.preview_in_bucket else None,
             item=item,
             thumbnail_jpeg=thumbnail_jpeg,
@@ -217,6 +229,7 @@ class FileSnapshot:
     original_in_bucket: bool = False
     index_in_bucket: bool = False
     metadata_key: str | None = None
+    sidecar_missing: bool = False  # see FileOutcome.sidecar_missing
     preview_key: str | None = None
     item: Item | None = None  # the item it belongs to, once known (see app.core.sidecar)
     # The generated thumbnail (JPEG), present in the snapshots delivered around the time it

@@ -26,6 +26,8 @@ class Fate(Protocol):
     def original_in_bucket(self) -> bool: ...
     @property
     def index_in_bucket(self) -> bool: ...
+    @property
+    def sidecar_missing(self) -> bool: ...
 
 
 class Category(enum.Enum):
@@ -65,7 +67,12 @@ def thumbnail_failed(fate: Fate) -> bool:
 def needs_retry(fate: Fate) -> bool:
     """Something of it failed and a retry may mend it: what "Retry failed" redoes, what the
     Failed filter shows and what `history --failed` lists."""
-    return fate.state is FileState.FAILED or thumbnail_failed(fate) or index_missing(fate)
+    return (
+        fate.state is FileState.FAILED
+        or thumbnail_failed(fate)
+        or index_missing(fate)
+        or fate.sidecar_missing
+    )
 
 
 def is_retryable(fate: Fate) -> bool:

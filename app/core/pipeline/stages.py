@@ -474,6 +474,7 @@ async def metadata_stage(job: FileJob, tools: PipelineTools) -> None:
         try:
             await _put_sidecar(job, tools, body, item)
         except StoreError as exc:
+            job.sidecar_failed(sidecar_key(outcome.key))
             job.notice = _done_but(job, f"its metadata file could not be written: {exc}")
             return
 

@@ -19,6 +19,7 @@ from app.core.config import EngineSettings
 from app.core.errors import StoreError
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.pipeline import UploadPipeline
+from app.core.policy import needs_retry
 from app.core.store import index_key
 from app.core.thumbnails import (
     Derivatives,
@@ -553,6 +554,44 @@ def test_a_sidecar_that_cannot_be_written_leaves_the_photo_uploaded_and_says_so(
     again = upload_once(store, photo)["coin.jpg"]  # the next upload of it finishes it
     assert again.state is FileState.DUPLICATE
     assert store.sidecar_keys() == [f"{snap.key}.json"]
+
+
+def test_retry_failed_writes_a_sidecar_that_could_not_be_written_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """It used to stay missing until the photo was added again: Retry failed passed it by."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    copy = tmp_path / "copy" / "coin.jpg"
+    copy.parent.mkdir()
+    copy.write_bytes(photo.read_bytes())
+    store = FakeStore()
+    store.fail_with = StoreError("Access denied.", permanent=True)
+    store.fail_next["sidecar"] = 2  # the photo's, then its duplicate's
+
+    async def go() -> tuple[list[FileSnapshot], list[FileSnapshot], int]:
+        h = Harness(store, concurrency=1)
+        try:
+            await h.upload(photo)
+            await h.upload(copy)
+            failed = sorted(h.pipeline.snapshots(), key=lambda s: s.file_id)
+            puts = store.calls["put"] + store.calls["upload"]
+            retried = h.pipeline.retry_failed()
+            await h.pipeline.wait_idle()
+            assert len(retried) == 2
+            after = sorted(h.pipeline.snapshots(), key=lambda s: s.file_id)
+            return failed, after, store.calls["put"] + store.calls["upload"] - puts
+        finally:
+            await h.close()
+
+    failed, after, sent_again = run(go)
+    assert [s.state for s in failed] == [FileState.UPLOADED, FileState.DUPLICATE]
+    assert all(needs_retry(s) for s in failed)  # the Failed filter and Retry failed see them
+    assert [s.state for s in after] == [FileState.UPLOADED, FileState.DUPLICATE]
+    assert not any(needs_retry(s) for s in after)
+    assert all(s.metadata_key == f"{s.key}.json" for s in after)
+    assert store.sidecar_keys() == [f"{after[0].key}.json"]
+    assert sent_again == 0  # no photo or thumbnail sent again: only the sidecar
+    assert after[1].thumbnail_state is ThumbnailState.SKIPPED
 
 
 def test_a_duplicate_with_everything_in_place_writes_no_sidecar_again(tmp_path: Path) -> None:
