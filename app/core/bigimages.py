@@ -106,6 +106,19 @@ def _guard(header: object, fmt: ImageFormat) -> None:
         raise TooBigToDecode(too_large_message(pixels, DECODE_BUDGET // (bands * 2)))
 
 
+def declared_size(path: Path) -> tuple[int, int] | None:
+    """The width and height the file's header declares (read by libvips, nothing
+    decoded), for images too big for Pillow to open; None when it cannot tell."""
+    pyvips = _vips()
+    if pyvips is None:
+        return None
+    try:
+        header = pyvips.Image.new_from_file(str(path), access="sequential")
+        return int(header.width), int(header.height)
+    except pyvips.Error:
+        return None
+
+
 def _get(image: object, field: str) -> object:
     try:
         return image.get(field) if image.get_typeof(field) else None  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import formats, tiff
+from app.core.bigimages import declared_size
 from app.core.models import ImageFormat
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -51,7 +52,11 @@ def read_photo_facts(path: Path, fmt: ImageFormat) -> PhotoFacts:
 def _pillow_facts(path: Path) -> PhotoFacts:
     from PIL import Image
 
-    image = Image.open(path)  # header only; a huge one is refused here (no size then)
+    try:
+        image = Image.open(path)  # header only
+    except Image.DecompressionBombError:  # (Pillow's process-wide limit, left as it is)
+        width, height = declared_size(path) or (None, None)
+        return PhotoFacts(width=width, height=height)  # a big scan: libvips reads its size
     with image:
         exif = image.getexif()
         detail = exif.get_ifd(_EXIF_IFD)

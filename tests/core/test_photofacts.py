@@ -70,3 +70,11 @@ def test_unreadable_metadata_is_none_not_an_error(tmp_path: Path) -> None:
     assert read_photo_facts(path, formats.JPEG).taken_at is None
     assert taken_at("0000:00:00 00:00:00") is None and taken_at("yesterday") is None
     assert taken_at("2024:05:01 14:03:22", "bogus") == "2024-05-01T14:03:22"
+
+
+def test_a_scan_too_big_for_pillow_to_open_still_gives_its_size(tmp_path: Path) -> None:
+    """Pillow refuses to open past twice its pixel limit (a 300 MP scan): the sidecar had
+    no width and height for exactly the scans that need them most."""
+    path = corpus.png_header_bomb(tmp_path / "page.png", side=20000)
+    facts = read_photo_facts(path, formats.PNG)
+    assert (facts.width, facts.height) == (20000, 20000)
