@@ -331,6 +331,7 @@ class FileJob:
         if row.state is FileState.UPLOADED and not row.thumbnail_in_bucket:
             self.outcome.thumbnail_key = None  # as the index says: no thumbnail to point to
         self.outcome.original_in_bucket = True
+        self.outcome.metadata_in_bucket = row.metadata_in_bucket  # (its sidecar as it was)
         self.outcome.thumbnail_state = ThumbnailState.SKIPPED
         self.notice = f"Already in the bucket as {row.key}"
 
