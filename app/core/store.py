@@ -30,6 +30,7 @@ from app.core.bandwidth import meter_request_bodies
 from app.core.config import Destination
 from app.core.errors import StoreError, describe_store_error
 from app.core.hashing import FileChanged
+from app.core.leanput import LeanPuts
 from app.core.retry import RetryPolicy, call_with_retries
 from app.core.threads import BackgroundThreadPool
 
@@ -345,6 +346,7 @@ class S3Store:
         except Exception as exc:
             raise self._translate(exc) from exc
         meter_request_bodies(self._client)  # the upload speed limit, if one is set
+        self._lean = LeanPuts(self._client, self.bucket)  # small PUTs: app.core.leanput
         self._transfers = TransferManager(
             self._client,
             TransferConfig(
@@ -481,18 +483,25 @@ class S3Store:
         on_progress: ProgressCallback,
     ) -> None:
         data = read_as_hashed(path, size, sha256)  # FileChanged, OSError: the caller's
+        headers = {"Content-Type": extra_args["ContentType"], "x-amz-meta-sha256": sha256}
+        if "ChecksumSHA256" in extra_args:
+            headers["x-amz-checksum-sha256"] = extra_args["ChecksumSHA256"]
         with self._errors():
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra_args)
+            if not self._lean.put(key, data, headers):
+                self._client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra_args)
         on_progress(size)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         extra: dict[str, Any] = {}
+        headers = {"Content-Type": content_type}
         if self.sends_checksums:
             extra["ChecksumSHA256"] = _b64_digest(hashlib.sha256(data).digest())
+            headers["x-amz-checksum-sha256"] = extra["ChecksumSHA256"]
         with self._errors():
-            self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
-            )
+            if not self._lean.put(key, data, headers):
+                self._client.put_object(
+                    Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
+                )
 
     def get_bytes(self, key: str, limit: int) -> bytes | None:
         """A small object's bytes (at most `limit` of them); None when there is none."""
