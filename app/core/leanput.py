@@ -10,8 +10,8 @@ The URL is the one botocore resolves for the bucket (asked once, from a presigne
 an error answer is parsed by botocore's own parser into the ClientError the API call
 would raise, so retries and messages are as before, one request per try. Only an answer
 that the bucket lives in another region is sent again through the API call, which
-follows it. A client whose parts are not where this expects them (another botocore) is
-never used here: every PUT then takes the API call.
+follows it; that store's small PUTs then all take the API call. A client whose parts
+are not where this expects them (another botocore) is never used here either.
 """
 
 from __future__ import annotations
@@ -97,5 +97,6 @@ class LeanPuts:
         )
         code = str(parsed.get("Error", {}).get("Code", response.status_code))
         if code in _ELSEWHERE or 300 <= response.status_code < 400:
+            self._base = None  # this bucket's URL is not ours to guess: API calls from now
             return False
         raise ClientError(parsed, "PutObject")

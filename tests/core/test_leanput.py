@@ -4,12 +4,14 @@ same objects, headers and error sentences as the API call, without the call."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from botocore.awsrequest import AWSResponse
 
+from app.core.config import Destination
 from app.core.errors import StoreError
 from app.core.leanput import LeanPuts
 from app.core.store import S3Store
@@ -73,3 +75,35 @@ def test_an_error_answer_says_what_the_api_call_would(
             store.close()
     assert sentences[0] == sentences[1]
     assert sentences[0][1]  # a retry cannot help
+
+
+def test_a_bucket_elsewhere_is_left_to_the_api_call_from_then_on() -> None:
+    """An answer that the bucket lives in another region: the API call follows it (and
+    learns the region); guessing its URL again would cost a request every time."""
+    destination = Destination(
+        bucket="coins", endpoint_url="http://127.0.0.1:9", access_key="AKIA", secret_key="s"
+    )
+    store = S3Store(destination, concurrency=1)
+    try:
+        lean = LeanPuts(store._client, "coins")
+        assert lean.usable
+        redirect = AWSResponse(
+            "http://127.0.0.1:9/coins/t.jpg",
+            301,
+            {},
+            _Raw(b"<Error><Code>PermanentRedirect</Code><Message>x</Message></Error>"),
+        )
+        # (Where test doubles answer, before anything is sent: as moto does.)
+        store._client.meta.events.register("before-send.s3", lambda **_: redirect)
+        assert lean.put("t.jpg", b"thumb", {}) is False
+        assert not lean.usable
+    finally:
+        store.close()
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, *_args: object, **_kwargs: object) -> Iterator[bytes]:
+        yield self._body
