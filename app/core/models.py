@@ -6,6 +6,7 @@ Nothing here imports Qt or boto3; the GUI, the CLI and the journal all speak the
 from __future__ import annotations
 
 import enum
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -74,6 +75,18 @@ class Item:
             "primary": self.primary,
         }
 
+    def to_text(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False)
+
+    @classmethod
+    def from_text(cls, text: str) -> Item | None:
+        """An item as to_text() wrote it; None for anything else."""
+        try:
+            record = json.loads(text)
+            return cls().changed({k: v for k, v in record.items() if k in ITEM_FIELDS})
+        except (ValueError, TypeError, AttributeError):
+            return None
+
     def changed(self, changes: Mapping[str, object]) -> Item:
         """This item with some fields set (by name, from ITEM_FIELDS); text is stripped,
         and empty text means none."""
@@ -134,6 +147,9 @@ class FileOutcome:
     # Its display preview (when the settings ask for one; app.core.thumbnails.PreviewSpec).
     preview_key: str | None = None
     preview_in_bucket: bool = False
+    # The item the collector gave it in the window (Item.to_text()), so that a restart
+    # sends a queued file with it.
+    given_item: str | None = None
 
     @property
     def sidecar_missing(self) -> bool:

@@ -87,5 +87,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE files ADD COLUMN preview_key TEXT",
         "ALTER TABLE files ADD COLUMN preview_in_bucket INTEGER NOT NULL DEFAULT 0",
     ),
+    # The item the collector gave a file in the window, for a restart (issue 10, item 7).
+    6: ("ALTER TABLE files ADD COLUMN given_item TEXT",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

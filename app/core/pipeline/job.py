@@ -143,6 +143,9 @@ class FileJob:
         queued to be finished (its stage results then come from `journal.resume`)."""
         job = cls(file_id, row.path)
         job.journal = JournalLink(row.row_id, row.path, row.queued_at, last_row=row)
+        given = Item.from_text(row.given_item) if row.given_item else None
+        if given is not None:
+            job.give_item(given)
         if row.state.is_final:
             job.take_results(row)
             job.duplicate = row.state is FileState.DUPLICATE
@@ -266,6 +269,7 @@ class FileJob:
     def give_item(self, item: Item) -> None:
         """The collector says which item it belongs to (the window's Edit item)."""
         self.item, self.item_given = item, True
+        self.outcome.given_item = item.to_text()
 
     def found_in_bucket(self, entry: IndexEntry) -> None:
         """Its content is in the bucket already (a duplicate): nothing more to send."""

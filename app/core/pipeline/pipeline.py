@@ -250,6 +250,7 @@ class UploadPipeline:
             if job is None or not takes_item(job.outcome):
                 continue
             job.give_item(item_of(job, job.context or self._context).changed(changes))
+            self._journal.post(job)  # (a file still queued takes it along after a restart)
             self._observers.changed(job)
             ids.append(file_id)
             if file_id not in self._rewrites:

@@ -699,3 +699,25 @@ def test_history_lists_past_results_newest_first(tmp_path: Path) -> None:
     code, text, err = history()
     assert code == 2 and text == "" and "cannot be used (it is damaged)" in err
     assert (data_dir() / JOURNAL_FILE).read_bytes().startswith(b"garbage")  # left alone
+
+
+def test_an_item_given_to_a_queued_file_goes_with_it_after_a_restart(tmp_path: Path) -> None:
+    """It used to be lost with the window: the file then went with its folder's item."""
+    folder = tmp_path / "Album"
+    folder.mkdir()
+    corpus.jpeg_photo(folder / "cover.jpg")
+    store = FakeStore()
+
+    async def first(session: Session) -> None:
+        session.engine.pause()  # queued, not started, when the app goes
+        await session.engine.pipeline.add_paths([folder])
+        (snap,) = session.engine.snapshots()
+        session.engine.edit_items([snap.file_id], {"id": "book-12", "view": "cover"})
+
+    in_session(store, first, origin=ORIGIN_GUI)
+    assert store.calls["upload"] == 0
+    again = in_session(store, Session.restore, origin=ORIGIN_GUI)["cover.jpg"]
+    assert again.state is FileState.UPLOADED
+    sidecar = json.loads(store.objects[f"{again.key}.json"].data)
+    assert (sidecar["item"]["id"], sidecar["item"]["view"]) == ("book-12", "cover")
+    assert again.item is not None and again.item.id == "book-12"

@@ -40,7 +40,7 @@ def test_a_journal_from_the_first_release_is_migrated_and_keeps_its_rows(tmp_pat
         journal.close().result()
 
     version, columns, indexes = _tables(path)
-    assert version == SCHEMA_VERSION == 5
+    assert version == SCHEMA_VERSION == 6
     assert columns == set(COLUMNS)
     assert "files_failed" not in indexes
     assert [(r.path.name, r.state) for r in history] == [
