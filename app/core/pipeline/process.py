@@ -49,8 +49,10 @@ async def process_file(
             if await duplicate_stage(job, tools):
                 return
             await _original_and_thumbnail(job, tools)
-        elif job.thumbnail_bytes is None and not outcome.thumbnail_in_bucket and not (
-            job.duplicate and outcome.thumbnail_state is ThumbnailState.SKIPPED
+        elif (
+            job.thumbnail_bytes is None
+            and not outcome.thumbnail_in_bucket
+            and not (job.duplicate and outcome.thumbnail_state is ThumbnailState.SKIPPED)
         ):  # (a duplicate's thumbnail was there: a retry of its sidecar needs none)
             await retry_thumbnail_stage(job, tools)
         if job.thumbnail_bytes is not None and not outcome.thumbnail_in_bucket:
