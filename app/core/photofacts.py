@@ -83,7 +83,7 @@ def _raw_facts(path: Path, fmt: ImageFormat) -> PhotoFacts:
             return PhotoFacts()
         pointer = ifd0.number(_EXIF_IFD)
         detail = reader.ifd_at(pointer) if pointer else None
-        width, height = _full_frame(reader, detail)
+        width, height = _rw2_frame(ifd0) if fmt is formats.RW2 else _full_frame(reader, detail)
         return PhotoFacts(
             width=width,
             height=height,
@@ -96,6 +96,22 @@ def _raw_facts(path: Path, fmt: ImageFormat) -> PhotoFacts:
             model=_text(ifd0.text(_MODEL)),
             lens=_text(detail.text(_LENS)) if detail else None,
         )
+
+
+# Panasonic's own IFD0 tags (RW2 has no ImageWidth): the sensor and its borders.
+_RW2_SENSOR_WIDTH, _RW2_SENSOR_HEIGHT = 0x0002, 0x0003
+_RW2_TOP, _RW2_LEFT, _RW2_BOTTOM, _RW2_RIGHT = 0x0004, 0x0005, 0x0006, 0x0007
+
+
+def _rw2_frame(ifd0: tiff.Ifd) -> tuple[int | None, int | None]:
+    """The picture inside the sensor's borders (as exiftool's ImageWidth/ImageHeight),
+    else the whole sensor."""
+    top, left, bottom, right = (
+        ifd0.number(tag) or 0 for tag in (_RW2_TOP, _RW2_LEFT, _RW2_BOTTOM, _RW2_RIGHT)
+    )
+    if right > left and bottom > top:
+        return right - left, bottom - top
+    return ifd0.number(_RW2_SENSOR_WIDTH), ifd0.number(_RW2_SENSOR_HEIGHT)
 
 
 def _full_frame(reader: tiff.TiffReader, detail: tiff.Ifd | None) -> tuple[int | None, int | None]:

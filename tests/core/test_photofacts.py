@@ -65,6 +65,12 @@ def test_a_raw_file_gives_the_size_of_its_full_frame_not_its_preview(tmp_path: P
     assert (real.width, real.height) == (64, 32)
 
 
+def test_a_panasonic_raw_gives_the_picture_inside_its_sensor_borders(tmp_path: Path) -> None:
+    facts = read_photo_facts(rawfiles.rw2(tmp_path / "P1000001.RW2"), formats.RW2)
+    assert (facts.width, facts.height) == (4592, 3448)  # 4600 - 8 by 3456 - 8
+    assert facts.make == "Panasonic"
+
+
 def test_unreadable_metadata_is_none_not_an_error(tmp_path: Path) -> None:
     path = corpus.truncated_jpeg(tmp_path / "cut.jpg", keep=0.01)
     assert read_photo_facts(path, formats.JPEG).taken_at is None

@@ -169,9 +169,17 @@ def cr2(path: Path, *, orientation: int = 1, preview: bytes | None = None) -> Pa
 
 
 def rw2(path: Path, *, orientation: int = 1) -> Path:
-    """RW2 shape: magic 0x55; the preview JPEG is the value of tag 46 (JpgFromRaw)."""
+    """RW2 shape: magic 0x55; the preview JPEG is the value of tag 46 (JpgFromRaw); the
+    sensor's size and borders in Panasonic's tags 2-7 (as a 16 MP Lumix writes them)."""
     jpeg = preview_jpeg(orientation=orientation)
-    ifd0: Directory = [(46, 7, jpeg), (271, 2, "Panasonic"), (274, 3, orientation)]
+    sensor: Directory = [(2, 3, 4816), (3, 3, 3464), (4, 3, 8), (5, 3, 8), (6, 3, 3456)]
+    ifd0: Directory = [
+        *sensor,
+        (7, 3, 4600),
+        (46, 7, jpeg),
+        (271, 2, "Panasonic"),
+        (274, 3, orientation),
+    ]
     path.write_bytes(tiff_bytes([ifd0], magic=b"U\x00"))
     return path
 
