@@ -33,7 +33,15 @@ log = logging.getLogger(__name__)
 _PROBE_KEY = "photo-uploader-probe-key"
 _USER_AGENT = f"photo-uploader/{__version__} botocore/{botocore.__version__}"
 # Answers the API call handles better: it follows the bucket to its region.
-_ELSEWHERE = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed", "301", "307"})
+_ELSEWHERE = frozenset(
+    {
+        "PermanentRedirect",
+        "AuthorizationHeaderMalformed",
+        "IllegalLocationConstraintException",  # (an opt-in region, asked from another)
+        "301",
+        "307",
+    }
+)
 
 
 class LeanPuts:
@@ -66,14 +74,15 @@ class LeanPuts:
         """Store `body` at `key`: True when the server said it did, False when the
         caller should make the API call instead. Raises ClientError for an error answer
         and botocore's exceptions for network failures, as the API call does."""
-        if self._base is None:
+        base = self._base  # (read once: another thread may give up on it meanwhile)
+        if base is None:
             return False
         credentials = self._credentials.get_frozen_credentials()
         if not credentials.access_key:
             return False
         request = AWSRequest(
             method="PUT",
-            url=self._base + quote(key, safe="/~"),
+            url=base + quote(key, safe="/~"),
             data=body,
             headers={**headers, "User-Agent": _USER_AGENT},
         )
