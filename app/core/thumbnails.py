@@ -337,9 +337,18 @@ def _thumbnail(
         image.info = {}  # a save would otherwise copy a source comment
     if preview is None:
         return Derivatives(_encoded(image, "JPEG", spec.quality))
-    shown = _encoded(image, preview.format.upper(), preview.quality)
-    image.thumbnail((spec.max_side, spec.max_side), Image.Resampling.LANCZOS)
-    return Derivatives(_encoded(image, "JPEG", spec.quality), shown)
+    shown = _encoded(_fitted(image, preview.max_side), preview.format.upper(), preview.quality)
+    return Derivatives(_encoded(_fitted(image, spec.max_side), "JPEG", spec.quality), shown)
+
+
+def _fitted(image: Image.Image, max_side: int) -> Image.Image:
+    """The image, or a copy shrunk to fit `max_side` (the larger of thumbnail and preview
+    was decoded; the other is made from it)."""
+    if max(image.size) <= max_side:
+        return image
+    smaller = image.copy()
+    smaller.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return smaller
 
 
 def _to_large_preview(source: Image.Image, largest: int) -> bool:

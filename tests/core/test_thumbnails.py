@@ -562,3 +562,14 @@ def test_a_camera_jpeg_cut_short_in_its_preview_is_thumbnailed_from_the_photo(
     cut.write_bytes(whole[: len(whole) - 2000])  # the preview, last in the file, is cut
     image = thumbnail(cut, ThumbnailSpec())
     assert close_to(colour_at(image, 0.75, 0.75), WHITE)
+
+
+def test_a_preview_smaller_than_the_thumbnail_is_the_size_asked(tmp_path: Path) -> None:
+    path = corpus.jpeg_photo(tmp_path / "p.jpg", (3000, 2000))
+    made = make_derivatives(path, ThumbnailSpec(max_side=1024), PreviewSpec(max_side=640))
+    assert made.preview is not None
+    with (
+        Image.open(io.BytesIO(made.preview)) as shown,
+        Image.open(io.BytesIO(made.thumbnail)) as thumb,
+    ):
+        assert (shown.size, thumb.size) == ((640, 427), (1024, 683))
