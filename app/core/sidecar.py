@@ -15,7 +15,7 @@ import time
 
 from app import __version__
 from app.core.keys import SIDECAR_SUFFIX
-from app.core.models import FileOutcome, Item
+from app.core.models import ITEM_FIELDS, FileOutcome, Item
 from app.core.photofacts import PhotoFacts
 
 SCHEMA = "photo-uploader/metadata/1"
@@ -86,13 +86,8 @@ def sidecar_with(
     """A sidecar as stored, with its item and/or preview key replaced and everything else
     kept as it was (another computer may have written it). None when `body` is not one
     of ours."""
-    try:
-        record = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(record, dict) or not str(record.get("schema", "")).startswith(
-        SCHEMA.rsplit("/", 1)[0] + "/"
-    ):
+    record = _ours(body)
+    if record is None:
         return None
     if item is not None:
         record["item"] = item.to_json()
@@ -103,6 +98,28 @@ def sidecar_with(
             "preview": preview_key,
         }
     return _encoded(record)
+
+
+def stored_item(body: bytes) -> Item | None:
+    """The item a stored sidecar of ours names (an empty one if it names none)."""
+    record = _ours(body)
+    if record is None:
+        return None
+    named = record.get("item")
+    fields = {k: v for k, v in named.items() if k in ITEM_FIELDS} if isinstance(named, dict) else {}
+    return Item().changed(fields)
+
+
+def _ours(body: bytes) -> dict[str, object] | None:
+    try:
+        record = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(record, dict) or not str(record.get("schema", "")).startswith(
+        SCHEMA.rsplit("/", 1)[0] + "/"
+    ):
+        return None
+    return record
 
 
 def _encoded(record: dict[str, object]) -> bytes:

@@ -88,6 +88,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE files ADD COLUMN preview_in_bucket INTEGER NOT NULL DEFAULT 0",
     ),
     # The item the collector gave a file in the window, for a restart (issue 10, item 7).
-    6: ("ALTER TABLE files ADD COLUMN given_item TEXT",),
+    # Before this, a row named a sidecar only once it was written, yet a duplicate resumed
+    # from the journal kept the name without the flag: set it, or such rows would count
+    # as sidecars to retry (policy.needs_retry).
+    6: (
+        "ALTER TABLE files ADD COLUMN given_item TEXT",
+        "UPDATE files SET metadata_in_bucket = 1 WHERE metadata_key IS NOT NULL",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -101,6 +101,7 @@ class FileJob:
         "flight",
         "fmt",
         "item",
+        "item_changes",
         "item_given",
         "journal",
         "notice",
@@ -125,6 +126,7 @@ class FileJob:
         self.facts: PhotoFacts | None = None  # read once, for keys that need them and the sidecar
         self.item: Item | None = None  # set once keyed, or by the collector (see stages.item_of)
         self.item_given = False  # the collector set it: it stays whatever the settings say
+        self.item_changes: dict[str, object] = {}  # the fields the collector changed
         self.sidecar_item: Item | None = None  # the item its sidecar in the bucket names
         self.notice: str | None = None
         self.context: PipelineContext | None = None
@@ -266,9 +268,11 @@ class FileJob:
         if not self.item_given:
             self.item = None  # the new settings' item, then
 
-    def give_item(self, item: Item) -> None:
-        """The collector says which item it belongs to (the window's Edit item)."""
+    def give_item(self, item: Item, changes: dict[str, object] | None = None) -> None:
+        """The collector says which item it belongs to (the window's Edit item), having
+        changed these fields (a sidecar already in the bucket gets only those)."""
         self.item, self.item_given = item, True
+        self.item_changes.update(changes or {})
         self.outcome.given_item = item.to_text()
 
     def found_in_bucket(self, entry: IndexEntry) -> None:

@@ -249,8 +249,11 @@ class UploadPipeline:
             job = self._jobs.get(file_id)
             if job is None or not takes_item(job.outcome):
                 continue
-            job.give_item(item_of(job, job.context or self._context).changed(changes))
-            self._journal.post(job)  # (a file still queued takes it along after a restart)
+            job.give_item(
+                item_of(job, job.context or self._context).changed(changes), dict(changes)
+            )
+            if job.journal.resume is None and not job.state.is_final:
+                self._journal.post(job)  # (a file still queued takes it along after a restart)
             self._observers.changed(job)
             ids.append(file_id)
             if file_id not in self._rewrites:

@@ -13,10 +13,12 @@ from app.core.pipeline.resume import resume_stage
 from app.core.pipeline.stages import (
     duplicate_stage,
     hash_stage,
+    item_of,
     make_thumbnail,
     metadata_stage,
     record_stage,
     retry_thumbnail_stage,
+    rewrite_item_stage,
     thumbnail_stage,
     upload_original_stage,
     upload_preview_stage,
@@ -60,6 +62,8 @@ async def process_file(
         await upload_preview_stage(job, tools)
         if not outcome.metadata_in_bucket:
             await metadata_stage(job, tools)
+        elif job.item_given and job.sidecar_item != item_of(job):
+            await rewrite_item_stage(job, tools)  # (edited while its retry was queued)
         await record_stage(job, tools)
         job.finish(FileState.DUPLICATE if job.duplicate else FileState.UPLOADED)
         tools.finished(job)

@@ -41,6 +41,7 @@ from app.core.sidecar import (
     sidecar_json,
     sidecar_key,
     sidecar_with,
+    stored_item,
 )
 from app.core.store import DIRECT_PUT_LIMIT, MULTIPART_THRESHOLD, IndexEntry, UploadHandle
 from app.core.thumbnails import Derivatives, PreviewSpec, ThumbnailError
@@ -153,7 +154,9 @@ async def duplicate_stage(job: FileJob, tools: PipelineTools) -> bool:
         if entry.preview_key is None:
             missing_preview = own_preview_key
         elif not await context.inventory.may_have(entry.preview_key):
-            missing_preview = entry.preview_key
+            # (Made again at its key, unless that names another format than today's.)
+            same_format = entry.preview_key.endswith(own_preview_key.rsplit(".", 1)[-1])
+            missing_preview = entry.preview_key if same_format else own_preview_key
     await finish_duplicate(job, tools, missing, missing_preview)
     return True
 
@@ -177,6 +180,8 @@ async def finish_duplicate(
         outcome.thumbnail_key = missing
         job.thumbnail_pending()
         await make_thumbnail(job, tools)
+        if missing_preview is None:
+            job.preview_bytes = None  # (its preview is there: made with it, not sent)
         if job.thumbnail_bytes is not None:
             await upload_thumbnail_stage(job, tools)
     elif missing_preview is not None:
@@ -464,7 +469,8 @@ async def metadata_stage(job: FileJob, tools: PipelineTools) -> None:
     again if the collector changed the item while it was on its way."""
     outcome, context = job.outcome, context_of(job)
     assert outcome.key
-    if job.facts is None and job.fmt is not None:
+    if job.facts is None and job.fmt is not None and await unchanged(job, tools):
+        # (A retry after a restart reads them now: only from the content it uploaded.)
         job.facts = await tools.run_cpu(read_photo_facts, job.path, job.fmt)
     while job.sidecar_item != item_of(job):
         item = item_of(job)
@@ -501,7 +507,13 @@ async def rewrite_item_stage(job: FileJob, tools: PipelineTools) -> None:
         item = item_of(job)
         try:
             stored = await store_call(job, tools, context.store.get_bytes, key, SIDECAR_LIMIT)
-            body = sidecar_with(stored, item=item) if stored is not None else None
+            current = stored_item(stored) if stored is not None else None
+            body = None
+            if stored is not None and current is not None:
+                # Only the fields the collector changed: the rest as the bucket has it
+                # (this run may not know them: a photo restored from the journal).
+                item = job.item = current.changed(job.item_changes)
+                body = sidecar_with(stored, item=item)
             if body is None:  # none of ours there: one made from the file
                 job.notice = None
                 await metadata_stage(job, tools)

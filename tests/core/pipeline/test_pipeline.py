@@ -842,3 +842,48 @@ def test_a_preview_that_cannot_be_uploaded_leaves_the_photo_uploaded_and_says_so
         == "Uploaded, but its preview could not be uploaded: Access denied to previews/."
     )
     assert _sidecar_of(store, snap)["derivatives"]["preview"] is None
+
+
+def test_an_item_edit_changes_only_the_fields_edited_in_the_stored_sidecar(
+    tmp_path: Path,
+) -> None:
+    """The bucket's sidecar may name more than this run knows (another computer, a run
+    restored from the journal): only the edited fields change."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+
+    async def go() -> dict[str, Any]:
+        h = Harness(store)
+        try:
+            snap = (await h.upload(photo))["coin.jpg"]
+            key = f"{snap.key}.json"
+            record = json.loads(store.objects[key].data)
+            record["item"] = {"id": "coin-7", "view": "obverse", "primary": True}
+            store.objects[key].data = json.dumps(record).encode()  # written elsewhere
+            h.pipeline.edit_items([snap.file_id], {"notes": "worn"})
+            await h.pipeline.wait_idle()
+            return dict(json.loads(store.objects[key].data)["item"])
+        finally:
+            await h.close()
+
+    item = run(go)
+    assert item == {
+        "id": "coin-7",
+        "title": None,
+        "view": "obverse",
+        "notes": "worn",
+        "primary": True,
+    }
+
+
+def test_a_duplicate_remaking_its_thumbnail_leaves_its_preview_alone(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg", (2000, 1500))
+    store = FakeStore()
+    first = upload_once(store, photo, settings=PREVIEWS)["coin.jpg"]
+    assert first.thumbnail_key and first.preview_key
+    del store.objects[first.thumbnail_key]  # gone behind the app's back
+    sent: list[str] = []
+    store.hooks["put"] = sent.append
+    again = upload_once(store, photo, settings=PREVIEWS)["coin.jpg"]
+    assert again.state is FileState.DUPLICATE
+    assert sent == [first.thumbnail_key]  # the thumbnail made again, the preview not re-sent
