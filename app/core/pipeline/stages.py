@@ -58,6 +58,8 @@ THUMBNAIL_ADDED = "its thumbnail was missing there and has been added."
 NO_MEMORY_FOR_THUMBNAIL = "There was not enough memory to make the thumbnail."
 NO_MEMORY_FOR_PREVIEW = "there was not enough memory to make it."
 ITEM_SAVED = "Item saved in its metadata file; its keys stay as they are."
+ITEM_NOT_SAVED = "The item could not be saved in its metadata file"
+SIDECAR_NOT_WRITTEN = "its metadata file could not be written"
 SIDECAR_LIMIT = 1024 * 1024  # a sidecar of ours is a few hundred bytes
 
 
@@ -481,7 +483,7 @@ async def metadata_stage(job: FileJob, tools: PipelineTools) -> None:
             await _put_sidecar(job, tools, body, item)
         except StoreError as exc:
             job.sidecar_failed(sidecar_key(outcome.key))
-            job.notice = _done_but(job, f"its metadata file could not be written: {exc}")
+            job.notice = _done_but(job, f"{SIDECAR_NOT_WRITTEN}: {exc}")
             return
 
 
@@ -503,6 +505,7 @@ async def rewrite_item_stage(job: FileJob, tools: PipelineTools) -> None:
     key = sidecar_key(outcome.key)
     if job.sidecar_item == item_of(job):
         return  # written with it already (it was set while the file was on its way)
+    earlier = _other_problem(job.notice)  # (why its index entry is missing, say: kept)
     while job.sidecar_item != item_of(job):
         item = item_of(job)
         try:
@@ -517,13 +520,24 @@ async def rewrite_item_stage(job: FileJob, tools: PipelineTools) -> None:
             if body is None:  # none of ours there: one made from the file
                 job.notice = None
                 await metadata_stage(job, tools)
-                job.notice = job.notice or ITEM_SAVED  # (it says if it could not)
+                job.notice = _also(earlier, job.notice or ITEM_SAVED)  # (it says if not)
                 return
             await _put_sidecar(job, tools, body, item)
         except StoreError as exc:
-            job.notice = f"The item could not be saved in its metadata file: {exc}"
+            job.notice = _also(earlier, f"{ITEM_NOT_SAVED}: {exc}")
             return
-    job.notice = ITEM_SAVED
+    job.notice = _also(earlier, ITEM_SAVED)
+
+
+def _other_problem(notice: str | None) -> str | None:
+    """A notice that says something else went wrong than the sidecar or the item."""
+    if notice is None or notice == ITEM_SAVED or notice.startswith(ITEM_NOT_SAVED):
+        return None
+    return None if SIDECAR_NOT_WRITTEN in notice else notice
+
+
+def _also(earlier: str | None, notice: str) -> str:
+    return notice if earlier is None else f"{earlier} {notice}"
 
 
 async def record_stage(job: FileJob, tools: PipelineTools) -> None:

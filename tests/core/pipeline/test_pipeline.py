@@ -887,3 +887,29 @@ def test_a_duplicate_remaking_its_thumbnail_leaves_its_preview_alone(tmp_path: P
     again = upload_once(store, photo, settings=PREVIEWS)["coin.jpg"]
     assert again.state is FileState.DUPLICATE
     assert sent == [first.thumbnail_key]  # the thumbnail made again, the preview not re-sent
+
+
+def test_an_item_saved_keeps_the_reason_something_else_is_missing(tmp_path: Path) -> None:
+    """Editing the item of a photo whose index entry could not be written used to replace
+    that reason with "Item saved": the row still needed a retry, and no longer said why."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    store.fail_with = StoreError("Access denied to the index.", permanent=True)
+    store.fail_next["record"] = 1
+
+    async def go() -> FileSnapshot:
+        h = Harness(store)
+        try:
+            snap = (await h.upload(photo))["coin.jpg"]
+            assert snap.notice and "duplicate index could not be updated" in snap.notice
+            h.pipeline.edit_items([snap.file_id], {"title": "1907 cent"})
+            await h.pipeline.wait_idle()
+            return h.final()["coin.jpg"]
+        finally:
+            await h.close()
+
+    snap = run(go)
+    assert snap.notice is not None
+    assert "duplicate index could not be updated: Access denied to the index." in snap.notice
+    assert snap.notice.endswith("Item saved in its metadata file; its keys stay as they are.")
+    assert _sidecar_of(store, snap)["item"]["title"] == "1907 cent"
