@@ -83,9 +83,14 @@ class Item:
         """An item as to_text() wrote it; None for anything else."""
         try:
             record = json.loads(text)
-            return cls().changed({k: v for k, v in record.items() if k in ITEM_FIELDS})
-        except (ValueError, TypeError, AttributeError):
+        except ValueError:
             return None
+        return cls.from_fields(record) if isinstance(record, dict) else None
+
+    @classmethod
+    def from_fields(cls, record: Mapping[str, object]) -> Item:
+        """The item a JSON object names (a sidecar's, the journal's); other keys ignored."""
+        return cls().changed({k: v for k, v in record.items() if k in ITEM_FIELDS})
 
     def changed(self, changes: Mapping[str, object]) -> Item:
         """This item with some fields set (by name, from ITEM_FIELDS); text is stripped,

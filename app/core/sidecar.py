@@ -15,7 +15,7 @@ import time
 
 from app import __version__
 from app.core.keys import SIDECAR_SUFFIX
-from app.core.models import ITEM_FIELDS, FileOutcome, Item
+from app.core.models import FileOutcome, Item
 from app.core.photofacts import PhotoFacts
 
 SCHEMA = "photo-uploader/metadata/1"
@@ -106,8 +106,7 @@ def stored_item(body: bytes) -> Item | None:
     if record is None:
         return None
     named = record.get("item")
-    fields = {k: v for k, v in named.items() if k in ITEM_FIELDS} if isinstance(named, dict) else {}
-    return Item().changed(fields)
+    return Item.from_fields(named if isinstance(named, dict) else {})
 
 
 def _ours(body: bytes) -> dict[str, object] | None:

@@ -483,25 +483,25 @@ class S3Store:
         on_progress: ProgressCallback,
     ) -> None:
         data = read_as_hashed(path, size, sha256)  # FileChanged, OSError: the caller's
-        headers = {"Content-Type": extra_args["ContentType"], "x-amz-meta-sha256": sha256}
-        if "ChecksumSHA256" in extra_args:
-            headers["x-amz-checksum-sha256"] = extra_args["ChecksumSHA256"]
-        with self._errors():
-            if not self._lean.put(key, data, headers):
-                self._client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra_args)
+        self._put_small(key, data, extra_args)
         on_progress(size)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
-        extra: dict[str, Any] = {}
-        headers = {"Content-Type": content_type}
+        extra: dict[str, Any] = {"ContentType": content_type}
         if self.sends_checksums:
             extra["ChecksumSHA256"] = _b64_digest(hashlib.sha256(data).digest())
+        self._put_small(key, data, extra)
+
+    def _put_small(self, key: str, data: bytes, extra: dict[str, Any]) -> None:
+        """One PUT of a body in memory: lean (app.core.leanput), else the API call, with
+        the same ContentType, Metadata and ChecksumSHA256 either way."""
+        headers = {"Content-Type": extra["ContentType"]}
+        headers.update({f"x-amz-meta-{k}": v for k, v in extra.get("Metadata", {}).items()})
+        if "ChecksumSHA256" in extra:
             headers["x-amz-checksum-sha256"] = extra["ChecksumSHA256"]
         with self._errors():
             if not self._lean.put(key, data, headers):
-                self._client.put_object(
-                    Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
-                )
+                self._client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra)
 
     def get_bytes(self, key: str, limit: int) -> bytes | None:
         """A small object's bytes (at most `limit` of them); None when there is none."""

@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.models import Item
+from app.core.models import ITEM_FIELDS, Item
 
 VIEWS = ("obverse", "reverse", "edge", "cover", "spine", "back cover", "title page", "detail")
 SEVERAL = "several values: left as they are unless you type here"
-_TEXT_FIELDS = ("id", "title", "view", "notes")
+_TEXT_FIELDS = tuple(name for name in ITEM_FIELDS if name != "primary")
 
 
 class ItemDialog(QDialog):

@@ -157,7 +157,8 @@ async def duplicate_stage(job: FileJob, tools: PipelineTools) -> bool:
             missing_preview = own_preview_key
         elif not await context.inventory.may_have(entry.preview_key):
             # (Made again at its key, unless that names another format than today's.)
-            same_format = entry.preview_key.endswith(own_preview_key.rsplit(".", 1)[-1])
+            spec = context.settings.preview
+            same_format = spec is not None and entry.preview_key.endswith(spec.extension)
             missing_preview = entry.preview_key if same_format else own_preview_key
     await finish_duplicate(job, tools, missing, missing_preview)
     return True
@@ -227,10 +228,9 @@ async def _make_preview(job: FileJob, tools: PipelineTools) -> None:
 
 async def _name_preview_in_sidecar(job: FileJob, tools: PipelineTools) -> None:
     """The sidecar of a photo in the bucket names the preview just added to it."""
-    outcome, context = job.outcome, context_of(job)
-    key = sidecar_key(outcome.key or "")
+    outcome = job.outcome
     try:
-        stored = await store_call(job, tools, context.store.get_bytes, key, SIDECAR_LIMIT)
+        stored = await _stored_sidecar(job, tools)
         body = sidecar_with(stored, preview_key=outcome.preview_key) if stored else None
         if body is not None:
             await _put_sidecar(job, tools, body, job.sidecar_item)
@@ -500,16 +500,14 @@ async def rewrite_item_stage(job: FileJob, tools: PipelineTools) -> None:
     """The collector changed the item of a photo in the bucket: its sidecar says so now,
     everything else in it kept as written. Its keys never move. A photo without a
     sidecar of ours (one uploaded before sidecars) gets one made from the file."""
-    outcome, context = job.outcome, context_of(job)
-    assert outcome.key
-    key = sidecar_key(outcome.key)
+    assert job.outcome.key
     if job.sidecar_item == item_of(job):
         return  # written with it already (it was set while the file was on its way)
     earlier = _other_problem(job.notice)  # (why its index entry is missing, say: kept)
     while job.sidecar_item != item_of(job):
         item = item_of(job)
         try:
-            stored = await store_call(job, tools, context.store.get_bytes, key, SIDECAR_LIMIT)
+            stored = await _stored_sidecar(job, tools)
             current = stored_item(stored) if stored is not None else None
             body = None
             if stored is not None and current is not None:
@@ -527,6 +525,12 @@ async def rewrite_item_stage(job: FileJob, tools: PipelineTools) -> None:
             job.notice = _also(earlier, f"{ITEM_NOT_SAVED}: {exc}")
             return
     job.notice = _also(earlier, ITEM_SAVED)
+
+
+async def _stored_sidecar(job: FileJob, tools: PipelineTools) -> bytes | None:
+    """The photo's sidecar as the bucket holds it, or None."""
+    key = sidecar_key(job.outcome.key or "")
+    return await store_call(job, tools, context_of(job).store.get_bytes, key, SIDECAR_LIMIT)
 
 
 def _other_problem(notice: str | None) -> str | None:
