@@ -280,6 +280,7 @@ class FileJob:
         self.entry = entry
         self.duplicate = True
         self.outcome.key, self.outcome.thumbnail_key = entry.key, entry.thumbnail_key
+        self.outcome.thumbnail_in_bucket = entry.thumbnail_key is not None  # (as the index says)
         self.outcome.preview_key = entry.preview_key
         self.outcome.preview_in_bucket = entry.preview_key is not None
         self.outcome.content_type = entry.content_type  # as the bucket holds it

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from app.core.errors import StoreError
-from app.core.models import FileState, ThumbnailState
+from app.core.models import FileState
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.resume import resume_stage
 from app.core.pipeline.stages import (
@@ -51,11 +51,7 @@ async def process_file(
             if await duplicate_stage(job, tools):
                 return
             await _original_and_thumbnail(job, tools)
-        elif (
-            job.thumbnail_bytes is None
-            and not outcome.thumbnail_in_bucket
-            and not (job.duplicate and outcome.thumbnail_state is ThumbnailState.SKIPPED)
-        ):  # (a duplicate's thumbnail was there: a retry of its sidecar needs none)
+        elif job.thumbnail_bytes is None and not outcome.thumbnail_in_bucket:
             await retry_thumbnail_stage(job, tools)
         if job.thumbnail_bytes is not None and not outcome.thumbnail_in_bucket:
             await upload_thumbnail_stage(job, tools)

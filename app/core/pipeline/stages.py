@@ -180,7 +180,7 @@ async def finish_duplicate(
     if missing_preview is not None:
         outcome.preview_key, outcome.preview_in_bucket = missing_preview, False
     if missing is not None:
-        outcome.thumbnail_key = missing
+        outcome.thumbnail_key, outcome.thumbnail_in_bucket = missing, False
         job.thumbnail_pending()
         await make_thumbnail(job, tools)
         if missing_preview is None:
@@ -549,12 +549,9 @@ async def record_stage(job: FileJob, tools: PipelineTools) -> None:
     file uploaded, with a notice, for Retry failed to finish."""
     outcome = job.outcome
     assert outcome.sha256 and outcome.key and outcome.content_type and outcome.size is not None
-    thumbnail_key = outcome.thumbnail_key if outcome.thumbnail_in_bucket else None
-    if thumbnail_key is None and job.duplicate and job.entry is not None:
-        thumbnail_key = job.entry.thumbnail_key  # (a duplicate adding its preview) as it was
     entry = IndexEntry(
         key=outcome.key,
-        thumbnail_key=thumbnail_key,
+        thumbnail_key=outcome.thumbnail_key if outcome.thumbnail_in_bucket else None,
         size=outcome.size,
         content_type=outcome.content_type,
         preview_key=outcome.preview_key if outcome.preview_in_bucket else None,

@@ -913,3 +913,19 @@ def test_an_item_saved_keeps_the_reason_something_else_is_missing(tmp_path: Path
     assert "duplicate index could not be updated: Access denied to the index." in snap.notice
     assert snap.notice.endswith("Item saved in its metadata file; its keys stay as they are.")
     assert _sidecar_of(store, snap)["item"]["title"] == "1907 cent"
+
+
+def test_a_sidecar_written_by_a_duplicate_names_the_thumbnail_already_there(
+    tmp_path: Path,
+) -> None:
+    """A photo uploaded before sidecars gets one when it comes again; it named no
+    thumbnail, though the bucket had one (the duplicate never said it was there)."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    first = upload_once(store, photo)["coin.jpg"]
+    del store.objects[f"{first.key}.json"]  # as if sent before sidecars
+    again = upload_once(store, photo)["coin.jpg"]
+    assert again.state is FileState.DUPLICATE
+    assert _sidecar_of(store, again)["derivatives"]["thumbnail"] == first.thumbnail_key
+    entry = json.loads(store.objects[index_key(sha(photo))].data)
+    assert entry["thumbnail_key"] == first.thumbnail_key
