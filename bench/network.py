@@ -242,9 +242,13 @@ def run_tools(folder: Path, url: str, server: LocalS3Server, work: Path) -> list
     return runs
 
 
-def boto3_floor(files: list[Path], url: str, server: LocalS3Server, threads: int = 16) -> Run:
-    """What boto3 alone costs for our requests: three put_objects a file (the photo, a
-    small thumbnail, an index entry) from a thread pool, nothing else."""
+def boto3_floor(
+    files: list[Path], url: str, server: LocalS3Server, puts: int, threads: int = 16
+) -> Run:
+    """What boto3 alone costs for our requests, from a thread pool, nothing else: the
+    photo, a small thumbnail and an index entry, and with `puts=4` also the sidecar
+    every photo has had since the collector's-record issue (the request pattern we
+    send today; the 3-PUT figure is kept for comparison with earlier runs)."""
     import concurrent.futures
 
     import boto3
@@ -263,17 +267,20 @@ def boto3_floor(files: list[Path], url: str, server: LocalS3Server, threads: int
             retries={"mode": "standard", "total_max_attempts": 1},
         ),
     )
-    thumbnail, entry = b"t" * 2000, b"{}" * 60
+    thumbnail, entry, sidecar = b"t" * 2000, b"{}" * 60, b"{}" * 350
 
     def send(path: Path) -> None:
         client.put_object(Bucket="floor", Key=path.name, Body=path.read_bytes())
         client.put_object(Bucket="floor", Key=f"thumbs/{path.name}", Body=thumbnail)
+        if puts >= 4:
+            client.put_object(Bucket="floor", Key=f"{path.name}.json", Body=sidecar)
         client.put_object(Bucket="floor", Key=f"index/{path.name}", Body=entry)
 
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         list(pool.map(send, files))
-    return Run(f"boto3 floor (3 PUTs/file, {threads} threads)", time.perf_counter() - started, True)
+    label = f"boto3 floor ({puts} PUTs/file, {threads} threads)"
+    return Run(label, time.perf_counter() - started, True)
 
 
 def report(name: str, files: list[Path], runs: list[Run], rate_mbit: float | None) -> None:
@@ -292,7 +299,8 @@ def report(name: str, files: list[Path], runs: list[Run], rate_mbit: float | Non
             parts.append(f"  {run.seconds / wire:5.2f}x wire")
         print("".join(parts) + ("" if run.ok else "  (failed)"))
     ours = runs[0]
-    floor = next((r.seconds for r in runs if r.label.startswith("boto3 floor")), None)
+    # the floor for the requests we make today: the last one printed (4 PUTs a file)
+    floor = next((r.seconds for r in reversed(runs) if r.label.startswith("boto3 floor")), None)
     if s5 and ours.ok:
         target = TARGETS[name]
         verdict = "met" if ours.seconds <= target * s5 else "NOT met"
@@ -325,7 +333,8 @@ def inside(args: argparse.Namespace) -> int:
                     unshape_loopback()
                     files = tiny_photos(corpora / "tiny")
                     runs = run_tools(files[0].parent, server.endpoint_url, server, work)
-                    runs.append(boto3_floor(files, server.endpoint_url, server))
+                    for puts in (3, 4):
+                        runs.append(boto3_floor(files, server.endpoint_url, server, puts))
                     report(name, files, runs, None)
                     continue
                 files = (camera_photos if name == "camera" else small_scans)(corpora / name)
