@@ -21,14 +21,21 @@ from pathlib import Path
 from typing import TextIO
 
 from app import __version__
+from app.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_destination_options,
+    destination_from_args,
+)
 from app.core import wording
 from app.core.bandwidth import RateError, parse_rate
 from app.core.config import (
-    CHECKSUM_MODES,
     DEFAULT_CONCURRENCY,
     Destination,
     EngineSettings,
-    endpoint_problem,
 )
 from app.core.crashlog import CrashTrail
 from app.core.engine import Engine, StoreFactory, default_store_factory
@@ -42,12 +49,6 @@ from app.core.paths import data_dir
 from app.core.policy import needs_retry, run_failed
 from app.core.sidecar import Item
 from app.core.thumbnails import PREVIEW_FORMATS, PreviewSpec, ThumbnailSpec
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """A configuration problem reported in one sentence, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,11 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--bucket, photos go to the local test bucket the app runs itself.",
     )
     upload.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
-    upload.add_argument("--bucket", help="S3 bucket name (default: the local test bucket)")
-    upload.add_argument("--prefix", default="", help="key prefix, e.g. coins/2024/")
-    upload.add_argument("--endpoint-url", help="URL of an S3-compatible store (MinIO, R2, B2...)")
-    upload.add_argument("--region", help="bucket region, e.g. eu-west-1")
-    upload.add_argument("--profile", help="AWS profile from ~/.aws/config")
+    add_destination_options(upload)
     upload.add_argument("--jsonl", action="store_true", help="one JSON object per file on stdout")
     upload.add_argument(
         "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="files in flight at once"
@@ -131,12 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read each uploaded photo back and compare (for stores that check no checksums)",
     )
-    upload.add_argument(
-        "--checksums",
-        choices=CHECKSUM_MODES,
-        default="when_supported",
-        help="use when_required for stores that reject default checksums",
-    )
     history = commands.add_parser(
         "history",
         help="list past results, newest first",
@@ -167,27 +158,6 @@ def _limit(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number of files, 0 or more, not {text!r}")
     return value
-
-
-def destination_from_args(args: argparse.Namespace) -> Destination | None:
-    """The remote destination the flags name, or None for the local test bucket."""
-    problem = endpoint_problem(args.endpoint_url or "")
-    if problem is not None:
-        raise UsageError(problem)
-    if not args.bucket:
-        for flag in ("endpoint_url", "region", "profile"):
-            if getattr(args, flag):
-                option = "--" + flag.replace("_", "-")
-                raise UsageError(f"{option} needs --bucket (without it, photos go locally).")
-        return None
-    return Destination(
-        bucket=args.bucket,
-        prefix=args.prefix,
-        endpoint_url=args.endpoint_url,
-        region=args.region,
-        profile=args.profile,
-        checksum_mode=args.checksums,
-    )
 
 
 def _rate(text: str) -> int | None:
