@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,6 +56,9 @@ class IndexEntry:
     size: int
     content_type: str
     preview_key: str | None = None  # (entries from before previews have none)
+    # The sidecar written with it; entries from before sidecars have none, which is how
+    # a check tells "an older photo" from "a sidecar that went missing".
+    metadata_key: str | None = None
 
     def to_json(self) -> bytes:
         record: dict[str, object] = {
@@ -67,6 +70,8 @@ class IndexEntry:
         }
         if self.preview_key is not None:
             record["preview_key"] = self.preview_key
+        if self.metadata_key is not None:
+            record["metadata_key"] = self.metadata_key
         return json.dumps(record).encode()
 
     @classmethod
@@ -80,17 +85,20 @@ class IndexEntry:
                 size=int(raw["size"]),
                 content_type=str(raw.get("content_type") or "application/octet-stream"),
                 preview_key=raw.get("preview_key"),
+                metadata_key=raw.get("metadata_key"),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
 
 @dataclass(frozen=True, slots=True)
 class ListingPage:
-    """One page of a LIST: key -> size, and where the next page starts (None: the last)."""
+    """One page of a LIST: key -> size, and where the next page starts (None: the last).
+    `etags` has each key's ETag where the server gave one (what the catalogue keys on)."""
 
     sizes: dict[str, int]
     next_token: str | None
+    etags: dict[str, str] = field(default_factory=dict)
 
 
 class UploadGone(StoreError):
@@ -435,9 +443,11 @@ class S3Store:
             params["ContinuationToken"] = token
         with self._errors():
             answer = self._client.list_objects_v2(**params)
-        sizes = {item["Key"]: int(item.get("Size", 0)) for item in answer.get("Contents") or []}
+        contents = answer.get("Contents") or []
+        sizes = {item["Key"]: int(item.get("Size", 0)) for item in contents}
+        etags = {item["Key"]: str(item["ETag"]) for item in contents if item.get("ETag")}
         following = answer.get("NextContinuationToken") if answer.get("IsTruncated") else None
-        return ListingPage(sizes, following or None)
+        return ListingPage(sizes, following or None, etags)
 
     def start_upload(
         self,
@@ -539,6 +549,52 @@ class S3Store:
             finally:
                 body.close()
         return digest.hexdigest()
+
+    def download_to(self, key: str, target: Path) -> bool:
+        """Stream the object into `target` a chunk at a time (bounded memory); False when
+        there is no such object."""
+        with self._errors():
+            try:
+                body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            except ClientError as exc:
+                if _is_not_found(exc):
+                    return False
+                raise
+            try:
+                with open(target, "wb") as handle:
+                    for chunk in body.iter_chunks(READ_BACK_CHUNK):
+                        handle.write(chunk)
+            finally:
+                body.close()
+        return True
+
+    def share_url(self, key: str, seconds: int) -> str:
+        """A presigned GET of `key`, good for `seconds` (signed here; no request made)."""
+        with self._errors():
+            return str(
+                self._client.generate_presigned_url(
+                    "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds
+                )
+            )
+
+    def credentials_expire_at(self) -> float | None:
+        """When the credentials that sign for us expire (epoch seconds), for temporary
+        (SSO/STS) ones; None for long-lived keys. float("nan") when temporary but the
+        expiry is not known."""
+        credentials = self._client._request_signer._credentials
+        if credentials is None or not getattr(credentials, "token", None):
+            return None
+        expiry = getattr(credentials, "_expiry_time", None)
+        return expiry.timestamp() if expiry is not None else float("nan")
+
+    def versioning_on(self) -> bool | None:
+        """Whether the bucket keeps earlier versions (on or suspended: versions kept so
+        far stay); None when the server does not say."""
+        try:
+            answer = self._client.get_bucket_versioning(Bucket=self.bucket)
+        except Exception:  # many S3-compatible servers do not implement it
+            return None
+        return answer.get("Status") in ("Enabled", "Suspended")
 
     def delete_object(self, key: str) -> None:
         """Remove an object (absent already counts as removed)."""

@@ -130,7 +130,8 @@ class FakeStore:
             keys = sorted(k for k in self.objects if k.startswith(prefix) and k > (token or ""))
             page = keys[: self.page_size]
             sizes = {k: len(self.objects[k].data) for k in page}
-        return ListingPage(sizes, page[-1] if len(keys) > self.page_size else None)
+            etags = {k: hashlib.md5(self.objects[k].data).hexdigest() for k in page}
+        return ListingPage(sizes, page[-1] if len(keys) > self.page_size else None, etags)
 
     def start_upload(
         self,
@@ -199,6 +200,14 @@ class FakeStore:
     def object_sha256(self, key: str) -> str | None:
         stored = self.objects.get(key)
         return hashlib.sha256(stored.data).hexdigest() if stored else None
+
+    def download_to(self, key: str, target: Path) -> bool:
+        self._maybe_fail("get", key)
+        stored = self.objects.get(key)
+        if stored is None:
+            return False
+        target.write_bytes(stored.data)
+        return True
 
     def delete_object(self, key: str) -> None:
         self._maybe_fail("delete", key)

@@ -555,6 +555,7 @@ async def record_stage(job: FileJob, tools: PipelineTools) -> None:
         size=outcome.size,
         content_type=outcome.content_type,
         preview_key=outcome.preview_key if outcome.preview_in_bucket else None,
+        metadata_key=outcome.metadata_key,  # (where it belongs, written or not)
     )
     context = context_of(job)
     try:
