@@ -1,0 +1,302 @@
+"""What a destination holds, as photos: read from paged LISTs, our content-hash index and
+the sidecars, not from file names.
+
+A photo is an original with an index entry (or, when its entry was lost, with a sidecar
+of ours that names its hash). Everything here blocks; the CLI calls it directly, the
+window from its own executor. Small bodies (index entries, sidecars) are fetched in
+parallel and kept in the catalogue by ETag, so the next read fetches only what changed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.core.catalogue import Catalogue, store_id
+from app.core.formats import ALL_FORMATS
+from app.core.models import Item
+from app.core.sidecar import SCHEMA, sidecar_key
+from app.core.store import INDEX_PREFIX, IndexEntry, ListingPage, index_key
+
+#: Index entries and sidecars are a few hundred bytes; anything bigger is not ours.
+SMALL_BODY_LIMIT = 256 * 1024
+READ_WORKERS = 16
+_INDEX_NAME = re.compile(r"([0-9a-f]{64})\.json")
+IMAGE_EXTENSIONS = frozenset(
+    {fmt.extension for fmt in ALL_FORMATS} | {".jpeg", ".jpe", ".tif", ".heif", ".heic"}
+)
+
+
+class ReadableStore(Protocol):
+    bucket: str
+
+    def list_page(self, prefix: str, token: str | None) -> ListingPage: ...
+    def get_bytes(self, key: str, limit: int) -> bytes | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Every key under some prefixes, with its size and (where given) its ETag."""
+
+    sizes: dict[str, int]
+    etags: dict[str, str]
+    prefixes: tuple[str, ...]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.sizes
+
+
+def list_everything(
+    store: ReadableStore, prefixes: Iterable[str], *, on_page: Callable[[int], None] | None = None
+) -> Listing:
+    """All keys under each prefix, page by page (a prefix inside another is listed once)."""
+    wanted = sorted(set(prefixes))
+    kept = tuple(p for p in wanted if not any(p != q and p.startswith(q) for q in wanted))
+    sizes: dict[str, int] = {}
+    etags: dict[str, str] = {}
+    for prefix in kept:
+        token: str | None = None
+        while True:
+            page = store.list_page(prefix, token)
+            sizes.update(page.sizes)
+            etags.update(page.etags)
+            if on_page is not None:
+                on_page(len(sizes))
+            token = page.next_token
+            if token is None:
+                break
+    return Listing(sizes, etags, kept)
+
+
+def is_original_name(key: str) -> bool:
+    """Whether a key names a photo's original by its extension (not a sidecar, not ours).
+    (String operations, not PurePosixPath: this runs for every key of a big bucket.)"""
+    dot = key.rfind(".")
+    if dot <= key.rfind("/") + 1 or key.startswith(INDEX_PREFIX):
+        return False  # no extension, or a name that is only one (".jpg")
+    return key[dot:].lower() in IMAGE_EXTENSIONS
+
+
+def index_sha256(key: str) -> str | None:
+    """The SHA-256 an index entry's key stands for; None for any other key."""
+    if not key.startswith(INDEX_PREFIX):
+        return None
+    found = _INDEX_NAME.fullmatch(key[len(INDEX_PREFIX) :])
+    return found.group(1) if found and index_key(found.group(1)) == key else None
+
+
+def sidecar_record(body: bytes | None) -> dict[str, object] | None:
+    """A stored sidecar of ours as a dict; None when missing, damaged or someone else's."""
+    if body is None:
+        return None
+    try:
+        record = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    family = SCHEMA.rsplit("/", 1)[0] + "/"
+    if not isinstance(record, dict) or not str(record.get("schema", "")).startswith(family):
+        return None
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """One photo in the bucket: what `list` prints, the Bucket view shows, and `check`,
+    `share` and `delete` work on."""
+
+    key: str
+    sha256: str
+    size: int
+    content_type: str
+    thumbnail_key: str | None = None
+    preview_key: str | None = None
+    metadata_key: str | None = None  # its sidecar, when the bucket has it
+    item: Item | None = None
+    taken_at: str | None = None
+    uploaded_at: str | None = None
+    has_gps: bool = False  # the sidecar keeps a GPS position (the original may too)
+    indexed: bool = True  # False: found through its sidecar, its index entry is lost
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "sha256": self.sha256,
+            "size": self.size,
+            "content_type": self.content_type,
+            "thumbnail_key": self.thumbnail_key,
+            "metadata_key": self.metadata_key,
+            "item": self.item.to_json() if self.item is not None else None,
+            "taken_at": self.taken_at,
+            "uploaded_at": self.uploaded_at,
+        }
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """Every key that belongs to this photo and exists (original first)."""
+        keys = (self.key, self.thumbnail_key, self.preview_key, self.metadata_key)
+        return tuple(k for k in keys if k)
+
+
+@dataclass(slots=True)
+class Collection:
+    """A destination read once: its listing, every index entry and sidecar found, and
+    the photos they make."""
+
+    prefix: str
+    listing: Listing
+    entries: dict[str, IndexEntry]  # sha256 -> entry, bucket-wide
+    damaged_entries: list[str] = field(default_factory=list)  # index keys that do not parse
+    sidecars: dict[str, dict[str, object]] = field(default_factory=dict)  # by sidecar key
+    photos: list[Photo] = field(default_factory=list)
+
+    def photo(self, key: str) -> Photo | None:
+        return next((p for p in self.photos if p.key == key), None)
+
+
+def read_collection(
+    store: ReadableStore,
+    prefix: str,
+    *,
+    catalogue: Catalogue | None = None,
+    endpoint_url: str | None = None,
+    workers: int = READ_WORKERS,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Collection:
+    """List the destination and the index, read the entries and sidecars it needs (from
+    the catalogue where the ETag still matches), and make its photos."""
+    listing = list_everything(store, [prefix, INDEX_PREFIX])
+    index_keys = [k for k in listing.sizes if index_sha256(k) is not None]
+    sidecar_keys = [
+        sidecar_key(k)
+        for k in listing.sizes
+        if k.startswith(prefix) and is_original_name(k) and sidecar_key(k) in listing
+    ]
+    bodies = _bodies(
+        store,
+        listing,
+        [*index_keys, *sidecar_keys],
+        catalogue=catalogue,
+        store_name=store_id(endpoint_url, store.bucket),
+        workers=workers,
+        cancelled=cancelled,
+    )
+    collection = Collection(prefix, listing, {})
+    for key in index_keys:
+        entry = IndexEntry.from_json(bodies[key]) if key in bodies else None
+        if entry is None:
+            collection.damaged_entries.append(key)
+        else:
+            collection.entries[index_sha256(key) or ""] = entry
+    for key in sidecar_keys:
+        record = sidecar_record(bodies.get(key))
+        if record is not None:
+            collection.sidecars[key] = record
+    collection.photos = _photos(collection)
+    return collection
+
+
+def _bodies(
+    store: ReadableStore,
+    listing: Listing,
+    keys: list[str],
+    *,
+    catalogue: Catalogue | None,
+    store_name: str,
+    workers: int,
+    cancelled: Callable[[], bool],
+) -> dict[str, bytes]:
+    wanted = {k: listing.etags[k] for k in keys if k in listing.etags}
+    found = catalogue.bodies(store_name, wanted) if catalogue is not None else {}
+    missing = [k for k in keys if k not in found]
+
+    def fetch(key: str) -> tuple[str, bytes | None]:
+        return key, None if cancelled() else store.get_bytes(key, SMALL_BODY_LIMIT)
+
+    fetched: list[tuple[str, str, bytes]] = []
+    if missing:
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(missing)))) as pool:
+            for key, body in pool.map(fetch, missing):
+                if body is not None:
+                    found[key] = body
+                    if key in listing.etags:
+                        fetched.append((key, listing.etags[key], body))
+    if catalogue is not None:
+        catalogue.keep(store_name, fetched)
+        catalogue.forget_except(store_name, listing.prefixes, listing.sizes)
+    return found
+
+
+def _photos(collection: Collection) -> list[Photo]:
+    listing, prefix = collection.listing, collection.prefix
+    photos: dict[str, Photo] = {}
+    for sha256, entry in collection.entries.items():
+        if not entry.key.startswith(prefix) or listing.sizes.get(entry.key) != entry.size:
+            continue  # elsewhere in the bucket, or pointing nowhere (check says so)
+        sidecar = collection.sidecars.get(sidecar_key(entry.key))
+        photos[entry.key] = _photo(
+            entry.key,
+            sha256,
+            entry.size,
+            entry.content_type,
+            entry.thumbnail_key,
+            entry.preview_key,
+            sidecar,
+            listing,
+        )
+    for key, record in collection.sidecars.items():
+        original = key[: -len(".json")]
+        named = record.get("sha256")
+        if original in photos or not isinstance(named, str) or original not in listing:
+            continue
+        derivatives = record.get("derivatives")
+        made = derivatives if isinstance(derivatives, dict) else {}
+        photos[original] = _photo(
+            original,
+            named,
+            listing.sizes[original],
+            str(record.get("content_type") or "application/octet-stream"),
+            _text(made.get("thumbnail")),
+            _text(made.get("preview")),
+            record,
+            listing,
+            indexed=False,
+        )
+    return sorted(photos.values(), key=lambda p: p.key)
+
+
+def _photo(
+    key: str,
+    sha256: str,
+    size: int,
+    content_type: str,
+    thumbnail_key: str | None,
+    preview_key: str | None,
+    sidecar: Mapping[str, object] | None,
+    listing: Listing,
+    *,
+    indexed: bool = True,
+) -> Photo:
+    record = sidecar or {}
+    named = record.get("item")
+    return Photo(
+        key=key,
+        sha256=sha256,
+        size=size,
+        content_type=content_type,
+        thumbnail_key=thumbnail_key if thumbnail_key in listing else None,
+        preview_key=preview_key if preview_key in listing else None,
+        metadata_key=sidecar_key(key) if sidecar is not None else None,
+        item=Item.from_fields(named) if isinstance(named, dict) else None,
+        taken_at=_text(record.get("taken_at")),
+        uploaded_at=_text(record.get("uploaded_at")),
+        has_gps=bool(record.get("gps")),
+        indexed=indexed,
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
