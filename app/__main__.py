@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-CLI_COMMANDS = frozenset({"upload", "history", "-h", "--help", "--version"})
+CLI_COMMANDS = frozenset(
+    {"upload", "history", "list", "share", "check", "delete", "-h", "--help", "--version"}
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from app import __version__
+from app.cli_bucket import BUCKET_COMMANDS, add_bucket_commands, run_bucket_command
 from app.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read each uploaded photo back and compare (for stores that check no checksums)",
     )
+    add_bucket_commands(commands, add_destination_options)
     history = commands.add_parser(
         "history",
         help="list past results, newest first",
@@ -490,7 +492,7 @@ def describe_history(row: JournalRow) -> str:
     return f"{when}  {HumanReport.describe(row.to_snapshot())}"
 
 
-COMMANDS = ("upload", "history")
+COMMANDS = ("upload", "history", *BUCKET_COMMANDS)
 
 
 def main(
@@ -514,6 +516,8 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     try:
         if args.command == "history":
             return run_history(args, out, err)
+        if args.command in BUCKET_COMMANDS:
+            return run_bucket_command(args, out, err)
         trail = CrashTrail(data_dir()).install()
         try:
             if trail.last_crash is not None:

@@ -17,13 +17,25 @@ def run_upload(
     *args: str | Path, env: Mapping[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """`python -m app upload ARGS...` from the repository, with `env` added to ours."""
+    return run_app("upload", *args, env=env, timeout=timeout)
+
+
+def run_app(
+    command: str,
+    *args: str | Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m app COMMAND ARGS...` from the repository, with `env` added to ours."""
     return subprocess.run(
-        [sys.executable, "-m", "app", "upload", *map(str, args)],
+        [sys.executable, "-m", "app", command, *map(str, args)],
         cwd=REPO,
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=stdin,
     )
 
 
