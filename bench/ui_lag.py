@@ -6,8 +6,14 @@
 2. Add 10,000 tiny files at once (queue paused, so this measures queueing and showing
    them) and report the longest stall; then scroll the whole table page by page and
    report the slowest page paint.
+3. The Bucket tab over a bucket of N photos (default 100,000: original, thumbnail,
+   sidecar and index entry each), served from memory so that what is measured is the
+   app's own work: the first open (every index entry and sidecar read), the second
+   (from the catalogue), a new sort order, typing a search, and scrolling the grid page
+   by page; the longest stall of each, the slowest page paint, thumbnails kept in memory.
 
-Usage: python bench/ui_lag.py [--count 200] [--keep-corpus DIR]
+Usage: python bench/ui_lag.py [--scenario all|uploads|bucket] [--count 200]
+                              [--bucket-photos 100000] [--keep-corpus DIR]
 Targets: p99 lag <= 16 ms, max lag <= 50 ms.
 """
 
@@ -127,6 +133,136 @@ async def scenario(window: object, photos: Path, tiny: Path, count: int) -> None
     window.controller.remove(window.model.file_ids_where(lambda s: True))
 
 
+class MemoryBucket:
+    """A bucket laid out as uploads leave it, answering LIST pages and GETs from memory
+    (what the Bucket tab calls), with a request count."""
+
+    bucket = "memory"
+
+    def __init__(self, photos: int) -> None:
+        import hashlib
+        import io
+        import json
+
+        from PIL import Image
+
+        from app.core.store import IndexEntry, index_key
+
+        thumb = io.BytesIO()
+        Image.new("RGB", (120, 90), (150, 120, 60)).save(thumb, "JPEG")
+        self.objects: dict[str, bytes] = {}
+        for n in range(photos):
+            sha = hashlib.sha256(n.to_bytes(8, "big")).hexdigest()
+            key = f"coins/coin-{n:06d}-{sha[:8]}.jpg"
+            thumbnail = f"coins/thumbnails/coin-{n:06d}-{sha[:8]}.jpg"
+            self.objects[key] = b"x" * 2000
+            self.objects[thumbnail] = thumb.getvalue()
+            sidecar = {
+                "schema": "photo-uploader/metadata/1", "key": key, "sha256": sha,
+                "size": 2000, "content_type": "image/jpeg",
+                "taken_at": f"20{n % 25:02d}-0{1 + n % 9}-1{n % 10}T10:00:00",
+                "item": {"id": f"coin-{n // 2:06d}", "title": None, "view": "obverse",
+                         "notes": None, "primary": n % 2 == 0},
+                "derivatives": {"thumbnail": thumbnail, "preview": None},
+                "uploaded_at": "2026-12-01T10:00:00Z",
+            }  # fmt: skip
+            self.objects[key + ".json"] = json.dumps(sidecar).encode()
+            entry = IndexEntry(key, thumbnail, 2000, "image/jpeg", metadata_key=key + ".json")
+            self.objects[index_key(sha)] = entry.to_json()
+        self.keys = sorted(self.objects)
+        self.requests = 0
+
+    def list_page(self, prefix: str, token: str | None) -> object:
+        import bisect
+
+        from app.core.store import ListingPage
+
+        self.requests += 1
+        start = bisect.bisect_right(self.keys, token) if token else 0
+        start = bisect.bisect_left(self.keys, prefix, lo=start)
+        page = [k for k in self.keys[start : start + 1000] if k.startswith(prefix)]
+        more = len(page) == 1000 and start + 1000 < len(self.keys)
+        sizes = {k: len(self.objects[k]) for k in page}
+        return ListingPage(sizes, page[-1] if more else None, {k: "e1" for k in page})
+
+    def get_bytes(self, key: str, limit: int) -> bytes | None:
+        self.requests += 1
+        data = self.objects.get(key)
+        return None if data is None else data[:limit]
+
+    def close(self) -> None:
+        pass
+
+
+async def bucket_scenario(window: object, photos: int, work: Path) -> None:
+    import resource
+
+    from app.core.catalogue import Catalogue
+    from app.core.config import Destination
+    from app.ui.bucket_page import THUMBNAIL_CACHE, BucketAccess
+    from app.ui.window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    window.resize(1280, 800)
+    print(f"\n3. the Bucket tab over {photos:,} photos (served from memory) ...", flush=True)
+    store = MemoryBucket(photos)
+    destination = Destination(bucket="memory", prefix="coins/", label="a bucket in memory")
+    page = window.bucket_page
+    page._open_access = lambda: BucketAccess(destination, store, False)  # type: ignore[arg-type]
+    catalogue_path = work / "bench-catalogue.sqlite3"
+    page._open_catalogue = lambda: Catalogue(catalogue_path)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    probe = LagProbe()
+    for label in ("first open (reads every entry and sidecar)", "second open (catalogue)"):
+        page.destination_changed()
+        page._catalogue = None
+        store.requests = 0
+        probe.start()
+        start = time.perf_counter()
+        window.tabs.setCurrentWidget(page)
+        page.refresh()
+        await until(lambda: page.model.rowCount() == photos and not page.loading, 600)
+        elapsed = time.perf_counter() - start
+        await probe.stop()
+        print(f"   {label}: {elapsed:.1f} s, {store.requests:,} requests; {probe.summary()}")
+    probe.start()
+    start = time.perf_counter()
+    page.sort_box.setCurrentText("Name")
+    await until(lambda: page.sorted_by == "Name", 120)
+    await probe.stop()
+    print(f"   sorting by name: {time.perf_counter() - start:.2f} s; {probe.summary()}")
+    probe.start()
+    for length in range(1, len("coin-00499") + 1):
+        page.search.setText("coin-00499"[:length])
+        await asyncio.sleep(0.03)
+    await probe.stop()
+    print(f"   typing a search ({page.model.rowCount()} found): {probe.summary()}")
+    page.search.clear()
+    view = page.view
+    bar = view.verticalScrollBar()
+    settled, last = 0, -1
+    while settled < 5:  # the grid is laid out in batches between events
+        await asyncio.sleep(0.1)
+        settled, last = (settled + 1, last) if bar.maximum() == last else (0, bar.maximum())
+    paints: list[float] = []
+    value, pages = 0, 0
+    while value <= bar.maximum() and pages < 400:
+        bar.setValue(value)
+        t0 = time.perf_counter()
+        view.viewport().repaint()
+        paints.append((time.perf_counter() - t0) * 1000)
+        value += max(1, bar.pageStep() * max(1, bar.maximum() // (bar.pageStep() * 400 or 1)))
+        pages += 1
+        await asyncio.sleep(0)
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"   scrolling {len(paints)} pages spread over the grid: slowest page paint "
+        f"{max(paints):.1f} ms, median {statistics.median(paints):.1f} ms; thumbnails "
+        f"kept {page.model.cached_thumbnails} (cap {THUMBNAIL_CACHE}); peak RSS "
+        f"{rss_before:.0f} -> {rss_after:.0f} MB"
+    )
+
+
 def make_photos(folder: Path, count: int, keep: Path | None) -> Path:
     source = keep or folder
     source.mkdir(parents=True, exist_ok=True)
@@ -150,19 +286,29 @@ def make_tiny(folder: Path) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", choices=["all", "uploads", "bucket"], default="all")
     parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--bucket-photos", type=int, default=100_000)
     parser.add_argument("--keep-corpus", type=Path, help="reuse/keep generated photos here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-ui-lag-"))
     try:
         os.environ["PHOTO_UPLOADER_DATA_DIR"] = str(work / "data")
         os.environ["PHOTO_UPLOADER_CONFIG_DIR"] = str(work / "config")
+        from app.__main__ import gui_main
+
+        if args.scenario == "bucket":
+            return gui_main([], lambda window: bucket_scenario(window, args.bucket_photos, work))
         print(f"preparing {args.count} photos of 12 MP and 10,000 tiny files ...", flush=True)
         photos = make_photos(work / "photos", args.count, args.keep_corpus)
         tiny = make_tiny(work / "tiny")
-        from app.__main__ import gui_main
 
-        return gui_main([], lambda window: scenario(window, photos, tiny, args.count))
+        async def run(window: object) -> None:
+            await scenario(window, photos, tiny, args.count)
+            if args.scenario == "all":
+                await bucket_scenario(window, args.bucket_photos, work)
+
+        return gui_main([], run)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

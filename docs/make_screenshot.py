@@ -2,6 +2,8 @@
 the local test bucket, one failed file is selected, and the window is grabbed.
 
 Usage: python docs/make_screenshot.py [OUT.png]   (offscreen; needs no display)
+SHOT_SIZE=WxH sets the window's size; SHOT_TAB=bucket shoots the Bucket tab instead
+(docs/bucket.png), after the same uploads.
 """
 
 from __future__ import annotations
@@ -99,8 +101,31 @@ async def shoot(window: object, out: Path) -> None:
     proxy_row = window.proxy.mapFromSource(window.model.index(row or 0, 0)).row()
     window.table.selectRow(proxy_row)
     await asyncio.sleep(0.3)
+    if os.environ.get("SHOT_TAB") == "bucket":
+        await shoot_bucket(window)
     window.grab().save(str(out))
     print(f"saved {out} ({window.model.rowCount()} files)")
+
+
+async def shoot_bucket(window: object) -> None:
+    from app.ui.window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    window.tabs.setCurrentWidget(window.bucket_page)
+    page = window.bucket_page
+    for _ in range(400):
+        await asyncio.sleep(0.05)
+        if page.model.rowCount() and not page.loading:
+            break
+    page.sort_box.setCurrentText("Name")
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if page.sorted_by == "Name":
+            break
+    page.view.setCurrentIndex(page.model.index(1))
+    for _ in range(100):  # thumbnails arrive as the grid paints
+        window.grab()
+        await asyncio.sleep(0.05)
 
 
 def main() -> int:

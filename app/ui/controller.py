@@ -26,11 +26,13 @@ from app.core.localserver import (
     SharedLocalBucket,
     start_local_bucket,
 )
-from app.core.localserver.store import local_store_factory
+from app.core.localserver.store import LocalBucketStore, local_store_factory
 from app.core.models import FileSnapshot, Outage, OutageStatus
 from app.core.paths import data_dir
 from app.core.policy import finished_cleanly
+from app.core.store import S3Store
 from app.ui.background import Background, Tasks
+from app.ui.bucket_page import BucketAccess
 from app.ui.queue_model import QueueModel
 from app.ui.settings import AppSettings
 
@@ -113,6 +115,21 @@ class UploadController(QObject):
     @property
     def engine(self) -> Engine | None:
         return self._engine
+
+    def bucket_access(self) -> BucketAccess | None:
+        """A store for what the Bucket tab shows: the current destination (blocking:
+        makes a boto3 client; call it off the GUI thread). None before the first start."""
+        engine = self._engine
+        if engine is None:
+            return None
+        destination = engine.destination
+        local = destination.label is not None
+        store: S3Store
+        if local and self._server is not None:
+            store = LocalBucketStore(destination, concurrency=4, bucket=self._server)
+        else:
+            store = S3Store(destination, concurrency=4)
+        return BucketAccess(destination, store, local)
 
     @property
     def paused(self) -> bool:

@@ -22,16 +22,21 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app import APP_NAME
+from app.core.catalogue import FILE_NAME as CATALOGUE_FILE
+from app.core.catalogue import Catalogue
 from app.core.models import FileSnapshot, FileState
+from app.core.paths import data_dir
 from app.core.policy import is_retryable, takes_item
 from app.ui.actions import WindowActions
 from app.ui.background import Tasks, shared_background
 from app.ui.badges import FilterCategory
+from app.ui.bucket_page import BucketPage
 from app.ui.controller import UploadController
 from app.ui.destination_bar import DestinationBar
 from app.ui.detail_pane import DetailPane
@@ -92,6 +97,7 @@ class MainWindow(QMainWindow):
         self._restore_state()
 
         controller.destination_changed.connect(self._show_destination)
+        controller.destination_changed.connect(lambda _text: self.bucket_page.destination_changed())
         controller.problem.connect(self._show_problem)
         controller.outage.connect(self._show_outage)
         model.rowsInserted.connect(self._update_view_page)
@@ -176,11 +182,24 @@ class MainWindow(QMainWindow):
         self.detail.edit_item_requested.connect(self.edit_item)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setSizes([800, 300])
+        self.bucket_page = BucketPage(self.controller.bucket_access, _open_catalogue)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.splitter, "Queue")
+        self.tabs.addTab(self.bucket_page, "Bucket")
+        self.tabs.setTabToolTip(1, "What the destination holds: browse, share, check, delete")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 4, 8, 0)
-        layout.addWidget(self.splitter)
+        layout.addWidget(self.tabs)
         self.setCentralWidget(central)
+
+    def _on_tab_changed(self, index: int) -> None:
+        """The bucket is read when its tab is first shown (and on Refresh)."""
+        page = self.bucket_page
+        if self.tabs.widget(index) is page and page.model.rowCount() == 0:
+            page.refresh()
 
     # -- persistence -----------------------------------------------------------------
 
@@ -403,6 +422,7 @@ class MainWindow(QMainWindow):
             return
         self.save_state()
         self._status_timer.stop()
+        self.bucket_page.shutdown()
         event.accept()
         self.closed.emit()
 
@@ -453,6 +473,14 @@ class MainWindow(QMainWindow):
     def confirm_quit(self) -> None:
         self._quit_confirmed = True
         self.close()
+
+
+def _open_catalogue() -> Catalogue | None:
+    """The data folder's catalogue of what was read of buckets (blocking)."""
+    try:
+        return Catalogue(data_dir() / CATALOGUE_FILE)
+    except OSError:  # no data folder: read everything each time
+        return None
 
 
 def _adding_message(paths: Sequence[Path]) -> str:

@@ -1,0 +1,678 @@
+"""The Bucket tab: what the destination holds, as a grid of thumbnails (or a list), with
+search, sort, share links, Save as, Delete and Check.
+
+The page only shows and asks; everything that touches the bucket runs in core
+(app.core.collection, checkup, sharing, removal) on the page's own Background, and comes
+back as plain data. Thumbnails are fetched only for the rows the view paints, decoded
+off the GUI thread, and kept in a bounded cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QGuiApplication, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.catalogue import Catalogue
+from app.core.checkup import Problem, Repairer, find_problems
+from app.core.collection import Collection, Photo, read_collection
+from app.core.config import Destination
+from app.core.removal import VERSIONING_CAUTION, describe_removals, plan_removals, remove
+from app.core.sharing import EXPIRY_CHOICES, ShareLink, make_share_link
+from app.core.store import S3Store
+from app.ui.background import Background, Outcome
+from app.ui.preview_cache import decode_preview
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+ICON_SIDE = 128
+#: Decoded thumbnails kept (128 px, about 64 kB each): a few screens' worth.
+THUMBNAIL_CACHE = 600
+THUMBNAIL_LIMIT = 2 * 1024 * 1024
+LAYOUT_BATCH = 500
+EXPIRY_NAMES = {"1h": "1 hour", "1d": "1 day", "7d": "7 days"}
+
+
+@dataclass(frozen=True, slots=True)
+class BucketAccess:
+    """A destination and a store to read it with (made off the GUI thread)."""
+
+    destination: Destination
+    store: S3Store
+    local: bool
+
+
+class PhotoRole(IntEnum):
+    PHOTO = Qt.ItemDataRole.UserRole + 1
+
+
+SORTS: dict[str, Callable[[Photo], Any]] = {
+    "Date taken": lambda p: (p.taken_at or "", p.key),
+    "Uploaded": lambda p: (p.uploaded_at or "", p.key),
+    "Name": lambda p: PurePosixPath(p.key).name.lower(),
+    "Size": lambda p: p.size,
+    "Item": lambda p: ((p.item.id or "") if p.item else "", p.key),
+}
+
+
+def photo_summary(photo: Photo) -> str:
+    """The fields a collector reads about one photo, one per line."""
+    item = photo.item
+    lines = [photo.key, f"{photo.size:,} bytes · {photo.content_type}"]
+    if item is not None and (item.id or item.title):
+        lines.append("Item: " + " — ".join(t for t in (item.id, item.title) if t))
+    if item is not None and item.view:
+        lines.append(f"View: {item.view}")
+    lines.append(f"Taken: {photo.taken_at or 'not recorded'}")
+    lines.append(f"Uploaded: {photo.uploaded_at or 'before metadata files'}")
+    lines.append(f"Thumbnail: {photo.thumbnail_key or 'none'}")
+    if photo.has_gps:
+        lines.append("Its metadata file keeps the GPS position.")
+    return "\n".join(lines)
+
+
+class BucketModel(QAbstractListModel):
+    """One row per photo shown (plain data), searched and ordered here rather than in a
+    proxy: with 100,000 photos a Python filterAcceptsRow or lessThan per row would
+    stall the GUI for seconds. Thumbnails are asked for as rows are painted."""
+
+    thumbnail_wanted = Signal(str)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._all: list[Photo] = []  # in the chosen order
+        self._texts: list[str] = []  # what search looks in, per photo of _all
+        self._words: list[str] = []
+        self._shown: list[Photo] = []
+        # Rows painted while their thumbnail was on its way, by thumbnail key: the rows
+        # to update when it arrives (a dataChanged over every row costs Qt's grid a walk
+        # of all 100,000 each time).
+        self._waiting: dict[str, set[int]] = {}
+        self._thumbnails: OrderedDict[str, QPixmap] = OrderedDict()
+        self._loading = _tile("", Qt.GlobalColor.lightGray)
+        self._none = _tile("No thumbnail", Qt.GlobalColor.gray)
+
+    def set_photos(self, ordered: Ordered) -> None:
+        """Show these photos, in this order (sorted off the GUI thread: `ordered_by`)."""
+        self._all, self._texts = ordered.photos, ordered.texts
+        self._show()
+
+    def set_search(self, text: str) -> None:
+        self._words = text.lower().split()
+        self._show()
+
+    def _show(self) -> None:
+        words = self._words
+        self.beginResetModel()
+        self._waiting.clear()
+        photos, texts = self._all, self._texts
+        for word in words:  # one plain pass per word: 100,000 rows in about 10 ms each
+            kept = [i for i, text in enumerate(texts) if word in text]
+            photos, texts = [photos[i] for i in kept], [texts[i] for i in kept]
+        self._shown = list(photos)
+        self.endResetModel()
+
+    def photos(self) -> list[Photo]:
+        return list(self._all)
+
+    def photo_at(self, row: int) -> Photo:
+        return self._shown[row]
+
+    def row_of(self, key: str) -> int | None:
+        return next((row for row, p in enumerate(self._shown) if p.key == key), None)
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._shown)
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._shown):
+            return None
+        photo = self._shown[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return PurePosixPath(photo.key).name
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnail(photo, index.row())
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return photo_summary(photo)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"Photo {PurePosixPath(photo.key).name}"
+        if role == PhotoRole.PHOTO:
+            return photo
+        return None
+
+    def _thumbnail(self, photo: Photo, row: int) -> QPixmap:
+        key = photo.thumbnail_key
+        if key is None:
+            return self._none
+        pixmap = self._thumbnails.get(key)
+        if pixmap is None:
+            self._waiting.setdefault(key, set()).add(row)
+            self.thumbnail_wanted.emit(key)
+            return self._loading
+        self._thumbnails.move_to_end(key)
+        return pixmap
+
+    def set_thumbnail(self, key: str, image: QImage) -> None:
+        self._thumbnails[key] = QPixmap.fromImage(image)
+        while len(self._thumbnails) > THUMBNAIL_CACHE:
+            self._thumbnails.popitem(last=False)
+        for row in sorted(self._waiting.pop(key, ())):
+            if row < len(self._shown):
+                index = self.index(row)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    def has_thumbnail(self, key: str) -> bool:
+        return key in self._thumbnails
+
+    @property
+    def cached_thumbnails(self) -> int:
+        return len(self._thumbnails)
+
+
+def search_text(photo: Photo) -> str:
+    """What search looks in: the key, the item's fields and the dates, lower case."""
+    item = photo.item
+    words = [photo.key, photo.taken_at or "", photo.uploaded_at or ""]
+    if item is not None:
+        words += [item.id or "", item.title or "", item.view or "", item.notes or ""]
+    return " ".join(words).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Ordered:
+    """Photos in the order chosen, with what search looks in for each (same order)."""
+
+    photos: list[Photo]
+    texts: list[str]
+
+
+def ordered_by(photos: list[Photo], sort: str) -> Ordered:
+    """The photos in the order `sort` names (seconds for big buckets: a worker's job)."""
+    ordered = sorted(photos, key=SORTS[sort])
+    return Ordered(ordered, [search_text(p) for p in ordered])
+
+
+def _tile(text: str, colour: Qt.GlobalColor) -> QPixmap:
+    """A square standing in for a thumbnail (being fetched, or none to fetch)."""
+    pixmap = QPixmap(ICON_SIDE, ICON_SIDE)
+    pixmap.fill(colour)
+    if text:
+        painter = QPainter(pixmap)
+        painter.setPen(Qt.GlobalColor.white)
+        painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, text)
+        painter.end()
+    return pixmap
+
+
+def _fetch_thumbnail(store: S3Store, key: str) -> QImage | None:
+    data = store.get_bytes(key, THUMBNAIL_LIMIT)
+    return decode_preview(data, ICON_SIDE) if data else None
+
+
+def _ask(parent: QWidget, title: str, text: str) -> bool:
+    answer = QMessageBox.question(
+        parent,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class BucketPage(QWidget):
+    """The Bucket tab. `open_access` (blocking, run off the GUI thread) gives the store
+    for the current destination, or None while there is none yet. `confirm(title, text)`
+    asks the collector (a dialog by default; tests pass their own)."""
+
+    photos_shown = Signal(int)
+
+    def __init__(
+        self,
+        open_access: Callable[[], BucketAccess | None],
+        catalogue: Callable[[], Catalogue | None] = lambda: None,
+        *,
+        confirm: Callable[[str, str], bool] | None = None,
+        choose_save_path: Callable[[str], str] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._open_access = open_access
+        self._open_catalogue = catalogue
+        self._catalogue: Catalogue | None = None
+        self._confirm = confirm or (lambda title, text: _ask(self, title, text))
+        self._choose_save_path = choose_save_path or self._save_dialog
+        self._access: BucketAccess | None = None
+        self._collection: Collection | None = None
+        self._background = Background(workers=4, name="bucket")
+        self._pending_thumbnails: set[str] = set()
+        self._generation = 0
+        self.loading = False
+        self.sorted_by = ""  # the order the grid shows now
+        self.last_link: ShareLink | None = None
+
+        self.model = BucketModel(self)
+        self.model.thumbnail_wanted.connect(self._want_thumbnail)
+        self._build()
+
+    # -- building ---------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search by name, item or date")
+        self.search.setAccessibleName("Search the bucket")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.model.set_search)
+        self.sort_box = QComboBox()
+        self.sort_box.addItems(list(SORTS))
+        self.sort_box.setAccessibleName("Sort photos by")
+        self.sort_box.currentTextChanged.connect(lambda _name: self._show_photos())
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(["Grid", "List"])
+        self.mode_box.setAccessibleName("Show photos as")
+        self.mode_box.currentTextChanged.connect(self._set_mode)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.check_button = QPushButton("Check…")
+        self.check_button.setToolTip("Find photos that are not whole, and repair them")
+        self.check_button.clicked.connect(self.check)
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 1)
+        bar.addWidget(QLabel("Sort:"))
+        bar.addWidget(self.sort_box)
+        bar.addWidget(self.mode_box)
+        bar.addWidget(self.refresh_button)
+        bar.addWidget(self.check_button)
+
+        self.view = QListView()
+        self.view.setModel(self.model)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setUniformItemSizes(True)
+        # Laid out a batch at a time between events: all at once, 100,000 photos in a
+        # grid take Qt seconds on the GUI thread (bench/ui_lag.py, scenario 3).
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.view.setBatchSize(LAYOUT_BATCH)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._show_selection())
+        self.view.setAccessibleName("Photos in the bucket")
+        self._set_mode("Grid")
+
+        self.info = QLabel("Select a photo to see its details.")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.expiry_box = QComboBox()
+        for code in EXPIRY_CHOICES:
+            self.expiry_box.addItem(f"for {EXPIRY_NAMES[code]}", code)
+        self.expiry_box.setCurrentIndex(1)
+        self.expiry_box.setAccessibleName("How long the link works")
+        self.share_button = QPushButton("Copy share link")
+        self.share_button.clicked.connect(self.share_selected)
+        self.save_button = QPushButton("Save as…")
+        self.save_button.clicked.connect(self.save_selected)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.addWidget(self.info)
+        share_row = QHBoxLayout()
+        share_row.addWidget(self.share_button)
+        share_row.addWidget(self.expiry_box)
+        side_layout.addLayout(share_row)
+        side_layout.addWidget(self.save_button)
+        side_layout.addWidget(self.delete_button)
+        side_layout.addWidget(self.message)
+        side_layout.addStretch(1)
+        side.setMinimumWidth(240)
+
+        splitter = QSplitter()
+        splitter.addWidget(self.view)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 1)
+        splitter.setSizes([760, 300])
+        self.status = QLabel("Open this tab to see what the bucket holds.")
+        self.status.setAccessibleName("Bucket status")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status)
+        self._update_buttons()
+
+    def _set_mode(self, mode: str) -> None:
+        if mode == "Grid":
+            self.view.setViewMode(QListView.ViewMode.IconMode)
+            self.view.setIconSize(QSize(ICON_SIDE, ICON_SIDE))
+            self.view.setGridSize(QSize(ICON_SIDE + 40, ICON_SIDE + 40))
+            self.view.setResizeMode(QListView.ResizeMode.Adjust)
+            self.view.setWordWrap(True)
+        else:
+            self.view.setViewMode(QListView.ViewMode.ListMode)
+            self.view.setIconSize(QSize(32, 32))
+            self.view.setGridSize(QSize())
+
+    # -- reading the bucket -----------------------------------------------------------
+
+    def destination_changed(self) -> None:
+        """The window now uploads elsewhere: what is shown is of the old bucket."""
+        if self._access is not None:
+            self._background.submit(self._access.store.close, then=lambda _outcome: None)
+        self._generation += 1
+        self._access = None
+        self._collection = None
+        self.model.set_photos(Ordered([], []))
+        if self.isVisible():
+            self.refresh()
+        else:
+            self.status.setText("Open this tab to see what the bucket holds.")
+
+    def refresh(self) -> None:
+        if self.loading:
+            return
+        self.loading = True
+        self._generation += 1
+        self.status.setText("Reading the bucket…")
+        self.refresh_button.setEnabled(False)
+        access, open_access, open_catalogue = self._access, self._open_access, self._open_catalogue
+        catalogue = self._catalogue
+
+        def read() -> tuple[BucketAccess | None, Catalogue | None, Collection | None, float]:
+            started = time.monotonic()
+            got = access or open_access()
+            kept = catalogue or open_catalogue()
+            if got is None:
+                return None, kept, None, 0.0
+            collection = read_collection(
+                got.store,
+                got.destination.prefix,
+                catalogue=kept,
+                endpoint_url=got.destination.endpoint_url,
+            )
+            return got, kept, collection, time.monotonic() - started
+
+        self._background.submit(read, then=self._on_read)
+
+    def _on_read(self, outcome: Outcome[Any]) -> None:
+        self.loading = False
+        self.refresh_button.setEnabled(True)
+        try:
+            access, catalogue, collection, seconds = outcome.get()
+        except Exception as exc:  # a StoreError, or the server gone: one sentence
+            self.status.setText(f"The bucket could not be read: {exc}")
+            return
+        self._catalogue = catalogue
+        if access is None:
+            self.status.setText("The destination is not ready yet; try Refresh in a moment.")
+            return
+        self._access, self._collection = access, collection
+        self._pending_thumbnails.clear()
+        self._show_photos()
+        count = len(collection.photos)
+        noun = "photo" if count == 1 else "photos"
+        self.status.setText(
+            f"{count} {noun} in {access.destination.display_name} (read in {seconds:.1f} s)."
+        )
+        self.photos_shown.emit(count)
+        self._show_selection()
+
+    def _show_photos(self) -> None:
+        """Order the photos read in a worker, then show them (with the search kept)."""
+        collection = self._collection
+        if collection is None:
+            return
+        sort, generation = self.sort_box.currentText(), self._generation
+
+        def shown(outcome: Outcome[Ordered]) -> None:
+            if generation == self._generation and outcome.value is not None:
+                self.model.set_photos(outcome.value)
+                self.sorted_by = sort
+                self._show_selection()
+
+        self._background.submit(ordered_by, list(collection.photos), sort, then=shown)
+
+    def _want_thumbnail(self, key: str) -> None:
+        access = self._access
+        if access is None or key in self._pending_thumbnails:
+            return
+        self._pending_thumbnails.add(key)
+        generation = self._generation
+
+        def done(outcome: Outcome[QImage | None]) -> None:
+            if generation != self._generation:
+                return
+            image = outcome.value if outcome.error is None else None
+            if image is not None:
+                self.model.set_thumbnail(key, image)
+            # (one that cannot be fetched stays grey; `check` says why)
+
+        self._background.submit(_fetch_thumbnail, access.store, key, then=done)
+
+    # -- the selection ----------------------------------------------------------------
+
+    def selected_photos(self) -> list[Photo]:
+        rows = self.view.selectionModel().selectedIndexes()
+        return [index.data(PhotoRole.PHOTO) for index in sorted(rows, key=lambda i: i.row())]
+
+    def select_key(self, key: str) -> None:
+        row = self.model.row_of(key)
+        if row is not None:
+            self.view.setCurrentIndex(self.model.index(row))
+
+    def _show_selection(self) -> None:
+        photos = self.selected_photos()
+        if not photos:
+            self.info.setText("Select a photo to see its details.")
+        elif len(photos) == 1:
+            self.info.setText(photo_summary(photos[0]))
+        else:
+            total = sum(p.size for p in photos)
+            self.info.setText(f"{len(photos)} photos selected ({total:,} bytes).")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        count = len(self.selected_photos())
+        ready = self._access is not None
+        self.share_button.setEnabled(ready and count == 1)
+        self.save_button.setEnabled(ready and count == 1)
+        self.delete_button.setEnabled(ready and count >= 1)
+        self.check_button.setEnabled(ready)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        for button in (self.share_button, self.save_button, self.delete_button):
+            action = menu.addAction(button.text())
+            action.setEnabled(button.isEnabled())
+            action.triggered.connect(button.click)
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+
+    # -- actions --------------------------------------------------------------------
+
+    def share_selected(self) -> None:
+        photos, access = self.selected_photos(), self._access
+        if len(photos) != 1 or access is None:
+            return
+        photo = photos[0]
+        seconds = EXPIRY_CHOICES[self.expiry_box.currentData()]
+        local = access.local
+
+        def sign() -> ShareLink:
+            return make_share_link(
+                access.store, photo.key, seconds, local_bucket=local, sidecar_has_gps=photo.has_gps
+            )
+
+        def done(outcome: Outcome[ShareLink]) -> None:
+            try:
+                link = outcome.get()
+            except Exception as exc:
+                self._say(f"No link could be made: {exc}")
+                return
+            self.last_link = link
+            QGuiApplication.clipboard().setText(link.url)
+            self._say("Link copied. " + " ".join(link.cautions))
+
+        self._background.submit(sign, then=done)
+
+    def _save_dialog(self, name: str) -> str:
+        path, _filter = QFileDialog.getSaveFileName(self, "Save the original as", name)
+        return path
+
+    def save_selected(self) -> None:
+        photos, access = self.selected_photos(), self._access
+        if len(photos) != 1 or access is None:
+            return
+        key = photos[0].key
+        target = self._choose_save_path(PurePosixPath(key).name)
+        if not target:
+            return
+
+        def done(outcome: Outcome[bool]) -> None:
+            try:
+                found = outcome.get()
+            except Exception as exc:
+                self._say(f"{key} could not be saved: {exc}")
+                return
+            self._say(f"Saved to {target}." if found else f"{key} is no longer in the bucket.")
+
+        self._background.submit(access.store.download_to, key, Path(target), then=done)
+
+    def delete_selected(self) -> None:
+        photos, access, collection = self.selected_photos(), self._access, self._collection
+        if not photos or access is None or collection is None:
+            return
+        removals, _unknown = plan_removals(collection, [p.key for p in photos])
+        names = ", ".join(PurePosixPath(r.key).name for r in removals[:5])
+        more = f" and {len(removals) - 5} more" if len(removals) > 5 else ""
+        store = access.store
+
+        def asked(outcome: Outcome[bool | None]) -> None:
+            versioned = outcome.value if outcome.error is None else None
+            text = f"{describe_removals(removals)}\n\n{names}{more}"
+            if versioned:
+                text += f"\n\n{VERSIONING_CAUTION}"
+            if not self._confirm("Delete photos", text):
+                return
+            self._say("Deleting…")
+
+            def delete_all() -> list[str]:
+                failures = []
+                for removal in removals:
+                    try:
+                        remove(store, removal)
+                    except Exception as exc:
+                        failures.append(f"{removal.key}: {exc}")
+                return failures
+
+            self._background.submit(delete_all, then=deleted)
+
+        def deleted(outcome: Outcome[list[str]]) -> None:
+            failures = outcome.value or []
+            if outcome.error is not None:
+                failures = [str(outcome.error)]
+            done = len(removals) - len(failures)
+            said = f"Deleted {done} photo{'s' if done != 1 else ''}."
+            self._say(said + ("" if not failures else " Not deleted: " + "; ".join(failures)))
+            self.refresh()
+
+        self._background.submit(store.versioning_on, then=asked)
+
+    def check(self) -> None:
+        access = self._access
+        if access is None:
+            return
+        self.status.setText("Checking the bucket…")
+        self.check_button.setEnabled(False)
+        catalogue = self._catalogue
+
+        def run() -> tuple[Collection, list[Problem]]:
+            collection = read_collection(
+                access.store,
+                access.destination.prefix,
+                catalogue=catalogue,
+                endpoint_url=access.destination.endpoint_url,
+            )
+            return collection, find_problems(collection, store=access.store)
+
+        self._background.submit(run, then=self._on_checked)
+
+    def _on_checked(self, outcome: Outcome[tuple[Collection, list[Problem]]]) -> None:
+        self.check_button.setEnabled(True)
+        try:
+            collection, problems = outcome.get()
+        except Exception as exc:
+            self.status.setText(f"The bucket could not be checked: {exc}")
+            return
+        count = len(collection.photos)
+        if not problems:
+            self.status.setText(f"All is well: {count} photos checked, each whole.")
+            return
+        listed = "\n".join(f"• {p.message}" for p in problems[:20])
+        more = f"\n… and {len(problems) - 20} more." if len(problems) > 20 else ""
+        noun = "problem" if len(problems) == 1 else "problems"
+        self.status.setText(f"{len(problems)} {noun} found in {count} photos.")
+        mendable = [p for p in problems if p.fix]
+        if not mendable:
+            self._say(listed + more)
+            return
+        removing = sum(len(p.removes) for p in mendable)
+        question = f"{len(problems)} {noun} found:\n\n{listed}{more}\n\nRepair them now?"
+        if removing:
+            question += f" ({removing} leftover objects would be removed.)"
+        if not self._confirm("Check the bucket", question):
+            self._say(listed + more)
+            return
+        assert self._access is not None
+        store = self._access.store
+
+        def repair() -> list[str]:
+            repairer = Repairer(store, collection)
+            results = [repairer.repair(p, may_remove=True) for p in mendable]
+            return [f"{r.problem.message} ({r.detail})" for r in results if not r.fixed]
+
+        def repaired(result: Outcome[list[str]]) -> None:
+            left = result.value or ([str(result.error)] if result.error else [])
+            fixed = len(mendable) - len(left)
+            self._say(f"Repaired {fixed} of {len(problems)}." + "".join(f"\n• {t}" for t in left))
+            self.refresh()
+
+        self._background.submit(repair, then=repaired)
+
+    def shutdown(self) -> None:
+        self._background.shutdown()
+        if self._catalogue is not None:
+            self._catalogue.close()
