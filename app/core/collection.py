@@ -10,7 +10,6 @@ parallel and kept in the catalogue by ETag, so the next read fetches only what c
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Protocol
 from app.core.catalogue import Catalogue, store_id
 from app.core.formats import ALL_FORMATS
 from app.core.models import Item
-from app.core.sidecar import SCHEMA, sidecar_key
+from app.core.sidecar import sidecar_key, stored_record
 from app.core.store import INDEX_PREFIX, IndexEntry, ListingPage, index_key
 
 #: Index entries and sidecars are a few hundred bytes; anything bigger is not ours.
@@ -91,16 +90,7 @@ def index_sha256(key: str) -> str | None:
 
 def sidecar_record(body: bytes | None) -> dict[str, object] | None:
     """A stored sidecar of ours as a dict; None when missing, damaged or someone else's."""
-    if body is None:
-        return None
-    try:
-        record = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    family = SCHEMA.rsplit("/", 1)[0] + "/"
-    if not isinstance(record, dict) or not str(record.get("schema", "")).startswith(family):
-        return None
-    return record
+    return stored_record(body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,11 @@ def stored_item(body: bytes) -> Item | None:
     return Item.from_fields(named if isinstance(named, dict) else {})
 
 
+def stored_record(body: bytes | None) -> dict[str, object] | None:
+    """A stored sidecar of ours as a dict; None when missing, damaged or someone else's."""
+    return None if body is None else _ours(body)
+
+
 def _ours(body: bytes) -> dict[str, object] | None:
     try:
         record = json.loads(body)
