@@ -15,6 +15,7 @@ from functools import cache
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.policy import Category, categories
+from app.core.sizes import human_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,22 +82,6 @@ def one_line(text: str) -> str:
     if "\n" not in text and "\r" not in text:
         return text
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
-
-
-def human_size(size: int | None) -> str:
-    """Decimal units, as file managers show them: "4.2 MB", "950 kB"; "—" when unknown."""
-    if size is None or size < 0:
-        return "—"
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if round(value, 1) < 100:
-            return f"{value:.1f} {unit}"
-        if round(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}"
-    raise AssertionError("unreachable")
 
 
 def percent(snap: FileSnapshot) -> int:

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.core.models import FileSnapshot, ThumbnailState
+from app.core.sizes import human_size
 from app.ui.badges import (
     STATE_SORT_ORDER,
-    human_size,
     message_text,
     one_line,
     safe_text,

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 
 from app.core.models import FileSnapshot, FileState, Item, ThumbnailState
 from app.core.policy import takes_item
-from app.ui.badges import human_size, message_text, state_badge, thumbnail_badge
+from app.core.sizes import human_size
+from app.ui.badges import message_text, state_badge, thumbnail_badge
 from app.ui.preview_cache import shrink_image
 
 PREVIEW_SIDE = 240

@@ -16,7 +16,6 @@ from app.ui.badges import (
     FilterCategory,
     Tone,
     category_of,
-    human_size,
     in_category,
     message_text,
     one_line,
@@ -204,11 +203,5 @@ def test_non_utf8_names_become_escapes() -> None:
     assert "\\xe9" in state_badge(s).tooltip
 
 
-def test_one_line_and_sizes() -> None:
+def test_one_line() -> None:
     assert one_line("first\nsecond\r\n\nthird") == "first second third"
-    assert human_size(None) == "—"
-    assert human_size(812) == "812 B"
-    assert human_size(4_213_122) == "4.2 MB"
-    assert human_size(950_000) == "950 kB"
-    assert human_size(999_999) == "1.0 MB"
-    assert human_size(18_400_000_000) == "18.4 GB"
