@@ -24,7 +24,6 @@ from app.core.collection import (
     Collection,
     Photo,
     read_collection,
-    sidecar_record,
 )
 from app.core.config import Destination
 from app.core.errors import StoreError
@@ -33,7 +32,8 @@ from app.core.localserver.store import LocalBucketStore
 from app.core.paths import data_dir
 from app.core.removal import VERSIONING_CAUTION, describe_removals, plan_removals, remove
 from app.core.sharing import DEFAULT_EXPIRY, EXPIRY_CHOICES, make_share_link, parse_expiry
-from app.core.sidecar import sidecar_key
+from app.core.sidecar import sidecar_key, stored_record
+from app.core.sizes import human_size
 from app.core.store import S3Store
 
 BUCKET_COMMANDS = ("list", "share", "check", "delete")
@@ -189,21 +189,13 @@ def _run_list(args: argparse.Namespace, opened: Opened, out: TextIO, err: TextIO
 def _photo_line(photo: Photo) -> str:
     item = photo.item.id if photo.item is not None and photo.item.id else "-"
     taken = (photo.taken_at or "-")[:10]
-    return f"{photo.key}  {_size(photo.size)}  item {item}  taken {taken}"
-
-
-def _size(size: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000  # type: ignore[assignment]
-    raise AssertionError("unreachable")  # pragma: no cover
+    return f"{photo.key}  {human_size(photo.size)}  item {item}  taken {taken}"
 
 
 def _run_share(args: argparse.Namespace, opened: Opened, out: TextIO, err: TextIO) -> int:
     seconds = parse_expiry(args.expires)
     try:
-        sidecar = sidecar_record(opened.store.get_bytes(sidecar_key(args.key), SMALL_BODY_LIMIT))
+        sidecar = stored_record(opened.store.get_bytes(sidecar_key(args.key), SMALL_BODY_LIMIT))
         link = make_share_link(
             opened.store,
             args.key,

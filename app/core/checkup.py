@@ -14,7 +14,6 @@ asks, the window asks). Everything here blocks.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,8 +24,9 @@ from typing import Protocol
 from app.core.collection import Collection, ReadableStore, index_sha256, is_original_name
 from app.core.errors import StoreError
 from app.core.formats import HEAD_SIZE, detect_format
+from app.core.hashing import inspect_file
 from app.core.keys import KeyTemplate, KeyTemplateError, render_keys
-from app.core.models import FileOutcome, ImageFormat, Item
+from app.core.models import FileOutcome, Item
 from app.core.photofacts import PhotoFacts, read_photo_facts
 from app.core.sidecar import CONTENT_TYPE as SIDECAR_TYPE
 from app.core.sidecar import sidecar_json, sidecar_key
@@ -34,7 +34,6 @@ from app.core.store import INDEX_PREFIX, IndexEntry, index_key
 from app.core.thumbnails import PreviewSpec, ThumbnailError, ThumbnailSpec, make_derivatives
 
 DERIVATIVE_FOLDERS = ("thumbnails/", "previews/")
-_HASH_CHUNK = 1 << 20
 
 
 class RepairableStore(ReadableStore, Protocol):
@@ -338,10 +337,10 @@ class Repairer:
         )
 
     def _entry_of(self, key: str) -> tuple[str, IndexEntry]:
-        for sha256, entry in self._collection.entries.items():
-            if entry.key == key:
-                return sha256, entry
-        raise StoreError(f"{key} is no longer in the duplicate index.")
+        found = self._collection.entry_of(key)
+        if found is None:
+            raise StoreError(f"{key} is no longer in the duplicate index.")
+        return found
 
     @contextmanager
     def _original(self, key: str) -> Iterator[Path]:
@@ -379,9 +378,9 @@ class Repairer:
             if sidecar:
                 listing = self._collection.listing
                 self._write_sidecar(
-                    path,
                     sha256,
                     entry,
+                    _facts(path),
                     thumbnail=bool(entry.thumbnail_key) and entry.thumbnail_key in listing,
                     preview=bool(entry.preview_key) and entry.preview_key in listing,
                 )
@@ -389,7 +388,7 @@ class Repairer:
         return "made its " + " and ".join(made)
 
     def _write_sidecar(
-        self, path: Path, sha256: str, entry: IndexEntry, *, thumbnail: bool, preview: bool
+        self, sha256: str, entry: IndexEntry, facts: PhotoFacts, *, thumbnail: bool, preview: bool
     ) -> None:
         """The sidecar for a photo already in the bucket, with `thumbnail`/`preview`
         saying whether those derivatives are there."""
@@ -406,7 +405,7 @@ class Repairer:
             preview_in_bucket=preview,
             folder=str(PurePosixPath(key[len(self._collection.prefix) :]).parent).strip("."),
         )
-        body = sidecar_json(outcome, _facts(path), item=Item())
+        body = sidecar_json(outcome, facts, item=Item())
         self._store.put_bytes(sidecar_key(key), body, content_type=SIDECAR_TYPE)
 
     def _reindex(self, key: str) -> str:
@@ -426,11 +425,12 @@ class Repairer:
 
     def _adopt(self, key: str) -> str:
         with self._original(key) as path:
-            sha256, size = _sha256_of(path)
+            read = inspect_file(path, HEAD_SIZE)  # (a temporary file of ours: it holds still)
+            sha256, size = read.sha256, read.size
             known = self._collection.entries.get(sha256)
             if known is not None and known.key != key and known.key in self._collection.listing:
                 raise StoreError(f"it is the same photo as {known.key}; left as it is")
-            fmt = _format_of(path)
+            fmt = detect_format(read.head, path.name)
             name = PurePosixPath(key).name
             try:
                 _, thumbnail_key = render_keys(
@@ -461,7 +461,10 @@ class Repairer:
                 content_type=fmt.content_type if fmt else "application/octet-stream",
                 metadata_key=sidecar_key(key),
             )
-            self._write_sidecar(path, sha256, entry, thumbnail=thumbnail is not None, preview=False)
+            facts = read_photo_facts(path, fmt) if fmt is not None else PhotoFacts()
+            self._write_sidecar(
+                sha256, entry, facts, thumbnail=thumbnail is not None, preview=False
+            )
             self._store.record_hash(sha256, entry)
         return said + ", wrote its metadata and index entry"
 
@@ -471,21 +474,7 @@ def _preview_spec(preview_key: str | None) -> PreviewSpec:
     return PreviewSpec(format="webp" if webp else "jpeg")
 
 
-def _format_of(path: Path) -> ImageFormat | None:
-    with path.open("rb") as handle:
-        return detect_format(handle.read(HEAD_SIZE), path.name)
-
-
 def _facts(path: Path) -> PhotoFacts:
-    fmt = _format_of(path)
-    return read_photo_facts(path, fmt) if fmt is not None else PhotoFacts()
-
-
-def _sha256_of(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
     with path.open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        fmt = detect_format(handle.read(HEAD_SIZE), path.name)
+    return read_photo_facts(path, fmt) if fmt is not None else PhotoFacts()

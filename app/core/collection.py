@@ -10,6 +10,7 @@ parallel and kept in the catalogue by ETag, so the next read fetches only what c
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -88,11 +89,6 @@ def index_sha256(key: str) -> str | None:
     return found.group(1) if found and index_key(found.group(1)) == key else None
 
 
-def sidecar_record(body: bytes | None) -> dict[str, object] | None:
-    """A stored sidecar of ours as a dict; None when missing, damaged or someone else's."""
-    return stored_record(body)
-
-
 @dataclass(frozen=True, slots=True)
 class Photo:
     """One photo in the bucket: what `list` prints, the Bucket view shows, and `check`,
@@ -131,7 +127,7 @@ class Photo:
         return tuple(k for k in keys if k)
 
 
-@dataclass(slots=True)
+@dataclass
 class Collection:
     """A destination read once: its listing, every index entry and sidecar found, and
     the photos they make."""
@@ -144,7 +140,22 @@ class Collection:
     photos: list[Photo] = field(default_factory=list)
 
     def photo(self, key: str) -> Photo | None:
-        return next((p for p in self.photos if p.key == key), None)
+        return self._photos_by_key.get(key)
+
+    def entry_of(self, key: str) -> tuple[str, IndexEntry] | None:
+        """The (sha256, entry) whose original is at `key`; None when none is."""
+        return self._entries_by_key.get(key)
+
+    # Lookups by key, made once: a delete or a repair of many photos asks for each, and
+    # a scan per ask is quadratic in a bucket of 100,000 (photos are set once, by
+    # read_collection, before anyone asks).
+    @functools.cached_property
+    def _photos_by_key(self) -> dict[str, Photo]:
+        return {photo.key: photo for photo in self.photos}
+
+    @functools.cached_property
+    def _entries_by_key(self) -> dict[str, tuple[str, IndexEntry]]:
+        return {entry.key: (sha256, entry) for sha256, entry in self.entries.items()}
 
 
 def read_collection(
@@ -182,7 +193,7 @@ def read_collection(
         else:
             collection.entries[index_sha256(key) or ""] = entry
     for key in sidecar_keys:
-        record = sidecar_record(bodies.get(key))
+        record = stored_record(bodies.get(key))
         if record is not None:
             collection.sidecars[key] = record
     collection.photos = _photos(collection)
