@@ -220,7 +220,10 @@ class Engine:
         return None if destination is None else self._store_factory(destination, 1)
 
     async def check_destination(self) -> None:
-        """Raise StoreError with one clear sentence unless the bucket is usable."""
+        """Raise StoreError with one clear sentence unless the bucket is usable. The
+        destination's listings are taken meanwhile: on a distant server that is two
+        round trips fewer before the first file is sent."""
+        self.pipeline.warm_up()
         await asyncio.get_running_loop().run_in_executor(self.io_pool, self.store.check_bucket)
 
     def reconfigure(

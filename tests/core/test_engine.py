@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -148,3 +149,35 @@ def test_the_upload_speed_limit_follows_the_settings_at_once() -> None:
         return seen
 
     assert asyncio.run(go()) == [20 * 1024 * 1024, 512 * 1024, None]
+
+
+def test_the_destinations_listings_are_taken_while_it_is_checked() -> None:
+    """On a distant server each request before the first file is a round trip: the
+    check of the bucket and its two listings go out together, not one after another."""
+    store = FakeStore(bucket="b")
+    both_listed = threading.Event()
+    listed: list[str] = []
+
+    def on_list(prefix: str) -> None:
+        listed.append(prefix)
+        if len(listed) == 2:
+            both_listed.set()
+
+    def on_check(_key: str) -> None:  # the check's answer comes only once both are asked
+        assert both_listed.wait(5), "the listings waited for the check"
+
+    store.hooks.update(list=on_list, check=on_check)
+
+    async def go() -> None:
+        engine = Engine(
+            Destination(bucket="b", prefix="coins/"),
+            EngineSettings(),
+            store_factory=lambda _d, _c: store,
+        )
+        try:
+            await engine.check_destination()
+        finally:
+            await engine.aclose()
+
+    asyncio.run(go())
+    assert sorted(listed) == [".photo-uploader/sha256/", "coins/"]

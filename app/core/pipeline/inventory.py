@@ -68,9 +68,9 @@ class Listing:
         self._failed_at: float | None = None  # not tried again for RETRY_FAILED_AFTER
         self.pages_read = 0
 
-    async def ready(self, wait: float = WAIT_FOR_LISTING) -> bool:
-        """True when the listing can answer; starts taking it when missing or stale, and
-        waits up to `wait` seconds for one being taken."""
+    def start(self) -> bool:
+        """Start taking the listing when it is missing or stale (and not failed just now);
+        True when it can answer at once."""
         if self._sizes is not None and self._clock() - self._taken_at <= self._max_age:
             return True
         if self._failed_at is not None and self._clock() - self._failed_at < RETRY_FAILED_AFTER:
@@ -79,6 +79,15 @@ class Listing:
             self._task = asyncio.get_running_loop().create_task(
                 self._take(self._count), name=f"list-{self.prefix or 'bucket'}"
             )
+        return False
+
+    async def ready(self, wait: float = WAIT_FOR_LISTING) -> bool:
+        """True when the listing can answer; starts taking it when missing or stale, and
+        waits up to `wait` seconds for one being taken."""
+        if self.start():
+            return True
+        if self._task is None:
+            return False  # failed a moment ago: files ask the store meanwhile
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._task), wait)
         return self._sizes is not None and self._clock() - self._taken_at <= self._max_age
@@ -169,6 +178,12 @@ class BucketInventory:
         options = {"clock": clock, "max_age": max_age, "retry": retry, "refused": refused}
         self.index = Listing(INDEX_PREFIX, read_page, **options)  # type: ignore[arg-type]
         self.objects = Listing(prefix, read_page, **options)  # type: ignore[arg-type]
+
+    def start(self) -> None:
+        """Take both listings now, side by side, rather than one after the other when
+        the first file asks (each is a round trip before anything is sent)."""
+        self.index.start()
+        self.objects.start()
 
     async def may_hold_content(self, sha256: str) -> bool:
         """False when the index surely has no entry for this content; True when it may

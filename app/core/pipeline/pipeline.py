@@ -132,6 +132,11 @@ class UploadPipeline:
     def paused(self) -> bool:
         return self._scheduler.paused
 
+    def warm_up(self) -> None:
+        """Start learning what the destination holds (its listings), so the first files
+        need not wait for them one after the other."""
+        self._context.inventory.start()
+
     def reconfigure(
         self,
         store: ObjectStore,
