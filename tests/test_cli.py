@@ -6,6 +6,8 @@ import asyncio
 import io
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -18,6 +20,7 @@ from app.cli import OutageReport
 from app.core import wording
 from app.core.models import Outage, OutageStatus
 
+REPO = Path(__file__).resolve().parents[1]
 REASON = "Cannot reach the storage server at http://127.0.0.1:9."
 
 
@@ -117,3 +120,33 @@ def test_a_second_signal_ends_the_command_line_at_once(monkeypatch: pytest.Monke
 
     assert asyncio.run(go())
     assert exits == [cli.EXIT_INTERRUPTED]
+
+
+def test_a_command_leaves_at_once_with_everything_it_wrote_and_its_exit_status(
+    tmp_path: Path,
+) -> None:
+    """`python -m app COMMAND` skips the interpreter's teardown at the end: nothing it
+    wrote to a pipe may be lost on the way, and the exit status stays the command's."""
+    script = (
+        "import sys\n"
+        "from app.__main__ import leave_now\n"
+        "sys.stdout.write('line\\n' * 50000)\n"
+        "sys.stderr.write('photo-uploader: done\\n')\n"
+        "leave_now(3)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert done.returncode == 3
+    assert done.stdout == "line\n" * 50000
+    assert done.stderr == "photo-uploader: done\n"
+
+
+def test_the_command_lines_exit_status_survives_the_quick_exit(tmp_path: Path) -> None:
+    env = dict(os.environ, PHOTO_UPLOADER_DATA_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "uplod"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "is not a command" in done.stderr
