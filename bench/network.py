@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from app.core.localserver import LocalS3Server, S3Credentials, find_rclone  # noqa: E402
 from app.core.localserver.process import free_loopback_port  # noqa: E402
+from bench.apprun import app_env  # noqa: E402
 from tests.helpers import corpus  # noqa: E402
 
 INSIDE = "PHOTO_UPLOADER_BENCH_NETNS"
@@ -220,8 +221,7 @@ def tools(folder: Path, url: str, data_dir: Path) -> Iterator[tuple[str, str, li
 
 
 def run_tools(folder: Path, url: str, server: LocalS3Server, work: Path) -> list[Run]:
-    env = dict(
-        os.environ,
+    env = app_env(
         AWS_ACCESS_KEY_ID=CREDS.access_key,
         AWS_SECRET_ACCESS_KEY=CREDS.secret_key,
         AWS_DEFAULT_REGION="us-east-1",

@@ -38,6 +38,7 @@ from app.core.config import Destination, EngineSettings  # noqa: E402
 from app.core.engine import Engine  # noqa: E402
 from app.core.localserver import LocalS3Server, S3Credentials  # noqa: E402
 from app.core.thumbnails import Derivatives  # noqa: E402
+from bench.apprun import app_env  # noqa: E402
 from tests.helpers import corpus  # noqa: E402
 
 TARGET_RATIO = 1.5
@@ -135,7 +136,7 @@ def main() -> int:
         try:
             for bucket in ("ours", "s5cmd", "awscli", "seed", "nothumbs"):
                 server.ensure_bucket(bucket)
-            env = dict(os.environ)
+            env = app_env()
             env.update(
                 AWS_ACCESS_KEY_ID=creds.access_key,
                 AWS_SECRET_ACCESS_KEY=creds.secret_key,
