@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -67,68 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--bucket, photos go to the local test bucket the app runs itself.",
     )
     upload.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
-    add_destination_options(upload)
-    upload.add_argument("--jsonl", action="store_true", help="one JSON object per file on stdout")
-    upload.add_argument(
-        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="files in flight at once"
-    )
-    upload.add_argument(
-        "--bwlimit",
-        type=_rate,
-        default=None,
-        metavar="RATE",
-        help="upload speed limit for the whole run, e.g. 20M (MiB/s), 512K or off",
-    )
-    upload.add_argument("--thumbnail-size", type=int, default=300, help="longest side in pixels")
-    upload.add_argument(
-        "--preview-size",
-        type=int,
-        metavar="PX",
-        default=None,
-        help="also make a display preview this big beside each thumbnail (off by default)",
-    )
-    upload.add_argument(
-        "--preview-format",
-        choices=sorted(PREVIEW_FORMATS),
-        default=None,
-        help="the preview's format (jpeg by default; giving it turns previews on)",
-    )
-    upload.add_argument(
-        "--key-template",
-        default=None,
-        help="e.g. '{prefix}{item}/{taken:%%Y/%%m}/{stem}-{sha8}{ext}'; "
-        "also {view} {folder} {sha256}",
-    )
-    upload.add_argument(
-        "--keep-gps",
-        action="store_true",
-        help="put each photo's GPS position in its metadata file (left out by default)",
-    )
-    upload.add_argument(
-        "--item",
-        metavar="ID",
-        default=None,
-        help="the item every photo belongs to (default: the dropped folder's name)",
-    )
-    upload.add_argument(
-        "--no-folder-item",
-        action="store_false",
-        dest="item_from_folder",
-        help="photos get no item from their folder's name (only from --item)",
-    )
-    upload.add_argument(
-        "--set",
-        metavar="FIELD=VALUE",
-        action="append",
-        default=[],
-        dest="item_fields",
-        help="an item field for every photo: title, view, notes or primary (repeatable)",
-    )
-    upload.add_argument(
-        "--verify",
-        action="store_true",
-        help="read each uploaded photo back and compare (for stores that check no checksums)",
-    )
+    add_upload_options(upload)
     add_bucket_commands(commands, add_destination_options)
     history = commands.add_parser(
         "history",
@@ -150,6 +90,73 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_limit, default=100, metavar="N", help="at most N files (0: all)"
     )
     return parser
+
+
+def add_upload_options(parser: argparse.ArgumentParser) -> None:
+    """What `upload` (and `watch`) take besides their paths: the destination, the report,
+    and how each photo is sent and described."""
+    add_destination_options(parser)
+    parser.add_argument("--jsonl", action="store_true", help="one JSON object per file on stdout")
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="files in flight at once"
+    )
+    parser.add_argument(
+        "--bwlimit",
+        type=_rate,
+        default=None,
+        metavar="RATE",
+        help="upload speed limit for the whole run, e.g. 20M (MiB/s), 512K or off",
+    )
+    parser.add_argument("--thumbnail-size", type=int, default=300, help="longest side in pixels")
+    parser.add_argument(
+        "--preview-size",
+        type=int,
+        metavar="PX",
+        default=None,
+        help="also make a display preview this big beside each thumbnail (off by default)",
+    )
+    parser.add_argument(
+        "--preview-format",
+        choices=sorted(PREVIEW_FORMATS),
+        default=None,
+        help="the preview's format (jpeg by default; giving it turns previews on)",
+    )
+    parser.add_argument(
+        "--key-template",
+        default=None,
+        help="e.g. '{prefix}{item}/{taken:%%Y/%%m}/{stem}-{sha8}{ext}'; "
+        "also {view} {folder} {sha256}",
+    )
+    parser.add_argument(
+        "--keep-gps",
+        action="store_true",
+        help="put each photo's GPS position in its metadata file (left out by default)",
+    )
+    parser.add_argument(
+        "--item",
+        metavar="ID",
+        default=None,
+        help="the item every photo belongs to (default: the dropped folder's name)",
+    )
+    parser.add_argument(
+        "--no-folder-item",
+        action="store_false",
+        dest="item_from_folder",
+        help="photos get no item from their folder's name (only from --item)",
+    )
+    parser.add_argument(
+        "--set",
+        metavar="FIELD=VALUE",
+        action="append",
+        default=[],
+        dest="item_fields",
+        help="an item field for every photo: title, view, notes or primary (repeatable)",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="read each uploaded photo back and compare (for stores that check no checksums)",
+    )
 
 
 def _limit(text: str) -> int:
@@ -399,35 +406,52 @@ class Interruption:
         self._event.set()
 
 
-async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+@dataclass(slots=True)
+class OpenedEngine:
+    engine: Engine
+    destination: Destination
+    report: HumanReport | JsonLinesReport
+
+
+async def open_engine(
+    args: argparse.Namespace, stack: AsyncExitStack, out: TextIO, err: TextIO
+) -> OpenedEngine:
+    """The engine `upload`'s flags describe (closed by `stack`), its destination checked
+    (a StoreError is a usage error), with the report and outage lines attached."""
     settings = settings_from_args(args)
     destination = destination_from_args(args)
+    store_factory: StoreFactory = default_store_factory
+    if destination is None:
+        server = await asyncio.to_thread(start_local_bucket, data_dir())
+        stack.callback(server.stop)
+        destination = server.destination(prefix=args.prefix, checksum_mode=args.checksums)
+        store_factory = local_store_factory(server)
+    journal = await asyncio.to_thread(open_journal, ORIGIN_CLI)
+    engine = Engine(
+        destination,
+        settings,
+        store_factory=store_factory,
+        journal=journal,
+        on_problem=lambda problem: print(f"photo-uploader: {problem}", file=err),
+    )
+    stack.push_async_callback(engine.aclose)
+    try:
+        await engine.check_destination()
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    report: HumanReport | JsonLinesReport
+    report = JsonLinesReport(out) if args.jsonl else HumanReport(out, err)
+    engine.add_observer(report.on_change)
+    engine.add_status_observer(OutageReport(err).on_status)
+    return OpenedEngine(engine, destination, report)
+
+
+async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     interruption = Interruption()
     try:
         async with AsyncExitStack() as stack:
-            store_factory: StoreFactory = default_store_factory
-            if destination is None:
-                server = await asyncio.to_thread(start_local_bucket, data_dir())
-                stack.callback(server.stop)
-                destination = server.destination(prefix=args.prefix, checksum_mode=args.checksums)
-                store_factory = local_store_factory(server)
-            journal = await asyncio.to_thread(open_journal, ORIGIN_CLI)
-            engine = Engine(
-                destination,
-                settings,
-                store_factory=store_factory,
-                journal=journal,
-                on_problem=lambda problem: print(f"photo-uploader: {problem}", file=err),
-            )
-            stack.push_async_callback(engine.aclose)
-            try:
-                await engine.check_destination()
-            except StoreError as exc:
-                raise UsageError(str(exc)) from None
-            report: HumanReport | JsonLinesReport
-            report = JsonLinesReport(out) if args.jsonl else HumanReport(out, err)
-            engine.add_observer(report.on_change)
-            engine.add_status_observer(OutageReport(err).on_status)
+            opened = await open_engine(args, stack, out, err)
+            engine, destination, report = opened.engine, opened.destination, opened.report
             finished = False
             if not interruption.requested:
                 engine.add_paths(args.paths)
