@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 CLI_COMMANDS = frozenset(
-    {"upload", "history", "list", "share", "check", "delete", "-h", "--help", "--version"}
+    {"upload", "watch", "history", "list", "share", "check", "delete", "-h", "--help", "--version"}
 )
 
 

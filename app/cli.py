@@ -32,6 +32,7 @@ from app.cli_common import (
     add_destination_options,
     destination_from_args,
 )
+from app.cli_watch import add_watch_command, run_watch
 from app.core import wording
 from app.core.bandwidth import RateError, parse_rate
 from app.core.config import (
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upload.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     add_upload_options(upload)
+    add_watch_command(commands, add_upload_options)
     add_bucket_commands(commands, add_destination_options)
     history = commands.add_parser(
         "history",
@@ -383,6 +385,10 @@ class Interruption:
     def requested(self) -> bool:
         return self._event.is_set()
 
+    async def wait(self) -> None:
+        """Until a signal comes."""
+        await self._event.wait()
+
     async def race(self, work: Awaitable[None]) -> bool:
         """Run `work`; True when it finished, False when a signal came first."""
         finished = asyncio.ensure_future(work)
@@ -516,7 +522,7 @@ def describe_history(row: JournalRow) -> str:
     return f"{when}  {HumanReport.describe(row.to_snapshot())}"
 
 
-COMMANDS = ("upload", "history", *BUCKET_COMMANDS)
+COMMANDS = ("upload", "watch", "history", *BUCKET_COMMANDS)
 
 
 def main(
@@ -549,7 +555,8 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
                     "photo-uploader: the last run stopped unexpectedly; its report is in "
                     f"{trail.last_crash}.\n"
                 )
-            return asyncio.run(run_upload(args, out, err))
+            run = run_watch if args.command == "watch" else run_upload
+            return asyncio.run(run(args, out, err))
         finally:
             trail.uninstall()
     except (UsageError, LocalServerError, StoreError) as exc:

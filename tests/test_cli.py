@@ -87,7 +87,7 @@ def test_a_mistyped_command_is_named_with_the_closest_one(
     err = capsys.readouterr().err
     assert err == (
         "photo-uploader: “uplod” is not a command, nor a file or folder here. Did you mean "
-        "“upload”? The commands are upload, history, list, share, check, delete; to open a "
+        "“upload”? The commands are upload, watch, history, list, share, check, delete; to open a "
         "file with that name, write it as a path (./uplod).\n"
     )
 

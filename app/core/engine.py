@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.bandwidth import UPLOAD_LIMIT
 from app.core.config import MAX_CONCURRENCY, Destination, EngineSettings, cpu_workers
@@ -19,6 +20,9 @@ from app.core.pipeline.health import StatusListener
 from app.core.store import ObjectStore, S3Store
 from app.core.threads import BackgroundThreadPool
 from app.core.thumbnails import make_derivatives
+
+if TYPE_CHECKING:  # (imported when a watch starts: watchdog is not needed before)
+    from app.core.watch import FolderWatch, WatchStatus, WatchTiming
 
 StoreFactory = Callable[[Destination, int], ObjectStore]
 ProblemHandler = Callable[[str], None]
@@ -116,6 +120,7 @@ class Engine:
         self.destination = destination
         self._secret_for = secret_for
         self._closed = False
+        self._watches: set[FolderWatch] = set()
         self.settings = settings
         UPLOAD_LIMIT.set(settings.upload_limit)  # process-wide: every store's requests
         # Sized for the highest concurrency settings allow (threads start only when
@@ -161,6 +166,34 @@ class Engine:
     def add_paths(self, paths: Sequence[Path]) -> None:
         """Walk files and folders off the loop and queue what they hold."""
         self.pipeline.add_paths(paths)
+
+    def watch(
+        self,
+        folders: Sequence[Path],
+        *,
+        timing: WatchTiming | None = None,
+        on_status: Callable[[WatchStatus], None] | None = None,
+    ) -> FolderWatch:
+        """Watch folders: photos that appear in them are queued once complete, and what
+        they hold that is not in the bucket yet is queued now (app.core.watch). Stopped
+        with its `aclose()`, or when the engine closes."""
+        from app.core.watch import FolderWatch, WatchTiming
+
+        watch = FolderWatch(
+            folders,
+            io=self.io_pool,
+            lookup=self.pipeline.fates_of,
+            enqueue=self.pipeline.enqueue,
+            timing=timing or WatchTiming(),
+            on_status=on_status or (lambda _status: None),
+        )
+        self._watches.add(watch)
+        watch.start()
+        return watch
+
+    async def stop_watching(self, watch: FolderWatch) -> None:
+        self._watches.discard(watch)
+        await watch.aclose()
 
     def retry_failed(self) -> list[int]:
         return self.pipeline.retry_failed()
@@ -256,6 +289,8 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        for watch in list(self._watches):
+            await self.stop_watching(watch)
         await self.pipeline.aclose()
         if self.journal is not None:  # a journal on a stalled disk must not hang quitting
             await self.journal.aclose(JOURNAL_CLOSE_TIMEOUT)

@@ -80,6 +80,11 @@ _EXTENSION_ALIASES = {
 }
 
 
+def extension_aliases(fmt: ImageFormat) -> frozenset[str]:
+    """Other names a file of this format is commonly given (".jpeg" for JPEG)."""
+    return _EXTENSION_ALIASES.get(fmt, frozenset())
+
+
 def detect_format(head: bytes, name: str = "") -> ImageFormat | None:
     """The supported format whose signature starts `head`, or None. `name` (the file's
     name) only tells NRW from NEF."""

@@ -66,7 +66,7 @@ def _natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
     return tuple(parts), name
 
 
-def _is_junk(name: str, is_dir: bool) -> bool:
+def is_junk(name: str, is_dir: bool) -> bool:
     if name.startswith("."):
         return True
     return name.casefold() in (_JUNK_FOLDERS if is_dir else _JUNK_FILES)
@@ -192,11 +192,11 @@ class _Walk:
                 else:
                     st = entry.stat(follow_symlinks=False)
             except OSError as error:
-                if not _is_junk(entry.name, is_dir=False):
+                if not is_junk(entry.name, is_dir=False):
                     yield from self._problem(entry.path, _follow_problem(entry.path, error))
                 continue
             is_dir = stat.S_ISDIR(st.st_mode)
-            if _is_junk(entry.name, is_dir):
+            if is_junk(entry.name, is_dir):
                 continue
             if not is_dir:
                 if stat.S_ISREG(st.st_mode):

@@ -18,13 +18,13 @@ from pathlib import Path
 
 from app.core.config import Destination, EngineSettings
 from app.core.journal import JournalRecorder, JournalRow
-from app.core.models import FileSnapshot, FileState
+from app.core.models import FileOutcome, FileSnapshot, FileState
 from app.core.pipeline.context import PipelineContext
 from app.core.pipeline.destinations import Destinations, StoreOpener
 from app.core.pipeline.health import StatusListener
 from app.core.pipeline.intake import walk_into_queue
 from app.core.pipeline.job import FileJob
-from app.core.pipeline.journaling import PipelineJournal
+from app.core.pipeline.journaling import PipelineJournal, absolute
 from app.core.pipeline.observe import Observer, Observers
 from app.core.pipeline.process import process_file
 from app.core.pipeline.resume import (
@@ -188,6 +188,22 @@ class UploadPipeline:
             self._push(job)
             ids.append(job.file_id)
         return ids
+
+    async def fates_of(
+        self, paths: Sequence[Path]
+    ) -> tuple[dict[Path, FileOutcome], dict[Path, JournalRow]]:
+        """What is known of these absolute paths: the newest file of this queue for each
+        (its outcome), and for the others the journal's newest row at the destination
+        files go to now (see app.core.watch.decide)."""
+        wanted = set(paths)
+        held: dict[Path, FileOutcome] = {}
+        for job in self._jobs.values():  # oldest first: the newest of a path wins
+            path = job.journal.path or absolute(job.path)
+            if path in wanted:
+                held[path] = job.outcome
+        rest = [p for p in paths if p not in held]
+        rows = await self._journal.known(rest, self._context.destination_id) if rest else {}
+        return held, rows
 
     def restore(self, rows: Iterable[JournalRow]) -> list[int]:
         """Show files from an earlier run again (see Journal.queue): unfinished ones are
