@@ -31,6 +31,7 @@ from app.core.models import FileSnapshot, Outage, OutageStatus
 from app.core.paths import data_dir
 from app.core.policy import finished_cleanly
 from app.core.store import S3Store
+from app.core.watch import FolderWatch, WatchEvent, WatchStatus
 from app.ui.background import Background, Tasks
 from app.ui.bucket_page import BucketAccess
 from app.ui.queue_model import QueueModel
@@ -65,6 +66,8 @@ class UploadController(QObject):
         ready(): the engine is running; queued paths are being processed.
         outage(str): what to say about a destination that cannot be reached ("" once it
             answers again).
+        watching(str): what the watched folders are doing, in a sentence ("" when none
+            are watched); see `watched_folders`.
 
     At the first start the queue an earlier session left in the journal comes back
     (unfinished files are finished; see Engine.restore_queue), unless another window
@@ -75,6 +78,7 @@ class UploadController(QObject):
     problem = Signal(str)
     ready = Signal()
     outage = Signal(str)
+    watching = Signal(str)
 
     def __init__(
         self,
@@ -101,6 +105,8 @@ class UploadController(QObject):
         self._settings_lock = asyncio.Lock()
         self._closing = False
         self._pending: dict[int, FileSnapshot] = {}
+        self._watch: FolderWatch | None = None
+        self._watch_statuses: dict[Path, WatchStatus] = {}
         self._drain_scheduled = False
         # Starting servers and engines, opening the journal: off the GUI thread, on a
         # pool of its own (stopped in aclose).
@@ -134,6 +140,24 @@ class UploadController(QObject):
     @property
     def paused(self) -> bool:
         return self._engine is not None and self._engine.paused
+
+    @property
+    def watched_folders(self) -> list[Path]:
+        """The folders being watched now (none before the engine starts)."""
+        return self._watch.folders if self._watch is not None else []
+
+    def watch_summary(self) -> str:
+        """One sentence on the watched folders: which are watched, which are missing
+        or cannot be watched; "" when none are."""
+        statuses = list(self._watch_statuses.values())
+        if not statuses:
+            return ""
+        troubles = [s for s in statuses if s.event is not WatchEvent.WATCHING]
+        if troubles:
+            return " ".join(s.describe() for s in troubles)
+        if len(statuses) == 1:
+            return statuses[0].describe()
+        return f"Watching {len(statuses)} folders."
 
     def has_unfinished(self) -> bool:
         if any(not snap.state.is_final for snap in self._pending.values()):
@@ -197,6 +221,26 @@ class UploadController(QObject):
         if self._waiting_paths and not self._closing:
             paths, self._waiting_paths = self._waiting_paths, []
             engine.add_paths(paths)
+        await self._watch_folders(settings.watched_folders)
+
+    async def _watch_folders(self, folders: Sequence[str]) -> None:
+        """Watch these folders (after the queue came back: what it shows is not queued
+        twice); a watch of other folders is stopped first."""
+        wanted = [Path(f) for f in folders]
+        engine = self._engine
+        if engine is None or self._closing or wanted == self.watched_folders:
+            return
+        if self._watch is not None:
+            watch, self._watch = self._watch, None
+            await engine.stop_watching(watch)
+        self._watch_statuses = {}
+        if wanted:
+            self._watch = engine.watch(wanted, on_status=self._on_watch_status)
+        self.watching.emit(self.watch_summary())
+
+    def _on_watch_status(self, status: WatchStatus) -> None:
+        self._watch_statuses[status.folder] = status
+        self.watching.emit(self.watch_summary())
 
     def _factory_for(self, destination: Destination) -> StoreFactory:
         """The local test bucket's store also restarts its server if that went away."""

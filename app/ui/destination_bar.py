@@ -1,5 +1,6 @@
-"""Above the queue: where photos go (with a link to Settings), and one banner for an
-outage of the storage server, however many files wait behind it."""
+"""Above the queue: where photos go (with a link to Settings), what the watched folders
+are doing, and one banner for an outage of the storage server, however many files wait
+behind it."""
 
 from __future__ import annotations
 
@@ -31,9 +32,15 @@ class DestinationBar(QWidget):
             " padding: 6px 10px; }"
         )
         self.outage_banner.hide()
+        self.watch_label = QLabel()
+        self.watch_label.setObjectName("watchStatus")
+        self.watch_label.setWordWrap(True)
+        self.watch_label.setAccessibleName("Watched folders")
+        self.watch_label.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
+        layout.addWidget(self.watch_label)
         layout.addWidget(self.outage_banner)
 
     def show_destination(self, text: str, *, local: bool) -> None:
@@ -45,6 +52,12 @@ class DestinationBar(QWidget):
         link = self.palette().color(QPalette.ColorRole.Link).name()
         hint = hint.replace("<a ", f"<a style='color:{link}' ")
         self.label.setText(f"Photos go to: <b>{_escape(text)}</b>{hint}")
+
+    def show_watch(self, sentence: str) -> None:
+        """What the watched folders are doing ("" when none are watched)."""
+        self.watch_label.setText(sentence)
+        self.watch_label.setToolTip(sentence)
+        self.watch_label.setVisible(bool(sentence))
 
     def show_outage(self, message: str) -> None:
         """One line about an outage ("" hides it)."""

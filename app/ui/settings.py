@@ -12,6 +12,7 @@ keyring (service "photo-uploader", username = the access key id). Without a keyr
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, fields
 from typing import Any
@@ -80,6 +81,9 @@ class AppSettings:
     upload_limit: str = ""  # as typed, e.g. "20M"; empty or "off": no limit
     keep_gps: bool = False  # GPS positions go into the metadata sidecars
     item_from_folder: bool = True  # a photo's item id is its dropped folder's name
+    # Folders whose new photos are uploaded as they appear (app.core.watch); kept in the
+    # settings file as a JSON list (a folder's name may hold a comma).
+    watched_folders: tuple[str, ...] = ()
 
     @property
     def uses_local_bucket(self) -> bool:
@@ -269,7 +273,9 @@ class SettingsStore:
             for f in fields(AppSettings):
                 default = getattr(defaults, f.name)
                 raw = q.value(f.name) if q.contains(f.name) else None
-                if isinstance(default, bool):
+                if isinstance(default, tuple):
+                    values[f.name] = _as_folders(raw)
+                elif isinstance(default, bool):
                     values[f.name] = _as_bool(raw, default)
                 elif isinstance(default, int):
                     values[f.name] = _as_int(raw, default)
@@ -287,7 +293,8 @@ class SettingsStore:
         q.beginGroup("settings")
         try:
             for f in fields(AppSettings):
-                q.setValue(f.name, getattr(settings, f.name))
+                value = getattr(settings, f.name)
+                q.setValue(f.name, json.dumps(list(value)) if isinstance(value, tuple) else value)
         finally:
             q.endGroup()
         q.sync()
@@ -322,6 +329,21 @@ def _as_str(raw: object, default: str) -> str:
     if isinstance(raw, list | tuple):  # INI turns "a,b" into a list
         return ",".join(str(part) for part in raw) if raw else default
     return default
+
+
+def _as_folders(raw: object) -> tuple[str, ...]:
+    """A JSON list of folder paths; anything else is none."""
+    if isinstance(raw, list | tuple):  # INI splits "a,b" into parts: join them back
+        raw = ",".join(str(part) for part in raw)
+    if not isinstance(raw, str):
+        return ()
+    try:
+        folders = json.loads(raw)
+    except ValueError:
+        return ()
+    if not isinstance(folders, list):
+        return ()
+    return tuple(dict.fromkeys(f for f in folders if isinstance(f, str) and f.strip()))
 
 
 def _as_int(raw: object, default: int) -> int:

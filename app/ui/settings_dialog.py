@@ -47,6 +47,7 @@ from app.ui.settings_sections import (
     DestinationSection,
     KeysSection,
     PerformanceSection,
+    WatchSection,
 )
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ class SettingsDialog(QDialog):
         self.keys = KeysSection()
         self.performance = PerformanceSection()
         self.compatibility = CompatibilitySection()
+        self.watch = WatchSection()
         self.destination.changed.connect(self._refresh)
         self.keys.changed.connect(self._refresh)
         self.performance.changed.connect(self._refresh)
@@ -157,6 +159,7 @@ class SettingsDialog(QDialog):
         right = QVBoxLayout()
         right.addWidget(self.performance)
         right.addWidget(self.compatibility)
+        right.addWidget(self.watch)
         right.addStretch(1)
         columns = QHBoxLayout()
         columns.addLayout(left, 3)
@@ -199,6 +202,9 @@ class SettingsDialog(QDialog):
             self.performance.preview_format_combo,
             self.compatibility.checksum_combo,
             self.compatibility.verify_check,
+            self.watch.folder_list,
+            self.watch.add_button,
+            self.watch.remove_button,
             self.keys.prefix_edit,
             self.keys.template_edit,
             self.keys.folder_item_check,
@@ -264,6 +270,7 @@ class SettingsDialog(QDialog):
         self.compatibility.verify_check.setChecked(settings.verify_after_upload)
         self.keys.gps_check.setChecked(settings.keep_gps)
         self.keys.folder_item_check.setChecked(settings.item_from_folder)
+        self.watch.set_folders(settings.watched_folders)
 
     def _fill_credentials(self, settings: AppSettings) -> None:
         choices: list[tuple[str, str, str]] = [(AUTH_DEFAULT, "", "Default AWS credentials")]
@@ -316,6 +323,7 @@ class SettingsDialog(QDialog):
             upload_limit=self.performance.limit_edit.text().strip(),
             keep_gps=self.keys.gps_check.isChecked(),
             item_from_folder=self.keys.folder_item_check.isChecked(),
+            watched_folders=self.watch.folders(),
         )
 
     def secret_key(self) -> str | None:

@@ -6,14 +6,17 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QButtonGroup,
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -355,3 +358,87 @@ class CompatibilitySection(QGroupBox):
         form = QFormLayout(self)
         add_row(form, "C&hecksums:", self.checksum_combo)
         form.addRow(self.verify_check)
+
+
+class WatchSection(QGroupBox):
+    """Folders whose new photos are uploaded as they appear (a tethered camera's, a
+    scanner's), while the app runs; photos added while it was closed go at the next start.
+
+    Signals:
+        changed(): a folder was added or removed.
+    """
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Watched folders", parent)
+        self.folder_list = QListWidget()
+        self.folder_list.setObjectName("watchedFolders")
+        self.folder_list.setAccessibleName("Watched folders")
+        self.folder_list.setAccessibleDescription(
+            "New photos in these folders are uploaded once they are complete."
+        )
+        self.folder_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.folder_list.setMaximumHeight(self.folder_list.fontMetrics().height() * 4)
+        self.add_button = QPushButton("&Add folder…")
+        self.add_button.setObjectName("addWatchedFolder")
+        self.add_button.setAccessibleName("Add a watched folder")
+        self.remove_button = QPushButton("Rem&ove")
+        self.remove_button.setObjectName("removeWatchedFolder")
+        self.remove_button.setAccessibleName("Stop watching the selected folders")
+        hint = QLabel("New photos in these folders are uploaded once complete.")
+        hint.setToolTip(
+            "New and changed photos in these folders (and folders below them) are uploaded "
+            "once their writer is done with them; temporary names such as *.part wait until "
+            "renamed. Photos added while the app was closed go when it starts."
+        )
+        hint.setWordWrap(True)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.folder_list, 1)
+        row.addLayout(buttons)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(hint)
+        self.add_button.clicked.connect(self._choose)
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.folder_list.itemSelectionChanged.connect(self._enable)
+        self._enable()
+
+    def folders(self) -> tuple[str, ...]:
+        items = (self.folder_list.item(i) for i in range(self.folder_list.count()))
+        return tuple(item.text() for item in items if item is not None)
+
+    def set_folders(self, folders: tuple[str, ...]) -> None:
+        self.folder_list.clear()
+        self.folder_list.addItems(list(folders))
+        self._enable()
+
+    def add_folder(self, folder: str) -> None:
+        """Add a folder unless it is watched already (then it is selected)."""
+        found = self.folder_list.findItems(folder, Qt.MatchFlag.MatchExactly)
+        if found:
+            self.folder_list.setCurrentItem(found[0])
+            return
+        self.folder_list.addItem(folder)
+        self.folder_list.setCurrentRow(self.folder_list.count() - 1)
+        self.changed.emit()
+
+    def remove_selected(self) -> None:
+        for item in self.folder_list.selectedItems():
+            self.folder_list.takeItem(self.folder_list.row(item))
+        self._enable()
+        self.changed.emit()
+
+    def _choose(self) -> None:
+        dialog = QFileDialog(self, "Watch a folder")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dialog.fileSelected.connect(self.add_folder)
+        dialog.open()
+
+    def _enable(self) -> None:
+        self.remove_button.setEnabled(bool(self.folder_list.selectedItems()))

@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         controller.destination_changed.connect(lambda _text: self.bucket_page.destination_changed())
         controller.problem.connect(self._show_problem)
         controller.outage.connect(self._show_outage)
+        controller.watching.connect(self.destination_bar.show_watch)
         model.rowsInserted.connect(self._update_view_page)
         model.rowsRemoved.connect(self._update_view_page)
         model.modelReset.connect(self._update_view_page)

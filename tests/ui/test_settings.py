@@ -61,6 +61,7 @@ def customised() -> AppSettings:
         thumbnail_size=512,
         thumbnail_quality=70,
         verify_after_upload=True,
+        watched_folders=("/photos/Copy stand, left", "/mnt/nas/scans"),
     )
 
 
@@ -101,6 +102,8 @@ def test_text_with_commas_and_at_signs_round_trips(ini: Path) -> None:
         ("key_template={prefix}", "key_template"),
         ("verify_after_upload=maybe", "verify_after_upload"),
         ("bucket=@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x18)", "bucket"),
+        ("watched_folders=/photos", "watched_folders"),
+        ('watched_folders="{\\"a\\": 1}"', "watched_folders"),
     ],
 )
 def test_bad_stored_values_fall_back_to_defaults(

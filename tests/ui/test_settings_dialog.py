@@ -457,10 +457,10 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
     dialog = open_dialog(qtbot, store)
     dialog.destination.s3_radio.setFocus()
     visited: list[QWidget] = []
-    for _ in range(19):
+    for _ in range(21):
         dialog.focusNextChild()  # what Tab does
         visited.append(dialog.focusWidget())
-    assert visited[:18] == [
+    assert visited[:20] == [
         dialog.destination.bucket_edit,
         dialog.destination.region_edit,
         dialog.destination.endpoint_edit,
@@ -475,12 +475,14 @@ def test_tab_walks_the_form_in_reading_order(qtbot: QtBot, store: SettingsStore)
         dialog.performance.preview_check,  # (its size and format only once it is on)
         dialog.compatibility.checksum_combo,
         dialog.compatibility.verify_check,
+        dialog.watch.folder_list,
+        dialog.watch.add_button,  # (Remove only once a folder is selected)
         dialog.keys.prefix_edit,
         dialog.keys.template_edit,
         dialog.keys.folder_item_check,
         dialog.keys.gps_check,
     ]
-    assert visited[18] in dialog.buttons.buttons()  # then the OK/Cancel buttons
+    assert visited[20] in dialog.buttons.buttons()  # then the OK/Cancel buttons
 
 
 # --------------------------------------------------------------------------- test connection
@@ -685,3 +687,22 @@ def test_an_upload_speed_limit_is_checked_as_typed_and_saved(
     assert saved.args[0].upload_limit == "20M"
     assert saved.args[0].engine_settings().upload_limit == 20 * 1024 * 1024
     assert store.load().upload_limit == "20M"
+
+
+def test_watched_folders_are_added_removed_and_saved(
+    qtbot: QtBot, store: SettingsStore, tmp_path: Path
+) -> None:
+    store.save(AppSettings(watched_folders=("/photos/Copy stand",)))
+    dialog = open_dialog(qtbot, store)
+    section = dialog.watch
+    assert section.folders() == ("/photos/Copy stand",)
+    assert not section.remove_button.isEnabled()  # nothing selected
+    section.add_folder(str(tmp_path / "Scans, 2024"))
+    section.add_folder("/photos/Copy stand")  # already watched: selected, not doubled
+    assert section.folders() == ("/photos/Copy stand", str(tmp_path / "Scans, 2024"))
+    assert section.folder_list.currentItem().text() == "/photos/Copy stand"
+    assert section.remove_button.isEnabled()
+    qtbot.mouseClick(section.remove_button, Qt.MouseButton.LeftButton)
+    assert section.folders() == (str(tmp_path / "Scans, 2024"),)
+    dialog.accept()
+    assert store.load().watched_folders == (str(tmp_path / "Scans, 2024"),)
