@@ -68,6 +68,8 @@ class UploadController(QObject):
             answers again).
         watching(str): what the watched folders are doing, in a sentence ("" when none
             are watched); see `watched_folders`.
+        files_changed(list[FileSnapshot]): the engine's snapshots, coalesced, as they
+            come (before they reach the model), for notifications.
 
     At the first start the queue an earlier session left in the journal comes back
     (unfinished files are finished; see Engine.restore_queue), unless another window
@@ -79,6 +81,7 @@ class UploadController(QObject):
     ready = Signal()
     outage = Signal(str)
     watching = Signal(str)
+    files_changed = Signal(object)
 
     def __init__(
         self,
@@ -364,6 +367,7 @@ class UploadController(QObject):
 
     def _on_snapshots(self, snapshots: Sequence[FileSnapshot]) -> None:
         """Queue snapshots for the model; they are applied in slices (see _drain)."""
+        self.files_changed.emit(snapshots)
         for snap in snapshots:
             self._pending.pop(snap.file_id, None)  # keep the latest, in arrival order
             self._pending[snap.file_id] = snap

@@ -42,6 +42,8 @@ from app.ui.destination_bar import DestinationBar
 from app.ui.detail_pane import DetailPane
 from app.ui.drop import DropHint, DropTarget, choose_files, choose_folder, clipboard_paths
 from app.ui.item_dialog import ItemDialog
+from app.ui.notifications import NotificationCenter
+from app.ui.notify import DesktopNotifications, Notifier
 from app.ui.preview_cache import PreviewCache
 from app.ui.queue_model import QueueModel, QueueRole, palette_is_dark
 from app.ui.queue_proxy import QueueFilterProxy
@@ -49,6 +51,7 @@ from app.ui.queue_view import FilterBar, QueueView
 from app.ui.settings import SettingsStore, stored_secret
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.status_bar import QueueStatusBar
+from app.ui.tray import WatchTray
 
 STATUS_REFRESH_MS = 250
 
@@ -69,6 +72,8 @@ class MainWindow(QMainWindow):
         previews: PreviewCache,
         settings_store: SettingsStore,
         parent: QWidget | None = None,
+        *,
+        notifier: Notifier | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -101,6 +106,16 @@ class MainWindow(QMainWindow):
         controller.problem.connect(self._show_problem)
         controller.outage.connect(self._show_outage)
         controller.watching.connect(self.destination_bar.show_watch)
+        self.notifications = NotificationCenter(
+            notifier or DesktopNotifications(), focused=self.isActiveWindow, parent=self
+        )
+        controller.files_changed.connect(self.notifications.seen)
+        self.tray = WatchTray(
+            show_window=lambda: self.bring_forward([]),
+            toggle_pause=self.pause_action.trigger,
+            quit=self.close,
+            parent=self,
+        )
         model.rowsInserted.connect(self._update_view_page)
         model.rowsRemoved.connect(self._update_view_page)
         model.modelReset.connect(self._update_view_page)
@@ -405,6 +420,11 @@ class MainWindow(QMainWindow):
         self.status.refresh(self.model, paused=self.controller.paused)
         self.filter_bar.show_counts(self.model)
         self._update_actions()
+        self.tray.follow(
+            watching=self.controller.watch_summary(),
+            counts=self.status.counts_label.text(),
+            paused=self.controller.paused,
+        )
 
     def changeEvent(self, event: QEvent) -> None:
         """Follow the desktop between light and dark: badge colours and the link."""
@@ -423,6 +443,8 @@ class MainWindow(QMainWindow):
             return
         self.save_state()
         self._status_timer.stop()
+        self.notifications.shutdown()
+        self.tray.hide()
         self.bucket_page.shutdown()
         event.accept()
         self.closed.emit()

@@ -1,0 +1,55 @@
+"""Desktop notifications, through desktop-notifier (D-Bus on Linux, the system's own on
+macOS and Windows). Without a notification service (no session bus, no daemon), the
+first failure is logged and later notices are dropped quietly: the window and the tray
+say the same."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.core.notices import Notice
+
+log = logging.getLogger(__name__)
+APP_NAME = "Photo Uploader"
+
+
+class Notifier(Protocol):
+    async def notify(self, notice: Notice) -> None: ...
+
+
+class DesktopNotifications:
+    """Sends notices as desktop notifications. `icon` is a PNG path for the app's icon."""
+
+    def __init__(self, icon: str | None = None) -> None:
+        self._icon = icon
+        self._notifier: Any = None
+        self._broken = False
+        self.sent = 0
+
+    async def notify(self, notice: Notice) -> None:
+        if self._broken:
+            return
+        try:
+            notifier = self._notifier or self._make()
+            from desktop_notifier import Urgency
+
+            urgency = Urgency.Critical if notice.failed else Urgency.Normal
+            await notifier.send(title=notice.title, message=notice.body, urgency=urgency)
+        except Exception as exc:  # no session bus, no daemon, a daemon that refuses
+            self._broken = True
+            log.warning("desktop notifications are not available here: %s", exc)
+            return
+        self.sent += 1
+
+    def _make(self) -> Any:
+        from desktop_notifier import DesktopNotifier, Icon
+
+        icon = Icon(path=Path(self._icon)) if self._icon else None
+        self._notifier = (
+            DesktopNotifier(app_name=APP_NAME, app_icon=icon)
+            if icon
+            else DesktopNotifier(app_name=APP_NAME)
+        )
+        return self._notifier
