@@ -49,7 +49,7 @@ from app.core.localserver import LocalServerError, start_local_bucket
 from app.core.localserver.store import local_store_factory
 from app.core.models import FileSnapshot, FileState, Outage, OutageStatus, ThumbnailState
 from app.core.paths import data_dir
-from app.core.policy import needs_retry, run_failed
+from app.core.policy import run_failed, went_wrong
 from app.core.sidecar import Item
 from app.core.thumbnails import PREVIEW_FORMATS, PreviewSpec, ThumbnailSpec
 
@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--failed",
         action="store_true",
-        help="only files a retry may mend: failed files, failed thumbnails, missing index entries",
+        help="only files where something went wrong: failed files, failed thumbnails, "
+        "missing index entries or metadata files",
     )
     history.add_argument(
         "--jsonl",
@@ -503,7 +504,7 @@ def run_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK  # nothing uploaded from this computer yet
     journal = open_journal(ORIGIN_CLI, path, for_reading=True)
     try:
-        where = needs_retry if args.failed else None
+        where = went_wrong if args.failed else None
         rows = journal.history(limit=args.limit or None, where=where).result()
     finally:
         journal.close().result()

@@ -155,6 +155,9 @@ class FileOutcome:
     # The item the collector gave it in the window (Item.to_text()), so that a restart
     # sends a queued file with it.
     given_item: str | None = None
+    # Failed because of what the file holds (empty, not an image): a retry of the same
+    # content cannot change that, only a changed file can (app.core.policy.needs_retry).
+    unusable: bool = False
 
     @property
     def sidecar_missing(self) -> bool:
@@ -209,6 +212,7 @@ class FileOutcome:
             index_in_bucket=self.index_in_bucket,
             metadata_key=self.metadata_key if self.metadata_in_bucket else None,
             sidecar_missing=self.sidecar_missing,
+            unusable=self.unusable,
             preview_key=self.preview_key if self.preview_in_bucket else None,
             item=item,
             thumbnail_jpeg=thumbnail_jpeg,
@@ -251,6 +255,7 @@ class FileSnapshot:
     index_in_bucket: bool = False
     metadata_key: str | None = None
     sidecar_missing: bool = False  # see FileOutcome.sidecar_missing
+    unusable: bool = False  # see FileOutcome.unusable
     preview_key: str | None = None
     item: Item | None = None  # the item it belongs to, once known (see app.core.sidecar)
     # The generated thumbnail (JPEG), present in the snapshots delivered around the time it

@@ -28,21 +28,27 @@ class Fate(Protocol):
     def index_in_bucket(self) -> bool: ...
     @property
     def sidecar_missing(self) -> bool: ...
+    @property
+    def unusable(self) -> bool: ...
 
 
 class Category(enum.Enum):
-    """What the queue's filters group files by. A file can be in several.
+    """What the queue's filters group files by, and what Retry counts. A file can be in
+    several.
 
     - IN_PROGRESS: not final yet (queued or in a stage).
-    - FAILED: something of it failed that a retry may mend (`needs_retry`).
+    - FAILED: something of it failed (`went_wrong`): it, or a part of it.
+    - RETRY: what "Retry failed" redoes (`needs_retry`): FAILED but for files whose
+      content cannot be uploaded as it is.
     - DONE: the photo is in the bucket: uploaded or duplicate.
-    - SKIPPED: not sent by this run: duplicates and cancelled files.
+    - NOT_SENT: not sent by this run: duplicates (already there) and cancelled files.
     """
 
     IN_PROGRESS = "in_progress"
     FAILED = "failed"
+    RETRY = "retry"
     DONE = "done"
-    SKIPPED = "skipped"
+    NOT_SENT = "not_sent"
 
 
 def is_finished(fate: Fate) -> bool:
@@ -64,9 +70,9 @@ def thumbnail_failed(fate: Fate) -> bool:
     )
 
 
-def needs_retry(fate: Fate) -> bool:
-    """Something of it failed and a retry may mend it: what "Retry failed" redoes, what the
-    Failed filter shows and what `history --failed` lists."""
+def went_wrong(fate: Fate) -> bool:
+    """It failed, or a part of it did (thumbnail, index entry, sidecar): what the Failed
+    filter shows and `history --failed` lists."""
     return (
         fate.state is FileState.FAILED
         or thumbnail_failed(fate)
@@ -75,14 +81,22 @@ def needs_retry(fate: Fate) -> bool:
     )
 
 
+def needs_retry(fate: Fate) -> bool:
+    """Something of it went wrong and a retry may mend it: what "Retry failed" redoes.
+    Not a file whose content cannot be uploaded (empty, not an image): trying the same
+    bytes again changes nothing; adding the file again once it is fixed does."""
+    return went_wrong(fate) and not fate.unusable
+
+
 def is_retryable(fate: Fate) -> bool:
     """Retry on this file does something: it needs a retry, or it was cancelled."""
     return fate.state is FileState.CANCELLED or needs_retry(fate)
 
 
 def finished_cleanly(fate: Fate) -> bool:
-    """Done, with nothing left to mend (what "Clear finished" takes out of the queue)."""
-    return is_finished(fate) and not needs_retry(fate)
+    """Done, with nothing that went wrong (what "Clear finished" takes out of the queue:
+    a failure stays until the collector has seen to it)."""
+    return is_finished(fate) and not went_wrong(fate)
 
 
 def run_failed(fate: Fate) -> bool:
@@ -91,21 +105,24 @@ def run_failed(fate: Fate) -> bool:
 
 
 def categories(fate: Fate) -> frozenset[Category]:
-    """The filter categories of this file."""
-    return _categories(fate.state, needs_retry(fate))
+    """The categories of this file."""
+    wrong = went_wrong(fate)
+    return _categories(fate.state, wrong, wrong and not fate.unusable)
 
 
 @cache
-def _categories(state: FileState, mend: bool) -> frozenset[Category]:
+def _categories(state: FileState, wrong: bool, mend: bool) -> frozenset[Category]:
     found: set[Category] = set()
     if not state.is_final:
         found.add(Category.IN_PROGRESS)
-    if mend:
+    if wrong:
         found.add(Category.FAILED)
+    if mend:
+        found.add(Category.RETRY)
     if state in (FileState.UPLOADED, FileState.DUPLICATE):
         found.add(Category.DONE)
     if state in (FileState.DUPLICATE, FileState.CANCELLED):
-        found.add(Category.SKIPPED)
+        found.add(Category.NOT_SENT)
     return frozenset(found)
 
 

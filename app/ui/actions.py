@@ -44,7 +44,8 @@ class WindowActions:
             "retry",
             "&Retry failed",
             "Ctrl+R",
-            "Retry failed files and failed thumbnails; only the failed step is redone",
+            "Retry failed files and failed thumbnails; only the failed step is redone "
+            "(a file that is empty or not an image waits until it is added again, fixed)",
         )
         self.pause = make(
             "pause", "&Pause", "Ctrl+P", "Pause: no new files start; running ones finish"

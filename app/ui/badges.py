@@ -235,7 +235,7 @@ class FilterCategory(enum.Enum):
     IN_PROGRESS = Category.IN_PROGRESS.value
     FAILED = Category.FAILED.value
     DONE = Category.DONE.value
-    SKIPPED = Category.SKIPPED.value
+    NOT_SENT = Category.NOT_SENT.value
 
     @property
     def label(self) -> str:
@@ -252,13 +252,17 @@ _CATEGORY_LABELS = {
     FilterCategory.IN_PROGRESS: "In progress",
     FilterCategory.FAILED: "Failed",
     FilterCategory.DONE: "Done",
-    FilterCategory.SKIPPED: "Skipped",
+    FilterCategory.NOT_SENT: "Not sent",
 }
 
 
 @cache
 def _filters_for(found: frozenset[Category]) -> frozenset[FilterCategory]:
-    return frozenset({FilterCategory.ALL, *(FilterCategory(c.value) for c in found)})
+    shown = (FilterCategory(c.value) for c in found if c.value in _FILTER_VALUES)
+    return frozenset({FilterCategory.ALL, *shown})
+
+
+_FILTER_VALUES = frozenset(f.value for f in FilterCategory)
 
 
 def category_of(snap: FileSnapshot) -> frozenset[FilterCategory]:

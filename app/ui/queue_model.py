@@ -269,7 +269,7 @@ class QueueModel(QAbstractTableModel):
     @property
     def retryable_count(self) -> int:
         """Rows "Retry failed" would redo (app.core.policy.needs_retry)."""
-        return self._categories[Category.FAILED]
+        return self._categories[Category.RETRY]
 
     @property
     def thumbnails_failed(self) -> int:

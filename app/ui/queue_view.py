@@ -30,7 +30,7 @@ FILTER_SHORTCUTS = {
     FilterCategory.IN_PROGRESS: "Alt+2",
     FilterCategory.FAILED: "Alt+3",
     FilterCategory.DONE: "Alt+4",
-    FilterCategory.SKIPPED: "Alt+5",
+    FilterCategory.NOT_SENT: "Alt+5",
 }
 
 
@@ -133,6 +133,9 @@ class FilterBar(QWidget):
             layout.addWidget(button)
         self._button_for[FilterCategory.ALL].setChecked(True)
         layout.addStretch(1)
+
+    def button(self, category: FilterCategory) -> QPushButton:
+        return self._button_for[category]
 
     def check(self, category: FilterCategory) -> None:
         self._button_for[category].setChecked(True)

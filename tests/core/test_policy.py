@@ -27,6 +27,7 @@ def snap(
     *,
     original: bool = True,
     index: bool = True,
+    unusable: bool = False,
 ) -> FileSnapshot:
     return FileSnapshot(
         file_id=1,
@@ -35,6 +36,7 @@ def snap(
         thumbnail_state=thumbnail,
         original_in_bucket=original,
         index_in_bucket=index,
+        unusable=unusable,
     )
 
 
@@ -57,13 +59,35 @@ CASES = [
         {Category.IN_PROGRESS},
     ),
     (snap(S.UPLOADED), False, False, True, False, {Category.DONE}),
-    (snap(S.UPLOADED, T.FAILED), True, True, False, False, {Category.DONE, Category.FAILED}),
-    (snap(S.UPLOADED, index=False), True, True, False, False, {Category.DONE, Category.FAILED}),
-    (snap(S.DUPLICATE, T.SKIPPED), False, False, True, False, {Category.DONE, Category.SKIPPED}),
+    (
+        snap(S.UPLOADED, T.FAILED),
+        True,
+        True,
+        False,
+        False,
+        {Category.DONE, Category.FAILED, Category.RETRY},
+    ),
+    (
+        snap(S.UPLOADED, index=False),
+        True,
+        True,
+        False,
+        False,
+        {Category.DONE, Category.FAILED, Category.RETRY},
+    ),
+    (snap(S.DUPLICATE, T.SKIPPED), False, False, True, False, {Category.DONE, Category.NOT_SENT}),
     (
         snap(S.FAILED, T.SKIPPED, original=False, index=False),
         True,
         True,
+        False,
+        True,
+        {Category.FAILED, Category.RETRY},
+    ),
+    (  # empty, or not an image: failed, but the same bytes again would fail again
+        snap(S.FAILED, T.SKIPPED, original=False, index=False, unusable=True),
+        False,
+        False,
         False,
         True,
         {Category.FAILED},
@@ -74,7 +98,7 @@ CASES = [
         True,
         True,
         True,
-        {Category.SKIPPED},
+        {Category.NOT_SENT},
     ),
 ]
 

@@ -179,9 +179,9 @@ def test_messages() -> None:
             snap(FileState.UPLOADED, thumbnail_state=ThumbnailState.FAILED),
             {FilterCategory.DONE, FilterCategory.FAILED},
         ),
-        (snap(FileState.DUPLICATE), {FilterCategory.DONE, FilterCategory.SKIPPED}),
+        (snap(FileState.DUPLICATE), {FilterCategory.DONE, FilterCategory.NOT_SENT}),
         (snap(FileState.FAILED), {FilterCategory.FAILED}),
-        (snap(FileState.CANCELLED), {FilterCategory.SKIPPED}),
+        (snap(FileState.CANCELLED), {FilterCategory.NOT_SENT}),
     ],
 )
 def test_categories(s: FileSnapshot, expected: set[FilterCategory]) -> None:
@@ -191,7 +191,7 @@ def test_categories(s: FileSnapshot, expected: set[FilterCategory]) -> None:
 
 
 def test_category_labels() -> None:
-    assert [c.label for c in FilterCategory] == ["All", "In progress", "Failed", "Done", "Skipped"]
+    assert [c.label for c in FilterCategory] == ["All", "In progress", "Failed", "Done", "Not sent"]
 
 
 def test_non_utf8_names_become_escapes() -> None:

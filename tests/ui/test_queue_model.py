@@ -248,7 +248,7 @@ def test_totals_changed_is_signalled(qtbot: QtBot, model: QueueModel) -> None:
         (FilterCategory.IN_PROGRESS, [2, 6, 8]),
         (FilterCategory.FAILED, [4, 5]),
         (FilterCategory.DONE, [1, 3, 5]),
-        (FilterCategory.SKIPPED, [3, 7]),
+        (FilterCategory.NOT_SENT, [3, 7]),
     ],
 )
 def test_filter_categories(

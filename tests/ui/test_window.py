@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.core.config import Destination
 from app.core.models import FileState, ThumbnailState
+from app.ui.badges import FilterCategory
 from app.ui.controller import UploadController
 from app.ui.preview_cache import PreviewCache
 from app.ui.queue_model import Column, QueueModel
@@ -198,6 +199,39 @@ def test_retry_failed_redoes_only_what_failed(loop: qasync.QEventLoop, tmp_path:
         assert store.calls["put"] == 3
         assert len(store.photo_keys()) == 4
         assert not app.window.retry_action.isEnabled()
+    finally:
+        run(loop, app.close())
+
+
+def test_retry_is_offered_only_for_what_a_retry_can_change(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    """An empty file or one that is not an image fails the same way however often it is
+    retried: Failed shows it, Retry failed leaves it alone (issue 12: Retry stayed
+    enabled for files that can never succeed)."""
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.jpg").write_text("a list of coins, not a photo")
+    photo = corpus.jpeg_photo(tmp_path / "obverse.jpg", seed=1)
+    store = FakeStore()
+    app = App(tmp_path / "settings.ini", store)
+
+    async def go() -> None:
+        await app.start()
+        app.window.add_paths([tmp_path / "empty.jpg", tmp_path / "notes.jpg", photo])
+        await until(lambda: app.model.rowCount() == 3 and app.idle())
+        app.window._refresh_status()
+        assert not app.window.retry_action.isEnabled()
+        failed = app.window.filter_bar.button(FilterCategory.FAILED)
+        assert failed.text() == "Failed (2)"
+        assert app.controller.retry_failed() == 0
+        store.fail_next["upload"] = 1
+        app.window.add_paths([corpus.jpeg_photo(tmp_path / "reverse.jpg", seed=2)])
+        await until(lambda: getattr(app.snap("reverse.jpg"), "state", None) is FileState.FAILED)
+        await until(app.window.retry_action.isEnabled)  # a retry can mend this one
+        assert app.controller.retry_failed() == 1
+
+    try:
+        run(loop, go())
     finally:
         run(loop, app.close())
 

@@ -162,7 +162,7 @@ class Journal:
         where: Callable[[JournalRow], bool] | None = None,
     ) -> Future[list[JournalRow]]:
         """Finished rows, newest first; with `where`, only those it accepts (such as
-        app.core.policy.needs_retry for `history --failed`)."""
+        app.core.policy.went_wrong for `history --failed`)."""
         return self._submit(self._history, limit, where)
 
     # -- on the journal thread --------------------------------------------------------

@@ -95,5 +95,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE files ADD COLUMN given_item TEXT",
         "UPDATE files SET metadata_in_bucket = 1 WHERE metadata_key IS NOT NULL",
     ),
+    # Failed because of what the file holds (empty, not an image): Retry leaves such a
+    # file alone until it changes (issue 12). Rows from before say so in their error.
+    7: (
+        "ALTER TABLE files ADD COLUMN unusable INTEGER NOT NULL DEFAULT 0",
+        "UPDATE files SET unusable = 1 WHERE state = 'failed' AND original_in_bucket = 0 "
+        "AND (error = 'This file is empty (0 bytes).' "
+        "OR error LIKE 'This file is not a supported image%')",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

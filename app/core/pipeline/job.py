@@ -217,6 +217,7 @@ class FileJob:
         outcome = self.outcome
         outcome.state = FileState.QUEUED
         outcome.error = None
+        outcome.unusable = False
         self.notice = None
         self.cancel_event = CancelFlag()
         if outcome.thumbnail_state is ThumbnailState.FAILED:
@@ -228,9 +229,11 @@ class FileJob:
 
     # -- stage results -------------------------------------------------------------
 
-    def reject(self, reason: str) -> None:
-        """Fail at intake: nothing uploaded, thumbnail skipped."""
+    def reject(self, reason: str, *, unusable: bool = False) -> None:
+        """Fail at intake: nothing uploaded, thumbnail skipped. `unusable`: because of
+        what the file holds (empty, not an image), which only a changed file mends."""
         self.outcome.error = reason
+        self.outcome.unusable = unusable
         self.outcome.thumbnail_state = ThumbnailState.SKIPPED
         self.finish(FileState.FAILED)
 

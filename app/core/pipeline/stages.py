@@ -81,10 +81,10 @@ async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
         return _rejected(job, tools, await tools.run_io(describe_unreadable, job.path, exc))
     job.hashed(facts.size, facts.mtime_ns)
     if facts.size == 0:
-        return _rejected(job, tools, describe_unrecognised(b""))
+        return _rejected(job, tools, describe_unrecognised(b""), unusable=True)
     fmt = detect_format(facts.head, job.path.name)
     if fmt is None:
-        return _rejected(job, tools, describe_unrecognised(facts.head))
+        return _rejected(job, tools, describe_unrecognised(facts.head), unusable=True)
     job.recognised(facts.sha256, fmt)
     context = context_of(job)
     template = context.settings.keys
@@ -114,8 +114,8 @@ async def hash_stage(job: FileJob, tools: PipelineTools) -> bool:
     return True
 
 
-def _rejected(job: FileJob, tools: PipelineTools, reason: str) -> bool:
-    job.reject(reason)
+def _rejected(job: FileJob, tools: PipelineTools, reason: str, *, unusable: bool = False) -> bool:
+    job.reject(reason, unusable=unusable)
     tools.finished(job)
     return False
 

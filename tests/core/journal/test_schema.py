@@ -40,14 +40,16 @@ def test_a_journal_from_the_first_release_is_migrated_and_keeps_its_rows(tmp_pat
         journal.close().result()
 
     version, columns, indexes = _tables(path)
-    assert version == SCHEMA_VERSION == 6
+    assert version == SCHEMA_VERSION == 7
     assert columns == set(COLUMNS)
     assert "files_failed" not in indexes
     assert [(r.path.name, r.state) for r in history] == [
         ("notes.jpg", FileState.FAILED),
         ("1923 obverse.jpg", FileState.UPLOADED),
     ]
+    assert history[0].unusable  # schema 7: its error says it is not an image
     uploaded = history[1]
+    assert not uploaded.unusable
     assert uploaded.key == "lots/1923 obverse-3f9a0c1e.jpg" and uploaded.size == 4811922
     assert uploaded.destination_spec == ""  # written before schema 2 knew it
     assert (uploaded.preview_key, uploaded.preview_in_bucket) == (None, False)  # schema 5
