@@ -33,7 +33,8 @@ class Column(enum.IntEnum):
     SIZE = 2
     STATUS = 3
     THUMBNAIL = 4
-    MESSAGE = 5
+    BUCKET = 5  # shown only while the queue holds files of more than one bucket
+    MESSAGE = 6
 
     @property
     def title(self) -> str:
@@ -43,8 +44,9 @@ class Column(enum.IntEnum):
 class Painter(enum.Enum):
     """Which delegate paints a column's cells (see app.ui.delegates)."""
 
-    TEXT = "text"  # the view's own, eliding in the middle (names keep their extension)
-    TEXT_KEEP_START = "text_keep_start"  # eliding at the end (messages keep their start)
+    TEXT = "text"  # the view's own, on one line
+    NAME = "name"  # two lines, wrapped, the second elided in the middle (keeps the extension)
+    MESSAGE = "message"  # two lines, wrapped, the second elided at its end
     PREVIEW = "preview"
     STATUS_BADGE = "status_badge"
     THUMBNAIL_BADGE = "thumbnail_badge"
@@ -133,10 +135,11 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         tooltip=_path_and_message,
         accessible=lambda s, _d: f"Name: {_name(s)}",
         sort_key=lambda s: _text_key(_natural(_name(s)), s),
+        painter=Painter.NAME,
     ),
     ColumnSpec(  # SIZE
         title="Size",
-        width=80,
+        width=72,
         display=lambda s, _d: human_size(s.size),
         tooltip=_size_tooltip,
         accessible=lambda s, _d: f"Size: {human_size(s.size)}",
@@ -145,7 +148,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ),
     ColumnSpec(  # STATUS
         title="Status",
-        width=150,
+        width=128,
         display=lambda s, _d: state_text(s),
         tooltip=lambda s, d: state_badge(s, dark=d).tooltip,
         accessible=lambda s, _d: f"Status: {state_text(s)}",
@@ -154,12 +157,20 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ),
     ColumnSpec(  # THUMBNAIL
         title="Thumbnail",
-        width=110,
+        width=104,
         display=lambda s, d: thumbnail_badge(s, dark=d).text,
         tooltip=lambda s, d: thumbnail_badge(s, dark=d).tooltip,
         accessible=lambda s, d: f"Thumbnail: {thumbnail_badge(s, dark=d).text}",
         sort_key=lambda s: float(_THUMBNAIL_SORT_ORDER[s.thumbnail_state] * _TIE + s.file_id),
         painter=Painter.THUMBNAIL_BADGE,
+    ),
+    ColumnSpec(  # BUCKET
+        title="Bucket",
+        width=120,
+        display=lambda s, _d: s.bucket or "",
+        tooltip=lambda s, _d: f"Sent to the bucket {s.bucket}" if s.bucket else "",
+        accessible=lambda s, _d: f"Bucket: {s.bucket or 'none yet'}",
+        sort_key=lambda s: _text_key((s.bucket or "").casefold(), s),
     ),
     ColumnSpec(  # MESSAGE
         title="Message",
@@ -168,7 +179,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         tooltip=_path_and_message,
         accessible=lambda s, d: f"Message: {_message(s, d)}",
         sort_key=lambda s: _text_key(message_text(s).casefold(), s),
-        painter=Painter.TEXT_KEEP_START,
+        painter=Painter.MESSAGE,
     ),
 )
 assert len(COLUMNS) == len(Column)

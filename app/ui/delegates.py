@@ -7,7 +7,17 @@ the view's font and metrics from the option, and caches QColors by hex string.
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QTextLayout,
+    QTextOption,
+)
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.ui.badges import Badge
@@ -183,3 +193,86 @@ class PreviewDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         return QSize(self._max_side + 8, self._max_side + 8)
+
+
+class TwoLineDelegate(QStyledItemDelegate):
+    """Text on up to two lines, wrapped at words, the second elided (at its end for a
+    message, whose start says what happened; in the middle for a name, which keeps its
+    extension). A failure's reason reads whole far more often than on one line, and rows
+    are two lines high for the preview anyway. The whole text is in the tooltip and the
+    detail pane."""
+
+    LINES = 2
+    H_PAD = 4
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+    ) -> None:
+        super().__init__(parent)
+        self._elide = elide
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        text = index.data(Qt.ItemDataRole.DisplayRole)
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        widget = option.widget
+        style = widget.style() if widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        if not isinstance(text, str) or not text:
+            return
+        rect = option.rect.adjusted(self.H_PAD, 0, -self.H_PAD, 0)
+        lines = wrap_lines(text, option.font, rect.width(), self.LINES, elide=self._elide)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.save()
+        painter.setFont(option.font)
+        painter.setPen(option.palette.color(role))
+        line_height = option.fontMetrics.lineSpacing()
+        top = rect.top() + (rect.height() - line_height * len(lines)) // 2
+        for number, line in enumerate(lines):
+            line_rect = QRect(rect.left(), top + number * line_height, rect.width(), line_height)
+            align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+            painter.drawText(line_rect, align, line)
+        painter.restore()
+
+
+def wrap_lines(
+    text: str,
+    font: QFont,
+    width: int,
+    most: int,
+    *,
+    anywhere: bool = False,
+    elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+) -> list[str]:
+    """`text` wrapped into at most `most` lines of `width` pixels, at words (or, with
+    `anywhere`, at any character: keys and hashes have no spaces); the last line takes
+    the rest, elided by `elide`."""
+    if width <= 0 or not text:
+        return []
+    layout = QTextLayout(text, font)
+    if anywhere:
+        option = QTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAnywhere)
+        layout.setTextOption(option)
+    layout.beginLayout()
+    lines: list[str] = []
+    end = 0
+    while len(lines) < most - 1:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(width)
+        start, length = line.textStart(), line.textLength()
+        lines.append(text[start : start + length].rstrip())
+        end = start + length
+    layout.endLayout()
+    rest = text[end:].strip()
+    if rest:
+        lines.append(QFontMetrics(font).elidedText(rest, elide, width))
+    return lines

@@ -43,6 +43,7 @@ _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
+_ACCESSIBLE_DESCRIPTION = int(Qt.ItemDataRole.AccessibleDescriptionRole)
 
 
 class QueueRole(enum.IntEnum):
@@ -118,8 +119,8 @@ def _byte_tally(snap: FileSnapshot) -> tuple[int, int, int, int]:
     return size, snap.bytes_sent, snap.bytes_sent, max(0, size - snap.bytes_sent)
 
 
-def _wants_preview(snap: FileSnapshot) -> bool:
-    """Whether re-making a preview from the original is worth trying for this file:
+def has_preview(snap: FileSnapshot) -> bool:
+    """Whether making a preview from the original is worth trying for this file:
     its thumbnail was made once, or it is a duplicate (whose thumbnail was never needed)."""
     return snap.thumbnail_state is ThumbnailState.GENERATED or snap.state is FileState.DUPLICATE
 
@@ -150,6 +151,7 @@ class QueueModel(QAbstractTableModel):
         self._counts: Counter[FileState] = Counter()
         self._categories: Counter[Category] = Counter()  # rows per app.core.policy category
         self._thumbnails_failed = 0  # uploaded rows without their thumbnail
+        self._buckets: Counter[str] = Counter()  # rows per bucket they go (went) to
         self._bytes = [0, 0, 0, 0]  # sums of _byte_tally() over the rows
         self._dark = palette_is_dark() if dark is None else dark
         self._placeholder: QImage | None = None
@@ -276,6 +278,12 @@ class QueueModel(QAbstractTableModel):
         """Uploaded rows whose thumbnail failed (app.core.policy.thumbnail_failed)."""
         return self._thumbnails_failed
 
+    @property
+    def bucket_count(self) -> int:
+        """How many buckets the rows go (or went) to: more than one after the destination
+        changed, and the window then shows a Bucket column."""
+        return sum(1 for n in self._buckets.values() if n > 0)
+
     def category_count(self, category: Category) -> int:
         """Rows in a filter category (app.core.policy.categories)."""
         return self._categories[category]
@@ -371,6 +379,8 @@ class QueueModel(QAbstractTableModel):
             return _RIGHT if COLUMNS[column].align_right else None
         if role == _ACCESSIBLE:
             return COLUMNS[column].accessible(snap, self._dark)
+        if role == _ACCESSIBLE_DESCRIPTION:  # what a sighted collector reads on hover
+            return COLUMNS[column].tooltip(snap, self._dark)
         return None
 
     # -- previews --------------------------------------------------------------------
@@ -379,7 +389,7 @@ class QueueModel(QAbstractTableModel):
         image = None
         if self._cache is not None:
             image = self._cache.preview_for(snap.file_id)
-            if image is None and _wants_preview(snap):
+            if image is None and has_preview(snap):
                 self._cache.request(snap.file_id, snap.path)
         if image is None and placeholder:
             return self.placeholder_image()
@@ -423,6 +433,8 @@ class QueueModel(QAbstractTableModel):
             self._categories[category] += sign
         if thumbnail_failed(snap):
             self._thumbnails_failed += sign
+        if snap.bucket:
+            self._buckets[snap.bucket] += sign
 
     def _reindex(self) -> None:
         self._rows = {snap.file_id: row for row, snap in enumerate(self._snaps)}

@@ -3,8 +3,8 @@ the filter buttons above it."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -12,19 +12,20 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QPushButton,
     QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QWidget,
 )
 
 from app.ui.badges import FilterCategory
 from app.ui.columns import COLUMNS, Column, Painter
-from app.ui.delegates import BadgeDelegate, PreviewDelegate, StatusDelegate
+from app.ui.delegates import BadgeDelegate, PreviewDelegate, StatusDelegate, TwoLineDelegate
 from app.ui.queue_model import QueueModel, QueueRole
 from app.ui.queue_proxy import QueueFilterProxy
 
 ROW_HEIGHT = 44
 PREVIEW_SIDE = 40
+MIN_NAME = 140  # the name gives way down to this much before the message does
+MIN_MESSAGE = 200  # what the message keeps before the name stops giving way
 FILTER_SHORTCUTS = {
     FilterCategory.ALL: "Alt+1",
     FilterCategory.IN_PROGRESS: "Alt+2",
@@ -32,16 +33,6 @@ FILTER_SHORTCUTS = {
     FilterCategory.DONE: "Alt+4",
     FilterCategory.NOT_SENT: "Alt+5",
 }
-
-
-class ElideRightDelegate(QStyledItemDelegate):
-    """Text that keeps its start when it does not fit (a message's first words)."""
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 class QueueView(QTableView):
@@ -68,6 +59,9 @@ class QueueView(QTableView):
         self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.setIconSize(QSize(PREVIEW_SIDE, PREVIEW_SIDE))
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        # The message (the last column) takes the width the others leave, and the name
+        # gives way before it (fit_columns): no horizontal scroll bar hides the reason a
+        # file failed, but in a window narrower than any collector's screen.
         header = self.horizontalHeader()
         header.setStretchLastSection(True)
         header.setHighlightSections(False)
@@ -75,8 +69,43 @@ class QueueView(QTableView):
             delegate = self._delegate_for(spec.painter)
             if delegate is not None:
                 self.setItemDelegateForColumn(column, delegate)
-            if column != Column.MESSAGE:  # the last column takes what is left
+            if column != Column.MESSAGE:
                 self.setColumnWidth(column, spec.width)
+        self.setColumnHidden(Column.BUCKET, True)
+        self._name_wanted = COLUMNS[Column.NAME].width  # as the collector last set it
+        self._fitting = False
+        header.sectionResized.connect(self._on_section_resized)
+
+    def show_buckets(self, shown: bool) -> None:
+        """Show the Bucket column (files of more than one bucket in the queue)."""
+        if self.isColumnHidden(Column.BUCKET) == shown:
+            self.setColumnHidden(Column.BUCKET, not shown)
+            self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """The name as wide as the collector made it, unless the message would get less
+        than MIN_MESSAGE: then the name gives way, down to MIN_NAME."""
+        others = sum(
+            self.columnWidth(c)
+            for c in Column
+            if c not in (Column.NAME, Column.MESSAGE) and not self.isColumnHidden(c)
+        )
+        room = self.viewport().width() - others - MIN_MESSAGE
+        width = max(MIN_NAME, min(self._name_wanted, room))
+        if width != self.columnWidth(Column.NAME):
+            self._fitting = True
+            try:
+                self.setColumnWidth(Column.NAME, width)
+            finally:
+                self._fitting = False
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
+
+    def _on_section_resized(self, column: int, _old: int, new: int) -> None:
+        if column == Column.NAME and not self._fitting:
+            self._name_wanted = new  # the collector's choice (or a restored layout)
 
     def _delegate_for(self, painter: Painter) -> QStyledItemDelegate | None:
         if painter is Painter.PREVIEW:
@@ -85,8 +114,10 @@ class QueueView(QTableView):
             return StatusDelegate(self)
         if painter is Painter.THUMBNAIL_BADGE:
             return BadgeDelegate(QueueRole.THUMBNAIL_BADGE, self)
-        if painter is Painter.TEXT_KEEP_START:
-            return ElideRightDelegate(self)
+        if painter is Painter.MESSAGE:
+            return TwoLineDelegate(self)
+        if painter is Painter.NAME:
+            return TwoLineDelegate(self, elide=Qt.TextElideMode.ElideMiddle)
         return None
 
     def selected_file_ids(self) -> list[int]:

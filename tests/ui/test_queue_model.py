@@ -125,7 +125,7 @@ def test_display_and_roles(model: QueueModel) -> None:
     assert Qt.AlignmentFlag(alignment) & Qt.AlignmentFlag.AlignRight
     assert model.headerData(Column.STATUS, Qt.Orientation.Horizontal) == "Status"
     assert [c.title for c in Column] == [
-        "Preview", "Name", "Size", "Status", "Thumbnail", "Message",
+        "Preview", "Name", "Size", "Status", "Thumbnail", "Bucket", "Message",
     ]  # fmt: skip
     accessible = model.index(row, Column.STATUS).data(Qt.ItemDataRole.AccessibleTextRole)
     assert accessible.startswith("Status: Uploading")
