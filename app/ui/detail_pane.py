@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QImage, QPixmap
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -21,6 +21,7 @@ from app.core.models import FileSnapshot, FileState, Item, ThumbnailState
 from app.core.policy import takes_item
 from app.core.sizes import human_size
 from app.ui.badges import message_text, state_badge, thumbnail_badge
+from app.ui.delegates import wrap_lines
 from app.ui.preview_cache import shrink_image
 
 PREVIEW_SIDE = 240
@@ -36,16 +37,54 @@ def object_url(snap: FileSnapshot, endpoint_url: str | None) -> str | None:
     return f"s3://{snap.bucket}/{snap.key}"
 
 
-class _CopyField(QWidget):
-    """A selectable value with a Copy button."""
+class ElidedLabel(QLabel):
+    """Up to two lines that never clip mid-character: keys, URLs and hashes wrap at any
+    character, and what still does not fit is elided in the middle (a key keeps its
+    start and its extension); the whole text is in the tooltip, and the Copy button
+    beside it copies the whole."""
 
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+    LINES = 2
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._value = QLabel()
-        self._value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._value.setWordWrap(True)
-        self._value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        lines = wrap_lines(
+            self._full,
+            self.font(),
+            self.contentsRect().width(),
+            self.LINES,
+            anywhere=True,
+            elide=Qt.TextElideMode.ElideMiddle,
+        )
+        shown = "\n".join(lines)
+        self.setText(shown)
+        self.setToolTip(self._full if shown.replace("\n", "") != self._full else "")
+
+
+class _CopyField(QWidget):
+    """A value on one line (elided, never clipped) with a Copy button."""
+
+    def __init__(self, name: str, parent: QWidget | None = None, *, mono: bool = False) -> None:
+        super().__init__(parent)
+        self._value = ElidedLabel()
         self._value.setAccessibleName(name)
+        if mono:
+            self._value.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._copy = QPushButton("Copy")
         self._copy.setAccessibleName(f"Copy {name.lower()}")
         self._copy.setToolTip(f"Copy the {name.lower()} to the clipboard")
@@ -53,13 +92,18 @@ class _CopyField(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._value, 1)
-        layout.addWidget(self._copy, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self._copy, 0)
         self.set_value(None)
 
     def set_value(self, value: str | None) -> None:
-        self._value.setText(value or "—")
+        self._value.set_full_text(value or "—")
+        self._value.setAccessibleDescription(value or "none")
         self._copy.setEnabled(bool(value))
         self._text = value or ""
+
+    def shown_text(self) -> str:
+        """What the collector sees now (elided when it does not fit)."""
+        return self._value.text()
 
     def text(self) -> str:
         return self._text
@@ -92,14 +136,15 @@ class DetailPane(QWidget):
         super().__init__(parent)
         self.setObjectName("detailPane")
         self.setAccessibleName("File details")
-        self.setMinimumWidth(280)
+        self.setMinimumWidth(240)
         self._endpoint_url: str | None = None
         self._file_id: int | None = None
         self._no_preview_text = ""
 
         self._preview = QLabel()
         self._preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._preview.setMinimumSize(PREVIEW_SIDE, PREVIEW_SIDE)
+        self._preview.setMinimumHeight(PREVIEW_SIDE)
+        self._preview.setWordWrap(True)  # "No preview: ..." on two lines, not clipped
         self._preview.setAccessibleName("Preview")
         self._title = QLabel()
         self._title.setWordWrap(True)
@@ -114,7 +159,7 @@ class DetailPane(QWidget):
         self.thumbnail_key = _CopyField("Thumbnail key")
         self.preview_key = _CopyField("Preview key")
         self.url = _CopyField("URL")
-        self.sha256 = _CopyField("SHA-256")
+        self.sha256 = _CopyField("SHA-256", mono=True)
         self._size = QLabel()
         self._type = QLabel()
         self._item = QLabel()
@@ -169,8 +214,11 @@ class DetailPane(QWidget):
     def set_endpoint_url(self, endpoint_url: str | None) -> None:
         self._endpoint_url = endpoint_url
 
-    def show_snapshot(self, snap: FileSnapshot | None, preview: QImage | None = None) -> None:
-        """Show one file, or a hint when nothing is selected."""
+    def show_snapshot(
+        self, snap: FileSnapshot | None, preview: QImage | None = None, *, loading: bool = False
+    ) -> None:
+        """Show one file, or a hint when nothing is selected. `loading`: its preview is
+        being made (the pane is called again when it is there)."""
         self._file_id = snap.file_id if snap else None
         if snap is None:
             self._title.setText("No file selected")
@@ -190,7 +238,7 @@ class DetailPane(QWidget):
         self._title.setToolTip(str(snap.path))
         badge = state_badge(snap)
         thumb = thumbnail_badge(snap)
-        self._status.setText(f"{badge.text} · thumbnail {thumb.text}")
+        self._status.setText(f"{badge.text} · thumbnail {thumb.text.lower()}")
         self.key.set_value(snap.key)
         self.thumbnail_key.set_value(snap.thumbnail_key)
         self.preview_key.set_value(snap.preview_key)
@@ -203,7 +251,7 @@ class DetailPane(QWidget):
         full = _full_message(snap)
         self._message.setPlainText(full)
         self._copy_message.setEnabled(bool(full))
-        self._no_preview_text = _no_preview_text(snap)
+        self._no_preview_text = "Loading the preview…" if loading else _no_preview_text(snap)
         self.set_preview(preview)
 
     def set_preview(self, image: QImage | None) -> None:

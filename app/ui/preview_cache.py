@@ -25,6 +25,17 @@ def _default_remake(path: Path) -> bytes:
     return make_thumbnail(path, ThumbnailSpec(max_side=96))
 
 
+def _default_large_remake(path: Path) -> bytes:
+    """The detail pane's preview of the original, when its thumbnail's bytes are no
+    longer held (a queue restored after a restart)."""
+    from app.core.thumbnails import ThumbnailSpec, make_thumbnail
+
+    return make_thumbnail(path, ThumbnailSpec(max_side=LARGE_SIDE))
+
+
+LARGE_SIDE = 480  # the pane shows 240 logical px: crisp on a 2x screen
+
+
 def shrink_image(image: QImage, side: int) -> QImage:
     """`image` scaled to fit `side` x `side`, in a format that paints fast."""
     if max(image.width(), image.height()) > side:
@@ -85,6 +96,7 @@ class PreviewCache(QObject):
         max_jpegs: int = 200,
         max_waiting: int = 64,
         remake: Callable[[Path], bytes] | None = _default_remake,
+        large_remake: Callable[[Path], bytes] | None = _default_large_remake,
         workers: int = 2,
         parent: QObject | None = None,
     ) -> None:
@@ -94,6 +106,8 @@ class PreviewCache(QObject):
         self._max_jpegs = max_jpegs
         self._max_waiting = max_waiting
         self._remake = remake
+        self._large_remake = large_remake
+        self._large_asked: set[int] = set()
         self._workers = workers
         self._images: OrderedDict[int, QImage] = OrderedDict()
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
@@ -168,8 +182,35 @@ class PreviewCache(QObject):
         image = QImage.fromData(data)
         return None if image.isNull() else image
 
+    def request_large(self, file_id: int, path: Path) -> bool:
+        """Make the pane's preview from the original when `large_preview` has none (its
+        thumbnail's bytes are not held: a queue restored after a restart); once per file.
+        `preview_ready` says when it is there. False when nothing will come."""
+        if file_id in self._jpegs:
+            return True
+        if self._closed or self._large_remake is None or file_id in self._large_asked:
+            return False
+        self._large_asked.add(file_id)
+        remake = self._large_remake
+        self._background.submit(
+            lambda: remake(path), then=lambda outcome: self._large_made(file_id, outcome)
+        )
+        return True
+
+    def _large_made(self, file_id: int, outcome: Outcome[bytes]) -> None:
+        if self._closed or file_id not in self._large_asked:
+            return  # closed, or forgotten meanwhile
+        if outcome.error is not None or not outcome.value:
+            log.debug("no large preview for file %s: %s", file_id, outcome.error)
+            return
+        self._jpegs[file_id] = outcome.value
+        while len(self._jpegs) > self._max_jpegs:
+            self._jpegs.popitem(last=False)
+        self.preview_ready.emit(file_id)
+
     def forget(self, file_ids: Iterable[int]) -> None:
         for file_id in file_ids:
+            self._large_asked.discard(file_id)
             self._images.pop(file_id, None)
             self._jpegs.pop(file_id, None)
             self._decode_wanted.pop(file_id, None)

@@ -1,0 +1,63 @@
+"""The detail pane never clips: long keys, URLs and hashes wrap and elide to its width,
+whole in their tooltips and on the clipboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QGuiApplication, QImage
+from pytestqt.qtbot import QtBot
+
+from app.core.models import FileSnapshot, FileState, ThumbnailState
+from app.ui.detail_pane import DetailPane
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("does not support propagateSizeHints"),
+]
+
+KEY = "Coins/1921/Morgan dollar, obverse, struck at Philadelphia-3f9a0c1e5165eeb9.jpg"
+SHA = "3f9a0c1e5165eeb9d7745f9b8974a2e0df3f1ed2a801ceaae5a77193f9a0c1e5"
+
+
+def uploaded() -> FileSnapshot:
+    return FileSnapshot(
+        1, Path("/photos/Morgan obverse.jpg"), FileState.UPLOADED, key=KEY, sha256=SHA,
+        bucket="coins", size=4_811_922, content_type="image/jpeg",
+        thumbnail_state=ThumbnailState.GENERATED, original_in_bucket=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [260, 420])
+def test_long_values_are_elided_to_the_pane_never_clipped(qtbot: QtBot, width: int) -> None:
+    pane = DetailPane()
+    pane.set_endpoint_url("http://127.0.0.1:54071")
+    qtbot.addWidget(pane)
+    pane.resize(width, 800)
+    pane.show()
+    qtbot.waitExposed(pane)
+    pane.show_snapshot(uploaded())
+    for field, whole in ((pane.key, KEY), (pane.sha256, SHA)):
+        label = field._value
+        shown = field.shown_text()
+        lines = shown.split("\n")
+        assert 1 <= len(lines) <= 2
+        room = label.contentsRect().width()
+        assert all(label.fontMetrics().horizontalAdvance(line) <= room for line in lines)
+        if shown.replace("\n", "") != whole:
+            assert "…" in lines[-1] and label.toolTip() == whole
+        field._copy.click()
+        assert QGuiApplication.clipboard().text() == whole
+    assert pane.key.shown_text().endswith(".jpg")  # elided in the middle: extension kept
+
+
+def test_a_preview_being_made_says_so(qtbot: QtBot) -> None:
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    pane.show_snapshot(uploaded(), None, loading=True)
+    assert pane._preview.text() == "Loading the preview…"
+    image = QImage(480, 320, QImage.Format.Format_RGB32)
+    image.fill(0x336699)
+    pane.show_snapshot(uploaded(), image)
+    assert pane._preview.pixmap().width() == 240  # the pane's size, not a row's icon
