@@ -103,6 +103,9 @@ async def shoot(window: object, out: Path) -> None:
     await asyncio.sleep(0.3)
     if os.environ.get("SHOT_TAB") == "bucket":
         await shoot_bucket(window)
+    # (Offscreen, the pointer rests on the first toolbar button: its hint would cover
+    # the counts a user sees.)
+    window.status.clearMessage()
     window.grab().save(str(out))
     print(f"saved {out} ({window.model.rowCount()} files)")
 

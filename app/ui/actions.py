@@ -51,6 +51,7 @@ class WindowActions:
             "pause", "&Pause", "Ctrl+P", "Pause: no new files start; running ones finish"
         )
         self.pause.setCheckable(True)
+        self.pause.toggled.connect(self._pause_says_what_it_does)
         self.cancel = make("cancel", "&Cancel selected", "Ctrl+.", "Stop the selected files")
         self.remove = make(
             "remove",
@@ -84,6 +85,16 @@ class WindowActions:
             "show_in_folder", "Show in &folder", None, "Open the file's folder"
         )
         self.quit = make("quit", "&Quit", QKeySequence.StandardKey.Quit, "Quit")
+
+    def _pause_says_what_it_does(self, paused: bool) -> None:
+        """Its text and tips say what pressing it does now: Pause, or Resume."""
+        if paused:
+            text, tip = "&Resume", "Resume: queued files start again"
+        else:
+            text, tip = "&Pause", "Pause: no new files start; running ones finish"
+        self.pause.setText(text)
+        self.pause.setToolTip(f"{tip} ({self.pause.shortcut().toString()})")
+        self.pause.setStatusTip(tip)
 
     def toolbar(self) -> QToolBar:
         toolbar = QToolBar("Actions", self._window)

@@ -103,7 +103,7 @@ class UploadController(QObject):
         self._engine: Engine | None = None
         self._server: SharedLocalBucket | None = None
         self._waiting_paths: list[Path] = []
-        self._destination_text = "Starting…"
+        self._destination_text = "the bucket in Settings (connecting…)"
         self._tasks = Tasks()
         self._settings_lock = asyncio.Lock()
         self._closing = False
@@ -171,7 +171,12 @@ class UploadController(QObject):
     # -- starting and settings -------------------------------------------------------
 
     async def start(self, settings: AppSettings, secret_key: str | None) -> None:
-        """Start the engine for these settings; a failure is reported through `problem`."""
+        """Start the engine for these settings; a failure is reported through `problem`.
+        Until it runs, the window says where photos will go, and that it is connecting."""
+        if self._engine is None:
+            where = "the local test bucket" if settings.uses_local_bucket else settings.bucket
+            self._destination_text = f"{where} (connecting…)"
+            self.destination_changed.emit(self._destination_text)
         await self._use_settings(settings, secret_key)
 
     async def apply_settings(self, settings: AppSettings, secret_key: str | None) -> None:

@@ -170,14 +170,14 @@ async def _run_window(
     if last_crash is not None:
         window.offer_crash_report(last_crash)
     try:
+        if paths:  # queued now (said at once), sent once the engine is up
+            window.add_paths(paths)
         settings = settings_store.load()
         secret = await background.run(stored_secret, settings_store.secrets, settings)
         await controller.start(settings, secret)
         tune_garbage_collector()
         if collector is not None:  # after start-up's garbage went in one collection
             collector.start()
-        if paths:
-            window.add_paths(paths)
         if script is not None:  # screenshots and benchmarks drive the real window
             scripted = asyncio.ensure_future(script(window))
             scripted.add_done_callback(lambda _task: quit_requested.set())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from app.core.models import FileState
@@ -44,14 +46,20 @@ class ThroughputMeter:
         self._samples.clear()
 
 
-def describe_rate(rate: float, remaining_bytes: int) -> str:
+def describe_rate(rate: float, remaining_bytes: int, active_files: int = 0) -> str:
+    """Speed, and time left while there is enough left to send for a guess to mean
+    something. Once the bytes are out, files still finish their thumbnails and index
+    entries: that is "finishing N files", never "about 0 s left"."""
     if rate <= 0:
-        return ""
+        return "finishing…" if active_files and remaining_bytes <= 0 else ""
     text = f"{rate / 1e6:.1f} MB/s"
-    if remaining_bytes > 0:
-        seconds = int(remaining_bytes / rate)
+    seconds = math.ceil(remaining_bytes / rate) if remaining_bytes > 0 else 0
+    if seconds >= 2:
         left = f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
         text += f" · about {left} left"
+    elif active_files:
+        noun = "file" if active_files == 1 else "files"
+        text += f" · finishing {active_files} {noun}"
     return text
 
 
@@ -69,12 +77,16 @@ class QueueStatusBar(QStatusBar):
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Overall progress")
         self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(220)
-        self.progress.setTextVisible(False)
+        self.progress.setMaximumWidth(240)
+        self.progress.setMinimumWidth(160)
+        self.progress.setTextVisible(True)
+        self.progress.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.progress.setFormat("")
         self.addWidget(self.counts_label, 1)
         self.addPermanentWidget(self.rate_label)
         self.addPermanentWidget(self.progress)
         self._meter = ThroughputMeter()
+        self.adding: str | None = None  # "Adding 12 items…" until the first rows arrive
 
     def refresh(self, model: QueueModel, *, paused: bool) -> None:
         counts = model.counts()
@@ -91,14 +103,29 @@ class QueueStatusBar(QStatusBar):
             )
         prefix = "Paused · " if paused else ""
         noun = "file" if total == 1 else "files"
-        self.counts_label.setText(
-            f"{prefix}{total} {noun}: " + ", ".join(parts) if parts else f"{prefix}No files yet"
-        )
-        self.progress.setValue(int(model.overall_progress() * 1000))
-        active = any(counts.get(s, 0) for s in FileState if not s.is_final)
+        if parts:
+            text = f"{prefix}{total} {noun}: " + ", ".join(parts)
+        else:
+            text = prefix + (self.adding or "No files yet")
+        self.counts_label.setText(text)
+        active = sum(n for s, n in counts.items() if not s.is_final)
+        self._show_progress(model.overall_progress(), total, total - active)
         if active and not paused:
             self._meter.sample(model.sent_bytes)
-            self.rate_label.setText(describe_rate(self._meter.rate(), model.remaining_bytes))
+            rate = describe_rate(self._meter.rate(), model.remaining_bytes, active)
+            self.rate_label.setText(rate)
         else:
             self._meter.reset()
             self.rate_label.setText("")
+
+    def _show_progress(self, fraction: float, total: int, finished: int) -> None:
+        """The bar says what it measures: files finished of all, by bytes."""
+        self.progress.setVisible(total > 0)
+        self.progress.setValue(int(fraction * 1000))
+        if finished >= total:
+            label = f"All {total} finished" if total > 1 else "Finished"
+        else:
+            label = f"{finished} of {total} finished"
+        self.progress.setFormat(label)
+        self.progress.setToolTip(f"{label}; the bar follows the bytes sent.")
+        self.progress.setAccessibleDescription(label)

@@ -45,7 +45,7 @@ from app.ui.item_dialog import ItemDialog
 from app.ui.notifications import NotificationCenter
 from app.ui.notify import DesktopNotifications, Notifier
 from app.ui.preview_cache import PreviewCache
-from app.ui.queue_model import QueueModel, QueueRole, palette_is_dark
+from app.ui.queue_model import QueueModel, QueueRole, has_preview, palette_is_dark
 from app.ui.queue_proxy import QueueFilterProxy
 from app.ui.queue_view import FilterBar, QueueView
 from app.ui.settings import SettingsStore, stored_secret
@@ -192,12 +192,18 @@ class MainWindow(QMainWindow):
         detail_scroll.setWidget(self.detail)
         detail_scroll.setWidgetResizable(True)
         detail_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        detail_scroll.setMinimumWidth(240)  # the pane scrolls rather than make the window big
+        # The pane scrolls down rather than make the window big; never sideways: its
+        # values wrap and elide to its width.
+        detail_scroll.setMinimumWidth(260)
+        detail_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.splitter.addWidget(left)
         self.splitter.addWidget(detail_scroll)
         self.detail.edit_item_requested.connect(self.edit_item)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setSizes([800, 300])
+        # A wider window widens the pane too (a quarter of what it gains): keys, URLs
+        # and hashes then show whole on a big screen.
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([780, 300])
         self.bucket_page = BucketPage(self.controller.bucket_access, _open_catalogue)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -242,7 +248,10 @@ class MainWindow(QMainWindow):
         paths = list(paths)
         if paths:
             self.controller.add_paths(paths)
-            self.status.showMessage(_adding_message(paths), 4000)
+            # Said where the counts go until the rows arrive (before the engine is up,
+            # that can take a moment): not "No files yet".
+            self.status.adding = _adding_message(paths)
+            self._refresh_status()
 
     def choose_files(self) -> None:
         choose_files(self, self.add_paths)
@@ -267,9 +276,7 @@ class MainWindow(QMainWindow):
         self._refresh_status()
 
     def toggle_pause(self) -> None:
-        paused = self.pause_action.isChecked()
-        self.controller.set_paused(paused)
-        self.pause_action.setText("&Resume" if paused else "&Pause")
+        self.controller.set_paused(self.pause_action.isChecked())
         self._refresh_status()
 
     def cancel_selected(self) -> None:
@@ -365,11 +372,11 @@ class MainWindow(QMainWindow):
         file_id = self.table.current_file_id()
         snap = self.model.snapshot_for(file_id) if file_id is not None else None
         preview = self.previews.large_preview(file_id) if file_id is not None else None
-        if snap is not None and preview is None:
-            preview = self.previews.preview_for(snap.file_id)
-            if preview is None:
-                self.previews.request(snap.file_id, snap.path)
-        self.detail.show_snapshot(snap, preview)
+        loading = False
+        if snap is not None and preview is None and has_preview(snap):
+            # (Not the row's icon-sized one: made from the original, in a moment.)
+            loading = self.previews.request_large(snap.file_id, snap.path)
+        self.detail.show_snapshot(snap, preview, loading=loading)
 
     def _on_data_changed(self, *_args: object) -> None:
         if self.detail.file_id is not None:
@@ -399,8 +406,8 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _update_view_page(self, *_args: object) -> None:
-        if self.status.currentMessage().startswith("Adding"):
-            self.status.clearMessage()  # the files are here: say their counts instead
+        if self.model.rowCount():
+            self.status.adding = None  # the files are here: say their counts instead
         self.pages.setCurrentWidget(self.table if self.model.rowCount() else self.drop_hint)
         self._update_actions()
 
@@ -419,6 +426,7 @@ class MainWindow(QMainWindow):
         """Counts, progress, speed and filter counts, a few times a second."""
         self.status.refresh(self.model, paused=self.controller.paused)
         self.filter_bar.show_counts(self.model)
+        self.table.show_buckets(self.model.bucket_count > 1)
         self._update_actions()
         self.tray.follow(
             watching=self.controller.watch_summary(),

@@ -278,7 +278,7 @@ def test_settings_persist_across_a_restart_of_the_window(
         dialog.performance.concurrency_spin.setValue(3)
         dialog.accept()
         await until(lambda: any(d.bucket == "my-coins" for d in app.destinations))
-        app.window.resize(720, 540)  # fits the offscreen screen (800x600)
+        app.window.resize(760, 540)  # fits the offscreen screen (800x600)
         app.window.table.setColumnWidth(Column.NAME, 333)
         app.window.confirm_quit()
 
@@ -297,7 +297,7 @@ def test_settings_persist_across_a_restart_of_the_window(
         assert again.destinations[-1].bucket == "my-coins"
         assert again.destinations[-1].prefix == "coins/2024/"
         assert again.window.table.columnWidth(Column.NAME) == 333
-        assert (again.window.width(), again.window.height()) == (720, 540)
+        assert (again.window.width(), again.window.height()) == (760, 540)
         assert "my-coins" in again.window.destination_label.text()
     finally:
         run(loop, again.close())
@@ -388,8 +388,10 @@ def test_paste_pause_resume_cancel_remove_and_clear(
 
     async def go() -> None:
         await app.start()
+        assert window.pause_action.toolTip().startswith("Pause: ")
         window.pause_action.trigger()  # Ctrl+P: nothing new starts
         assert window.pause_action.text() == "&Resume"
+        assert window.pause_action.toolTip() == "Resume: queued files start again (Ctrl+P)"
         mime = QMimeData()
         mime.setText("\n".join(str(p) for p in photos))  # paths copied from a file manager
         QApplication.clipboard().setMimeData(mime)
@@ -425,5 +427,57 @@ def test_paste_pause_resume_cancel_remove_and_clear(
 
     try:
         run(loop, go())
+    finally:
+        run(loop, app.close())
+
+
+def test_the_window_says_where_photos_go_and_what_it_adds_before_the_engine_is_up(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    """No "Starting…" and "No files yet" while photos given at start wait for the engine:
+    it says where they will go, and that they are being added."""
+    photos = [corpus.jpeg_photo(tmp_path / f"lot {n}.jpg", seed=n) for n in range(2)]
+    app = App(tmp_path / "settings.ini", FakeStore())
+    app.settings_store.save(AppSettings(bucket="my-coins"))
+    window = app.window
+
+    async def go() -> None:
+        window.show()
+        window.add_paths(photos)  # as the app does with the paths it was started with
+        starting = asyncio.ensure_future(app.controller.start(app.settings_store.load(), None))
+        await until(lambda: "my-coins (connecting…)" in window.destination_label.text())
+        assert window.status.counts_label.text() == "Adding 2 items…"
+        await starting
+        await until(lambda: app.model.rowCount() == 2 and app.idle())
+        assert "connecting" not in window.destination_label.text()
+        window._refresh_status()
+        assert window.status.counts_label.text() == "2 files: 2 uploaded"
+
+    try:
+        run(loop, go())
+    finally:
+        run(loop, app.close())
+
+
+def test_a_restored_queue_shows_a_real_preview_in_the_pane_not_an_icon(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    """After a restart the thumbnail's bytes are gone: the pane makes its preview from
+    the original rather than blowing up the row's 48-px icon."""
+    photo = corpus.jpeg_photo(tmp_path / "obverse.jpg", (1200, 800), seed=3)
+    app = App(tmp_path / "settings.ini", FakeStore())
+    window = app.window
+
+    async def go() -> None:
+        await app.start()
+        window.add_paths([photo])
+        await until(lambda: app.model.rowCount() == 1 and app.idle())
+        app.previews.forget([app.model.snapshot_at(0).file_id])  # as after a restart
+        window.table.selectRow(0)
+        await until(lambda: window.detail._preview.pixmap().width() >= 200)
+
+    try:
+        run(loop, go())
+        assert window.detail._preview.pixmap().width() == 240
     finally:
         run(loop, app.close())
