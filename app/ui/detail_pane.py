@@ -85,9 +85,10 @@ class _CopyField(QWidget):
         self._value.setAccessibleName(name)
         if mono:
             self._value.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        said = name if any(c.isupper() for c in name[1:]) else name.lower()  # "URL", "key"
         self._copy = QPushButton("Copy")
-        self._copy.setAccessibleName(f"Copy {name.lower()}")
-        self._copy.setToolTip(f"Copy the {name.lower()} to the clipboard")
+        self._copy.setAccessibleName(f"Copy {said}")
+        self._copy.setToolTip(f"Copy the {said} to the clipboard")
         self._copy.clicked.connect(self._to_clipboard)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -63,6 +63,7 @@ class QueueView(QTableView):
         # gives way before it (fit_columns): no horizontal scroll bar hides the reason a
         # file failed, but in a window narrower than any collector's screen.
         header = self.horizontalHeader()
+        header.setAccessibleName("Columns: click one to sort by it")
         header.setStretchLastSection(True)
         header.setHighlightSections(False)
         for column, spec in zip(Column, COLUMNS, strict=True):
@@ -176,3 +177,4 @@ class FilterBar(QWidget):
             core = category.core
             count = model.rowCount() if core is None else model.category_count(core)
             button.setText(f"{category.label} ({count})")
+            button.setAccessibleDescription(f"{count} {'file' if count == 1 else 'files'}")

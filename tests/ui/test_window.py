@@ -21,7 +21,14 @@ import pytest
 import qasync
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QWidget,
+)
 
 from app.core.config import Destination
 from app.core.models import FileState, ThumbnailState
@@ -479,5 +486,42 @@ def test_a_restored_queue_shows_a_real_preview_in_the_pane_not_an_icon(
     try:
         run(loop, go())
         assert window.detail._preview.pixmap().width() == 240
+    finally:
+        run(loop, app.close())
+
+
+def test_every_control_is_named_for_a_screen_reader(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    """Buttons, fields and the filters say what they are (and the filters how many files
+    they hold); a file's fate is in the table's cells (tests/ui/test_queue_view.py)."""
+    app = App(tmp_path / "settings.ini", FakeStore())
+
+    async def go() -> None:
+        await app.start()
+        app.window.add_paths([corpus.jpeg_photo(tmp_path / "obverse.jpg", seed=1)])
+        await until(lambda: app.model.rowCount() == 1 and app.idle())
+        app.window._refresh_status()
+
+    try:
+        run(loop, go())
+        window = app.window
+        controls = [
+            w for w in window.findChildren(QWidget)
+            if isinstance(w, QAbstractButton | QLineEdit | QAbstractItemView | QComboBox)
+            and w.isVisibleTo(window)
+        ]  # fmt: skip
+        unnamed = [
+            w for w in controls
+            if not w.accessibleName() and not (isinstance(w, QAbstractButton) and w.text())
+        ]  # fmt: skip
+        assert unnamed == []
+        done = window.filter_bar.button(FilterCategory.DONE)
+        assert (done.accessibleName(), done.accessibleDescription()) == (
+            "Show done files",
+            "1 file",
+        )
+        names = {w.accessibleName() for w in controls}
+        assert {"Copy URL", "Copy SHA-256", "Copy key", "Upload queue"} <= names
     finally:
         run(loop, app.close())
