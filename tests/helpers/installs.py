@@ -88,7 +88,11 @@ def run_bash(
 
 
 def run_script(
-    name: str, *args: str, env: Mapping[str, str], cwd: Path | None = None
+    name: str,
+    *args: str,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """`bash packaging/NAME ARGS...` as a user runs it."""
     return subprocess.run(
@@ -97,5 +101,5 @@ def run_script(
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
