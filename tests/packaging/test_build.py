@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,8 +29,9 @@ pytestmark = [pytest.mark.bundle, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("bundle") / "dist"
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("bundle")
+    dist = folder / "dist"
     started = time.monotonic()
     built = run_script(
         "build.sh", str(dist), env={**os.environ, "PYTHON": sys.executable}, timeout=900
@@ -38,7 +40,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     program = dist / "photo-uploader" / "photo-uploader"
     assert program.is_file()
     print(f"bundle built in {time.monotonic() - started:.0f} s")
-    return program
+    yield program
+    shutil.rmtree(folder)  # 400 MB, which pytest would keep for three runs
 
 
 def _run(program: Path, *args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
