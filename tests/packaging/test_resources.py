@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app import __version__
+from app import APP_NAME, __version__
 from app.core.formats import ALL_FORMATS
 from app.ui.app_icon import ICON_NAME, ICON_SIZES, icon_files
 
@@ -60,6 +60,9 @@ def test_the_desktop_file_opens_every_image_type_the_app_accepts() -> None:
     entry = _desktop_entry()
     assert entry["Exec"] == "photo-uploader-gui %F"  # files, several at once
     assert entry["Icon"] == ICON_NAME
+    # X11 docks match windows by WM_CLASS, whose class Qt sets to the application name
+    # (the instance is the program's name, which differs between a venv and the bundle).
+    assert entry["StartupWMClass"] == APP_NAME
     offered = {mime for mime in entry["MimeType"].split(";") if mime}
     assert offered == {image_format.content_type for image_format in ALL_FORMATS}
 
