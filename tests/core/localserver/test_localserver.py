@@ -133,6 +133,18 @@ def test_find_rclone_finds_the_bundled_binary() -> None:
     assert path.is_file() and os.access(path, os.X_OK)
 
 
+def test_find_rclone_takes_the_copy_inside_a_pyinstaller_bundle(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    inside = tmp_path / "_internal"
+    inside.mkdir()
+    (inside / "rclone").write_text("#!/bin/sh\n")
+    (inside / "rclone").chmod(0o755)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(inside), raising=False)
+    assert find_rclone() == str(inside / "rclone")
+
+
 def test_find_rclone_honours_the_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(localserver.RCLONE_ENV, sys.executable)
     assert find_rclone() == sys.executable
