@@ -37,9 +37,10 @@ DISPLAY_PACKAGES=(
     libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0
     libxcb-xfixes0 libxcb-shm0 libxcb-sync1 libxcb-render0 libx11-xcb1
 )
-# For the tests: the validators of resources/ (tests/packaging), and binutils, which
-# PyInstaller uses to read the libraries it bundles.
-DEV_PACKAGES=(desktop-file-utils appstream binutils)
+# For the tests: the validators of resources/ (tests/packaging), binutils, which
+# PyInstaller uses to read the libraries it bundles, and a private D-Bus session with a
+# real notification daemon on a virtual screen (tests/ui/test_notify_smoke.py).
+DEV_PACKAGES=(desktop-file-utils appstream binutils dbus-daemon dunst xvfb xauth)
 # Optional: the libvips command line, an anchor for the thumbnail benchmark.
 OPTIONAL_PACKAGES=(libvips-tools)
 
