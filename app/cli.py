@@ -283,7 +283,10 @@ class HumanReport:
                 line += f"\n           thumbnail failed: {snap.thumbnail_error}"
             return line
         if snap.state is FileState.DUPLICATE:
-            return f"duplicate  {name}: already in the bucket as {snap.key}"
+            line = f"duplicate  {name}: already in the bucket as {snap.key}"
+            if snap.thumbnail_state is ThumbnailState.FAILED:  # its thumbnail remade, failed
+                line += f"\n           thumbnail failed: {snap.thumbnail_error}"
+            return line
         if snap.state is FileState.CANCELLED:
             return f"cancelled  {name}"
         return f"failed     {name}: {snap.error}"

@@ -150,3 +150,19 @@ def test_the_command_lines_exit_status_survives_the_quick_exit(tmp_path: Path) -
     )  # fmt: skip
     assert done.returncode == 2
     assert "is not a command" in done.stderr
+
+
+def test_a_duplicate_whose_thumbnail_failed_again_says_why() -> None:
+    from app.cli import HumanReport
+    from app.core.models import FileSnapshot, FileState, ThumbnailState
+
+    snap = FileSnapshot(
+        1, Path("Coins/reverse.jpg"), FileState.DUPLICATE, key="reverse-9871bc36.jpg",
+        thumbnail_state=ThumbnailState.FAILED,
+        thumbnail_error="Only part of the image could be read, so no thumbnail was made.",
+    )  # fmt: skip
+    assert HumanReport.describe(snap).splitlines() == [
+        "duplicate  Coins/reverse.jpg: already in the bucket as reverse-9871bc36.jpg",
+        "           thumbnail failed: Only part of the image could be read, so no thumbnail "
+        "was made.",
+    ]

@@ -129,8 +129,9 @@ def _categories(state: FileState, wrong: bool, mend: bool) -> frozenset[Category
 def takes_item(fate: Fate) -> bool:
     """Its item can be set (Edit item): it is in the bucket, on its way, or may be once
     retried. A cancelled file is not going anywhere until it is retried; a photo an
-    earlier run sent to another bucket than today's is edited there."""
+    earlier run sent to another bucket than today's is edited there; a file that is
+    empty or not an image never will be."""
     sent_elsewhere = (
         fate.state in (FileState.UPLOADED, FileState.DUPLICATE) and not fate.original_in_bucket
     )
-    return fate.state is not FileState.CANCELLED and not sent_elsewhere
+    return fate.state is not FileState.CANCELLED and not sent_elsewhere and not fate.unusable

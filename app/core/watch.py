@@ -411,14 +411,20 @@ class FolderWatch:
             settling = self._settling.get(path)
             if settling is None:
                 continue  # gone meanwhile
-            identity = identities.get(path)
-            if identity is None:
+            found = identities.get(path)
+            if found is None:
                 del self._settling[path]  # gone, or not a regular file
-            elif identity != settling.identity:
+                continue
+            size, mtime_ns, whole = found
+            identity = (size, mtime_ns)
+            if identity != settling.identity:
                 settling.identity, settling.same_since = identity, now
             elif now - settling.same_since >= settling.quiet and (
-                identity[0] > 0 or now - settling.same_since >= self.timing.empty
+                size > 0 or now - settling.same_since >= self.timing.empty
             ):
+                if not whole and settling.quiet < self.timing.unclosed:
+                    settling.quiet = self.timing.unclosed  # (its writer may be back)
+                    continue
                 settled[path] = identity
         if settled:
             await self._queue(settled)
@@ -460,8 +466,9 @@ class FolderWatch:
 _BROKE_OFF = "watching stopped on an unexpected error; see the log."
 
 
-def _identities(paths: list[str]) -> dict[str, tuple[int, int]]:
-    """(I/O thread.) Size and modification time of each regular file among `paths`."""
+def _identities(paths: list[str]) -> dict[str, tuple[int, int, bool]]:
+    """(I/O thread.) Size, modification time and `has_its_end` of each regular file
+    among `paths`."""
     found = {}
     for path in paths:
         try:
@@ -470,8 +477,31 @@ def _identities(paths: list[str]) -> dict[str, tuple[int, int]]:
             continue
         if not stat.S_ISREG(st.st_mode):
             continue
-        found[path] = (st.st_size, st.st_mtime_ns)
+        found[path] = (st.st_size, st.st_mtime_ns, has_its_end(path))
     return found
+
+
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def has_its_end(path: str) -> bool:
+    """False for a JPEG or PNG (by name) whose last bytes are not its end marker: most
+    likely still being written (a writer that closes the file between bursts). Other
+    formats have no end marker to look for: True."""
+    lowered = path.lower()
+    jpeg = lowered.endswith((".jpg", ".jpeg", ".jpe"))
+    if not jpeg and not lowered.endswith(".png"):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 64))
+            tail = handle.read()
+    except OSError:
+        return True  # unreadable: the upload says why
+    if jpeg:
+        return tail.rstrip(b"\x00").endswith(b"\xff\xd9")  # (some cameras pad after EOI)
+    return tail.endswith(_PNG_END)
 
 
 def _describe(exc: OSError) -> str:

@@ -36,7 +36,8 @@ from app.ui.settings import (
     MIN_THUMBNAIL_SIZE,
 )
 
-ENDPOINT_PLACEHOLDER = "Leave empty for AWS; e.g. https://<account>.r2.cloudflarestorage.com"
+ENDPOINT_PLACEHOLDER = "Leave empty for AWS"
+ENDPOINT_HINT = "For another store, its URL, e.g. https://<account>.r2.cloudflarestorage.com"
 NO_KEYRING_NOTE = "No system keyring was found, so the secret key is kept only until you quit."
 CHECKSUM_CHOICES = (
     ("when_supported", "When supported (default)"),
@@ -128,9 +129,13 @@ class DestinationSection(QGroupBox):
         self.bucket_error = error_label("bucketError", "Bucket problem")
         self.region_edit = line_edit("region", "Region", "e.g. eu-central-1 (optional)")
         self.endpoint_edit = line_edit("endpointUrl", "Endpoint URL", ENDPOINT_PLACEHOLDER)
-        # Wide enough for the whole placeholder, which is the only hint for the format.
-        metrics = self.endpoint_edit.fontMetrics()
-        self.endpoint_edit.setMinimumWidth(metrics.horizontalAdvance(ENDPOINT_PLACEHOLDER) + 16)
+        # The format's example below the field, wrapped: as a placeholder it made the
+        # dialog wider than a 1024-px screen.
+        self.endpoint_hint = QLabel(ENDPOINT_HINT)
+        self.endpoint_hint.setObjectName("endpointHint")
+        self.endpoint_hint.setWordWrap(True)
+        self.endpoint_hint.setEnabled(False)  # drawn greyed, as a placeholder is
+        self.endpoint_edit.setAccessibleDescription(ENDPOINT_HINT)
         self.endpoint_edit.setToolTip(
             "Only for S3-compatible stores such as MinIO, Cloudflare R2, Backblaze B2 or Wasabi."
         )
@@ -158,6 +163,7 @@ class DestinationSection(QGroupBox):
         self.s3_form.addRow(self.bucket_error)
         add_row(self.s3_form, "&Region:", self.region_edit)
         add_row(self.s3_form, "&Endpoint URL:", self.endpoint_edit)
+        self.s3_form.addRow("", self.endpoint_hint)
         self.s3_form.addRow(self.endpoint_error)
         add_row(self.s3_form, "Cre&dentials:", self.credentials_combo)
         add_row(self.s3_form, "Access &key ID:", self.access_key_edit)
@@ -312,8 +318,7 @@ class PerformanceSection(QGroupBox):
         self.preview_format_combo.setAccessibleName("Preview format")
         self.preview_format_combo.addItem("JPEG", "jpeg")
         self.preview_format_combo.addItem("WebP (smaller)", "webp")
-        preview_row = QHBoxLayout()
-        preview_row.addWidget(self.preview_check)
+        preview_row = QHBoxLayout()  # (under the checkbox: one row was too wide at 1024 px)
         preview_row.addWidget(self.preview_size_spin)
         preview_row.addWidget(self.preview_format_combo)
         preview_row.addStretch(1)
@@ -326,7 +331,8 @@ class PerformanceSection(QGroupBox):
         form.addRow(self.limit_error)
         add_row(form, "Thumbnail si&ze:", self.thumbnail_size_spin)
         add_row(form, "Thumbnail &quality:", self.quality_spin)
-        form.addRow("Preview:", preview_row)
+        form.addRow("Preview:", self.preview_check)
+        form.addRow("", preview_row)
         self.limit_edit.textChanged.connect(self.changed)
 
     def _enable_preview_fields(self, on: bool) -> None:
@@ -386,11 +392,16 @@ class WatchSection(QGroupBox):
         self.remove_button = QPushButton("Rem&ove")
         self.remove_button.setObjectName("removeWatchedFolder")
         self.remove_button.setAccessibleName("Stop watching the selected folders")
-        hint = QLabel("New photos in these folders are uploaded once complete.")
+        hint = QLabel(
+            "While the app runs, photos in these folders are uploaded once complete: those "
+            "already there too. Each folder in them names its photos' item."
+        )
         hint.setToolTip(
             "New and changed photos in these folders (and folders below them) are uploaded "
             "once their writer is done with them; temporary names such as *.part wait until "
-            "renamed. Photos added while the app was closed go when it starts."
+            "renamed. Photos already in a folder when you add it, and those added while the "
+            "app was closed, go when it starts. The first folder below a watched one names "
+            "the item of the photos in it."
         )
         hint.setWordWrap(True)
         buttons = QVBoxLayout()

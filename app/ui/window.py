@@ -12,7 +12,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, QItemSelection, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QItemSelection,
+    QPoint,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -87,7 +97,7 @@ class MainWindow(QMainWindow):
         self.close_requested_with_work = False  # for tests: a confirmation was asked
 
         self.setWindowTitle(APP_NAME)
-        self.resize(1100, 680)
+        self.resize(_first_size(self))
         self.proxy = QueueFilterProxy(self)
         self.proxy.setSourceModel(model)
         self.proxy.setSortRole(QueueRole.SORT_KEY)
@@ -518,3 +528,15 @@ def _adding_message(paths: Sequence[Path]) -> str:
     if len(paths) == 1:
         return f"Adding {paths[0].name}…"
     return f"Adding {len(paths)} items…"
+
+
+FIRST_SIZE = QSize(1100, 680)
+
+
+def _first_size(window: QWidget) -> QSize:
+    """The size of a first start (no saved geometry): FIRST_SIZE, or the screen's
+    available area when that is smaller (a 1024x768 laptop)."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return FIRST_SIZE
+    return FIRST_SIZE.boundedTo(screen.availableGeometry().size())

@@ -124,3 +124,13 @@ def test_a_missing_index_entry_and_a_failed_thumbnail_are_told_apart() -> None:
     assert not thumbnail_failed(snap(S.UPLOADED, index=False))
     assert thumbnail_failed(snap(S.UPLOADED, T.FAILED)) and not index_missing(snap(S.UPLOADED))
     assert not index_missing(snap(S.FAILED, original=False, index=False))
+
+
+def test_an_item_is_given_to_what_is_or_may_be_in_the_bucket() -> None:
+    from app.core.policy import takes_item
+
+    assert takes_item(snap(S.UPLOADED))
+    assert takes_item(snap(S.FAILED, T.SKIPPED, original=False, index=False))  # retried
+    assert not takes_item(snap(S.CANCELLED, T.SKIPPED, original=False, index=False))
+    empty = snap(S.FAILED, T.SKIPPED, original=False, index=False, unusable=True)
+    assert not takes_item(empty)  # never goes anywhere as it is

@@ -28,6 +28,7 @@ from app.core.watch import (
     WatchTiming,
     decide,
     folder_within,
+    has_its_end,
     is_candidate,
 )
 from app.core.watchsource import FORCE_POLLING_ENV, network_file_system
@@ -138,7 +139,8 @@ async def started(harness: Harness) -> None:
 
 
 def photo_bytes(size: int = 5000) -> bytes:
-    return b"\xff\xd8\xff\xe0" + bytes(range(256)) * (size // 256)
+    """A JPEG's start, filler, and its end marker (the watch looks for it)."""
+    return b"\xff\xd8\xff\xe0" + bytes(range(256)) * (size // 256) + b"\xff\xd9"
 
 
 # -- which files ---------------------------------------------------------------------------
@@ -277,6 +279,59 @@ async def test_a_file_still_being_written_waits_until_its_writer_closes_it(
         assert harness.sizes_when_queued == {"IMG_0003.CR3": 2 * len(half)}
     finally:
         await harness.aclose()
+
+
+@in_a_loop
+async def test_a_jpeg_written_in_bursts_waits_for_its_end(tmp_path: Path) -> None:
+    """A program that closes the file between bursts: each close looks like the end, but
+    a JPEG without its end marker is not taken until it has one (or stays so for long).
+    (Found trying the app: three half-written copies of one photo were uploaded.)"""
+    inbox = watched(tmp_path)
+    whole = photo_bytes(30_000)
+    photo = inbox / "IMG_0007.jpg"
+    harness = Harness([inbox])
+    try:
+        await started(harness)
+        for burst in range(2):  # two thirds of it, each burst closed
+            with open(photo, "ab") as writer:
+                writer.write(whole[burst * 10_000 : (burst + 1) * 10_000])
+            await harness.until(lambda: harness.watch.waiting == 1)
+            await harness.later(TIMING.settle)
+            assert harness.queued == []
+        with open(photo, "ab") as writer:
+            writer.write(whole[20_000:])
+        await harness.taken(["IMG_0007.jpg"], TIMING.after_close, TIMING.settle)
+        assert harness.sizes_when_queued == {"IMG_0007.jpg": len(whole)}
+    finally:
+        await harness.aclose()
+
+
+@in_a_loop
+async def test_a_jpeg_that_never_gets_its_end_is_taken_after_long_all_the_same(
+    tmp_path: Path,
+) -> None:
+    inbox = watched(tmp_path)
+    harness = Harness([inbox])
+    try:
+        await started(harness)
+        (inbox / "cut.jpg").write_bytes(photo_bytes()[:-2])  # a card read cut short
+        await harness.until(lambda: harness.watch.waiting == 1)
+        await harness.later(TIMING.settle)
+        assert harness.queued == []
+        await harness.taken(["cut.jpg"], TIMING.settle, TIMING.unclosed * 2)
+    finally:
+        await harness.aclose()
+
+
+def test_a_jpeg_or_png_has_its_end_or_not(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(photo_bytes())
+    (tmp_path / "padded.JPG").write_bytes(photo_bytes() + b"\x00" * 8)
+    (tmp_path / "cut.jpg").write_bytes(photo_bytes()[:-2])
+    (tmp_path / "raw.cr3").write_bytes(b"\x00" * 100)
+    assert has_its_end(str(tmp_path / "a.jpg"))
+    assert has_its_end(str(tmp_path / "padded.JPG"))
+    assert not has_its_end(str(tmp_path / "cut.jpg"))
+    assert has_its_end(str(tmp_path / "raw.cr3"))  # nothing to look for
 
 
 @in_a_loop

@@ -706,3 +706,11 @@ def test_watched_folders_are_added_removed_and_saved(
     assert section.folders() == (str(tmp_path / "Scans, 2024"),)
     dialog.accept()
     assert store.load().watched_folders == (str(tmp_path / "Scans, 2024"),)
+
+
+def test_the_dialog_fits_a_1024_by_768_screen(qtbot: QtBot, store: SettingsStore) -> None:
+    """It was 1082 px wide at the least: OK and Cancel fell off a 1024-px screen."""
+    store.save(AppSettings(watched_folders=("/home/collector/Pictures/Copy stand capture",)))
+    dialog = open_dialog(qtbot, store)
+    least = dialog.minimumSizeHint()
+    assert least.width() <= 1000 and least.height() <= 720, least

@@ -525,3 +525,15 @@ def test_every_control_is_named_for_a_screen_reader(
         assert {"Copy URL", "Copy SHA-256", "Copy key", "Upload queue"} <= names
     finally:
         run(loop, app.close())
+
+
+def test_a_first_start_fits_the_screen(loop: qasync.QEventLoop, tmp_path: Path) -> None:
+    """With no saved size, the window takes 1100x680, or the screen when smaller (the
+    offscreen screen is 800x600; a 1024x768 laptop cut the pane off)."""
+    app = App(tmp_path / "settings.ini", FakeStore())
+    try:
+        available = app.window.screen().availableGeometry().size()
+        assert app.window.width() <= available.width()
+        assert app.window.height() <= available.height()
+    finally:
+        run(loop, app.close())
