@@ -21,7 +21,7 @@ from app.core.store import ObjectStore, S3Store
 from app.core.threads import BackgroundThreadPool
 from app.core.thumbnails import make_derivatives
 
-if TYPE_CHECKING:  # (imported when a watch starts: watchdog is not needed before)
+if TYPE_CHECKING:  # (imported when a watch starts: the command line needs no watchdog)
     from app.core.watch import FolderWatch, WatchStatus, WatchTiming
 
 StoreFactory = Callable[[Destination, int], ObjectStore]

@@ -25,15 +25,16 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from app.core.formats import ALL_FORMATS, extension_aliases
 from app.core.journal import JournalRow
 from app.core.models import FileState
+from app.core.pipeline.intake import Enqueue
 from app.core.policy import is_retryable
 from app.core.walker import WalkEntry, is_junk, walk_paths_in_batches
 from app.core.watchsource import EventSource, Heard, WatchdogSource, polling_reason
@@ -172,9 +173,6 @@ class Lookup(Protocol):
     ) -> Awaitable[tuple[Mapping[Path, Seen], Mapping[Path, JournalRow]]]: ...
 
 
-Enqueue = Callable[[Iterable[WalkEntry], Mapping[Path, JournalRow] | None], object]
-
-
 @dataclass(slots=True)
 class _Settling:
     root: str
@@ -189,10 +187,19 @@ class _Folder:
     path: Path
     root: str
     polled: bool = False
+    polled_because: str | None = None
     watching: bool = False
+    identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the folder watched
+    checked_at: float = 0.0
     missing_since: float | None = None
     failed: str | None = None
-    scanned: bool = field(default=False)
+
+
+def outermost(folders: Sequence[Path]) -> list[Path]:
+    """The folders, without repeats and without any inside another (watched through
+    it already: its photos would be heard twice, and named after either root)."""
+    roots = list(dict.fromkeys(Path(os.path.abspath(f)) for f in folders))
+    return [f for f in roots if not any(o != f and f.is_relative_to(o) for o in roots)]
 
 
 class FolderWatch:
@@ -216,7 +223,7 @@ class FolderWatch:
         source: EventSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._folders = [_Folder(Path(f), os.path.abspath(f)) for f in dict.fromkeys(folders)]
+        self._folders = [_Folder(f, str(f)) for f in outermost(folders)]
         self._io = io
         self._lookup = lookup
         self._enqueue = enqueue
@@ -248,11 +255,13 @@ class FolderWatch:
         return self._task
 
     async def aclose(self) -> None:
-        """Stop watching; files already queued carry on in the queue."""
+        """Stop watching; files already queued carry on in the queue. Never raises: a
+        watch that broke off said so (and logged it) when it did."""
         task, self._task = self._task, None
+        self._loop = None  # events still on their way are dropped
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         loop = asyncio.get_running_loop()
         with contextlib.suppress(TimeoutError):  # watchdog's threads end within a second
@@ -289,6 +298,8 @@ class FolderWatch:
         is missing. A folder is looked through when its watch starts, after the watch
         is in place, so nothing written meanwhile is missed."""
         for folder in self._folders:
+            if folder.watching:
+                await self._check_still_there(folder)
             if folder.watching or folder.failed:
                 continue
             now = self._clock()
@@ -299,9 +310,12 @@ class FolderWatch:
             started = await self._run_io(self._start_watching, folder)
             if started is None:
                 folder.watching, folder.missing_since = True, None
+                folder.checked_at = now
                 self._walks.append((folder.root, folder.root))
-                reason = polling_reason(folder.root) if folder.polled else None
-                self._tell(WatchStatus(folder.path, WatchEvent.WATCHING, folder.polled, reason))
+                status = WatchStatus(
+                    folder.path, WatchEvent.WATCHING, folder.polled, folder.polled_because
+                )
+                self._tell(status)
             elif started == "missing":
                 if folder.missing_since is None:
                     self._tell(WatchStatus(folder.path, WatchEvent.MISSING))
@@ -310,20 +324,33 @@ class FolderWatch:
                 folder.failed = started
                 self._tell(WatchStatus(folder.path, WatchEvent.FAILED, reason=started))
 
+    async def _check_still_there(self, folder: _Folder) -> None:
+        """Every few seconds: is the folder watched still the one there? An unplugged
+        card, or a parent folder renamed, sends no event for the folder itself; its
+        watch then hears nothing more. It is looked for again, and watched anew."""
+        now = self._clock()
+        if now - folder.checked_at < self.timing.recheck_missing:
+            return
+        folder.checked_at = now
+        if await self._run_io(_folder_identity, folder.root) != folder.identity:
+            self._lost(Heard(folder.root, folder.root, gone=True, folder=True))
+
     def _start_watching(self, folder: _Folder) -> str | None:
         """(I/O thread.) None once watched; "missing", or why it cannot be watched."""
-        if not os.path.isdir(folder.root):
+        folder.identity = _folder_identity(folder.root)
+        if folder.identity is None:
             return "missing"
         if not os.access(folder.root, os.R_OK | os.X_OK):
             return "permission denied."
-        folder.polled = polling_reason(folder.root) is not None
+        folder.polled_because = polling_reason(folder.root)
+        folder.polled = folder.polled_because is not None
         try:
             self._source.watch(folder.root, polled=folder.polled, hear=self._hear_threadsafe)
         except OSError as exc:
             if folder.polled or not os.path.isdir(folder.root):
                 return "missing" if not os.path.isdir(folder.root) else _describe(exc)
             log.warning("cannot watch %s with inotify (%s); polling it", folder.root, exc)
-            folder.polled = True
+            folder.polled, folder.polled_because = True, _describe(exc).rstrip(".")
             try:
                 self._source.watch(folder.root, polled=True, hear=self._hear_threadsafe)
             except OSError as again:
@@ -376,7 +403,10 @@ class FolderWatch:
             if folder.root == heard.path and folder.watching:
                 folder.watching = False
                 folder.missing_since = self._clock()
-                self._source.unwatch(folder.root)
+                # (On an I/O thread: watchdog waits for the folder's thread to end.)
+                asyncio.get_running_loop().run_in_executor(
+                    self._io, self._source.unwatch, folder.root
+                )
                 self._tell(WatchStatus(folder.path, WatchEvent.MISSING))
 
     async def _look_through(self) -> None:
@@ -401,16 +431,16 @@ class FolderWatch:
         """Queue the files that stayed the same long enough (see `decide`)."""
         self.looks += 1
         now = self._clock()
-        due = [p for p, s in self._settling.items() if now - s.heard_at >= s.quiet]
-        if not due:
+        heard = {p: s.heard_at for p, s in self._settling.items() if now - s.heard_at >= s.quiet}
+        if not heard:
             return
-        identities = await self._run_io(_identities, due)
+        identities = await self._run_io(_identities, list(heard))
         now = self._clock()
         settled: dict[str, tuple[int, int]] = {}
-        for path in due:
+        for path, heard_at in heard.items():
             settling = self._settling.get(path)
-            if settling is None:
-                continue  # gone meanwhile
+            if settling is None or settling.heard_at != heard_at:
+                continue  # gone, or written to again, while it was looked at
             found = identities.get(path)
             if found is None:
                 del self._settling[path]  # gone, or not a regular file
@@ -418,7 +448,9 @@ class FolderWatch:
             size, mtime_ns, whole = found
             identity = (size, mtime_ns)
             if identity != settling.identity:
-                settling.identity, settling.same_since = identity, now
+                # Unchanged since it was last heard of, as far as this look knows; a
+                # second look that agrees takes it (the quiet time counts from then).
+                settling.identity, settling.same_since = identity, heard_at
             elif now - settling.same_since >= settling.quiet and (
                 size > 0 or now - settling.same_since >= self.timing.empty
             ):
@@ -427,22 +459,22 @@ class FolderWatch:
                     continue
                 settled[path] = identity
         if settled:
-            await self._queue(settled)
+            await self._queue(settled, {p: heard[p] for p in settled})
 
-    async def _queue(self, settled: dict[str, tuple[int, int]]) -> None:
+    async def _queue(self, settled: dict[str, tuple[int, int]], heard: dict[str, float]) -> None:
         paths = [Path(p) for p in settled]
         in_queue, in_journal = await self._lookup(paths)
         entries: list[WalkEntry] = []
         for path in paths:
             key = str(path)
-            decision = decide(settled[key], in_queue.get(path), in_journal.get(path))
             settling = self._settling.get(key)
-            if decision is Decision.LATER:
-                if settling is not None:
-                    settling.heard_at = self._clock()  # looked at again a moment later
-                continue
-            if settling is None:
+            if settling is None or settling.heard_at != heard[key]:
                 continue  # (changed or went while the queue and journal were asked)
+            decision = decide(settled[key], in_queue.get(path), in_journal.get(path))
+            if decision is Decision.LATER:
+                settling.heard_at = self._clock()  # looked at again a moment later
+                settling.identity = None
+                continue
             del self._settling[key]
             if decision is Decision.QUEUE:
                 entries.append(WalkEntry(path, folder=folder_within(settling.root, key)))
@@ -500,8 +532,33 @@ def has_its_end(path: str) -> bool:
     except OSError:
         return True  # unreadable: the upload says why
     if jpeg:
-        return tail.rstrip(b"\x00").endswith(b"\xff\xd9")  # (some cameras pad after EOI)
+        return tail.rstrip(b"\x00").endswith(b"\xff\xd9") or _has_a_trailer(path, tail)
     return tail.endswith(_PNG_END)
+
+
+_TRAILER_MARKS = (b"MotionPhoto", b"MicroVideo")  # in the XMP of a JPEG + MP4 photo
+
+
+def _has_a_trailer(path: str, tail: bytes) -> bool:
+    """A phone's JPEG that carries more after its end: a Motion Photo's video (Pixel,
+    Samsung; its XMP says so near the start) or Samsung's own trailer ("SEFT")."""
+    if tail.endswith(b"SEFT"):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(256 * 1024)
+    except OSError:
+        return True
+    return any(mark in head for mark in _TRAILER_MARKS)
+
+
+def _folder_identity(folder: str) -> tuple[int, int] | None:
+    """(I/O thread.) (st_dev, st_ino) of a folder, or None when there is none."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
 def _describe(exc: OSError) -> str:

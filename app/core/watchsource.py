@@ -57,13 +57,18 @@ class WatchdogSource:
         self._observers: dict[bool, Any] = {}
         self._watches: dict[str, tuple[Any, Any]] = {}
         self._lock = threading.Lock()
+        self._stopped = False
 
     def watch(self, root: str, *, polled: bool, hear: Callable[[Heard], None]) -> None:
         """Raises OSError when the folder cannot be watched this way (no such folder,
-        permission denied, the system's limit of inotify watches reached)."""
+        permission denied, the system's limit of inotify watches reached), or the
+        source was stopped meanwhile (a watch set up on an I/O thread while its owner
+        closed it must not leave an observer running)."""
         observer = self._observer(polled)
         handler = _Handler(root, hear)
         with self._lock:
+            if self._stopped:
+                raise OSError("the watch was stopped")
             self._watches[root] = (observer, observer.schedule(handler, root, recursive=True))
 
     def unwatch(self, root: str) -> None:
@@ -76,6 +81,7 @@ class WatchdogSource:
 
     def stop(self) -> None:
         with self._lock:
+            self._stopped = True
             observers, self._observers = list(self._observers.values()), {}
             self._watches.clear()
         for observer in observers:
@@ -85,17 +91,26 @@ class WatchdogSource:
 
     def _observer(self, polled: bool) -> Any:
         with self._lock:
+            if self._stopped:
+                raise OSError("the watch was stopped")
             observer = self._observers.get(polled)
             if observer is None:
-                observer = (
-                    PollingObserver(timeout=self._poll_interval)
-                    if polled
-                    else Observer(timeout=STOP_WITHIN)
-                )
+                # Full events: a file moved in from outside the folder comes as a move
+                # (whole, in place), not as a creation to wait on.
+                observer = PollingObserver(timeout=self._poll_interval) if polled else _native()
                 observer.daemon = True
                 observer.start()
                 self._observers[polled] = observer
             return observer
+
+
+def _native() -> Any:
+    """The platform's observer; on Linux (inotify) with full events, where a file moved
+    in from outside the watched folder is a move, not a creation."""
+    try:
+        return Observer(timeout=STOP_WITHIN, generate_full_events=True)  # type: ignore[call-arg]
+    except TypeError:  # (macOS and Windows observers know no full events)
+        return Observer(timeout=STOP_WITHIN)
 
 
 class _Handler(FileSystemEventHandler):
@@ -109,8 +124,9 @@ class _Handler(FileSystemEventHandler):
         src = os.fsdecode(event.src_path)
         dest = os.fsdecode(event.dest_path) if getattr(event, "dest_path", "") else ""
         root = self._root
-        if kind == "moved":
-            self._hear(Heard(root, src, gone=True))
+        if kind == "moved":  # (src is "" for one moved in from outside, dest for one out)
+            if src:
+                self._hear(Heard(root, src, gone=True, folder=is_dir))
             if dest:
                 self._hear(Heard(root, dest, done=True, folder=is_dir))
         elif kind == "deleted":

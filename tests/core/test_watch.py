@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -30,8 +31,9 @@ from app.core.watch import (
     folder_within,
     has_its_end,
     is_candidate,
+    outermost,
 )
-from app.core.watchsource import FORCE_POLLING_ENV, network_file_system
+from app.core.watchsource import FORCE_POLLING_ENV, WatchdogSource, network_file_system
 
 TIMING = WatchTiming(
     after_close=1.0, settle=3.0, unclosed=30.0, empty=12.0, tick=0.02, poll_interval=0.1,
@@ -282,6 +284,101 @@ async def test_a_file_still_being_written_waits_until_its_writer_closes_it(
 
 
 @in_a_loop
+async def test_a_closed_file_is_taken_once_it_stayed_the_same_for_the_time_said(
+    tmp_path: Path,
+) -> None:
+    """Half a second after its writer closed it (here: TIMING.after_close), not twice
+    that: the quiet time counts from the last event, and a second look confirms it."""
+    inbox = watched(tmp_path)
+    harness = Harness([inbox])
+    try:
+        await started(harness)
+        (inbox / "IMG_0008.jpg").write_bytes(photo_bytes())
+        await harness.until(lambda: harness.watch.waiting == 1)
+        await harness.taken(["IMG_0008.jpg"], TIMING.after_close / 2, TIMING.after_close + 0.01)
+    finally:
+        await harness.aclose()
+
+
+@in_a_loop
+async def test_a_photo_moved_in_from_another_folder_is_whole_at_once(tmp_path: Path) -> None:
+    """`mv ~/Desktop/x.jpg Inbox/` is a rename into place too: no 30 s wait."""
+    inbox = watched(tmp_path)
+    elsewhere = tmp_path / "Desktop"
+    elsewhere.mkdir()
+    (elsewhere / "IMG_0009.jpg").write_bytes(photo_bytes())
+    harness = Harness([inbox])
+    try:
+        await started(harness)
+        (elsewhere / "IMG_0009.jpg").rename(inbox / "IMG_0009.jpg")
+        await harness.until(lambda: harness.watch.waiting == 1)
+        await harness.taken(["IMG_0009.jpg"], TIMING.after_close / 2, TIMING.after_close + 0.01)
+    finally:
+        await harness.aclose()
+
+
+@in_a_loop
+async def test_a_folder_whose_parent_is_renamed_is_watched_again_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """An unplugged card, or a renamed parent, sends no event for the watched folder
+    itself: the watch finds out on its own, says the folder is missing, and watches the
+    folder anew once one is there again."""
+    card = tmp_path / "card" / "DCIM"
+    card.mkdir(parents=True)
+    harness = Harness([card])
+    try:
+        await started(harness)
+        (tmp_path / "card").rename(tmp_path / "card-old")
+        harness.clock.now += 2 * TIMING.recheck_missing
+        await harness.until(lambda: harness.statuses[-1].event is WatchEvent.MISSING)
+        card.mkdir(parents=True)
+        (card / "IMG_0010.jpg").write_bytes(photo_bytes())
+        harness.clock.now += 2 * TIMING.recheck_missing
+        await harness.until(lambda: harness.statuses[-1].event is WatchEvent.WATCHING)
+        await harness.taken(["IMG_0010.jpg"], TIMING.after_close, TIMING.settle)
+    finally:
+        await harness.aclose()
+
+
+def test_nested_folders_are_watched_once_through_the_outermost() -> None:
+    assert outermost([Path("/p/scans"), Path("/p"), Path("/q"), Path("/p")]) == [
+        Path("/p"),
+        Path("/q"),
+    ]
+
+
+@in_a_loop
+async def test_a_watch_that_broke_off_still_closes_quietly(tmp_path: Path) -> None:
+    inbox = watched(tmp_path)
+    harness = Harness([inbox])
+
+    async def broken(_paths: object) -> object:
+        raise ValueError("a bug in the lookup")
+
+    harness.watch._lookup = broken  # type: ignore[assignment]
+    try:
+        await started(harness)
+        (inbox / "IMG_0011.jpg").write_bytes(photo_bytes())
+        await harness.until(lambda: harness.watch.waiting == 1)
+        harness.clock.now += TIMING.settle
+        await harness.until(lambda: harness.statuses[-1].event is WatchEvent.FAILED)
+    finally:
+        await harness.aclose()  # does not raise: the engine's close goes on
+
+
+def test_a_stopped_source_starts_no_observer(tmp_path: Path) -> None:
+    """A folder whose watch was being set up while the watch closed must not leave an
+    observer running that feeds a watch nobody has any more."""
+    source = WatchdogSource(poll_interval=0.1)
+    source.stop()
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(OSError):
+        source.watch(str(tmp_path), polled=False, hear=lambda _heard: None)
+    assert {t.name for t in threading.enumerate()} == before
+
+
+@in_a_loop
 async def test_a_jpeg_written_in_bursts_waits_for_its_end(tmp_path: Path) -> None:
     """A program that closes the file between bursts: each close looks like the end, but
     a JPEG without its end marker is not taken until it has one (or stays so for long).
@@ -332,6 +429,9 @@ def test_a_jpeg_or_png_has_its_end_or_not(tmp_path: Path) -> None:
     assert has_its_end(str(tmp_path / "padded.JPG"))
     assert not has_its_end(str(tmp_path / "cut.jpg"))
     assert has_its_end(str(tmp_path / "raw.cr3"))  # nothing to look for
+    motion = b'\xff\xd8<x:xmpmeta GCamera:MotionPhoto="1"/>' + photo_bytes() + b"ftypmp42"
+    (tmp_path / "PXL_motion.jpg").write_bytes(motion)  # a video after the JPEG's end
+    assert has_its_end(str(tmp_path / "PXL_motion.jpg"))
 
 
 @in_a_loop
