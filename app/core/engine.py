@@ -228,20 +228,20 @@ class Engine:
         """Until every queued file is final and observers have seen it."""
         await self.pipeline.wait_idle()
 
-    async def restore_queue(self) -> int:
+    async def restore_queue(self) -> list[int]:
         """Queue again what an earlier run of the same kind (window or CLI) left in the
-        journal; returns how many files came back. Unfinished files meant for another
+        journal; returns the file ids that came back. Unfinished files meant for another
         destination than today's go to today's, from the start.
 
         In slices, letting the loop run between them: 10,000 files left from a crash
         must not freeze the window.
         """
         if self.journal is None:
-            return 0
+            return []
         rows = await self.journal.queue()
-        restored = 0
+        restored: list[int] = []
         for start in range(0, len(rows), RESTORE_SLICE):
-            restored += len(self.pipeline.restore(rows[start : start + RESTORE_SLICE]))
+            restored += self.pipeline.restore(rows[start : start + RESTORE_SLICE])
             await asyncio.sleep(0)
         return restored
 

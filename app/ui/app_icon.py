@@ -69,3 +69,10 @@ def app_icon() -> QIcon:
         if path.is_file():
             icon.addFile(str(path), QSize(size, size))
     return icon
+
+
+def notification_icon() -> Path | None:
+    """A PNG of the icon for desktop notifications (None when not found)."""
+    resources = resources_dir()
+    path = icon_files(resources).get(128) if resources is not None else None
+    return path if path is not None and path.is_file() else None

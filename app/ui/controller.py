@@ -70,6 +70,9 @@ class UploadController(QObject):
             are watched); see `watched_folders`.
         files_changed(list[FileSnapshot]): the engine's snapshots, coalesced, as they
             come (before they reach the model), for notifications.
+        restored(list[int]): the queue an earlier session left is back (these file ids;
+            none when there was nothing to restore); new files follow.
+        removed(list[int]): files taken out of the queue.
 
     At the first start the queue an earlier session left in the journal comes back
     (unfinished files are finished; see Engine.restore_queue), unless another window
@@ -82,6 +85,8 @@ class UploadController(QObject):
     outage = Signal(str)
     watching = Signal(str)
     files_changed = Signal(object)
+    restored = Signal(object)
+    removed = Signal(object)
 
     def __init__(
         self,
@@ -200,6 +205,7 @@ class UploadController(QObject):
                 self._factory_for(destination), destination, engine_settings.concurrency
             )
             restore = False
+            starting = self._engine is None
             if self._engine is None:
                 journal, restore = await self._in_thread(self._journal_and_lock)
                 self._engine = Engine(
@@ -224,8 +230,9 @@ class UploadController(QObject):
         self.ready.emit()
         self._check_in_background()
         engine = self._engine
-        if restore:
-            await engine.restore_queue()
+        assert engine is not None  # (made or reconfigured above)
+        if starting:
+            self.restored.emit(await engine.restore_queue() if restore else [])
         if self._waiting_paths and not self._closing:
             paths, self._waiting_paths = self._waiting_paths, []
             engine.add_paths(paths)
@@ -332,6 +339,7 @@ class UploadController(QObject):
         if self._engine is not None:
             self._engine.remove(ids)
         self._model.remove_file_ids(ids)
+        self.removed.emit(ids)
         return len(ids)
 
     def clear_finished(self) -> int:

@@ -39,6 +39,13 @@ class NotificationCenter(QObject):
         self._timer.timeout.connect(self.check)
         self._timer.start()
 
+    def start_counting(self, restored: Sequence[int]) -> None:
+        """The earlier session's queue is back (its file ids): see BatchNotices."""
+        self._batches.start_counting(restored)
+
+    def forget(self, file_ids: Sequence[int]) -> None:
+        self._batches.forget(file_ids)
+
     def seen(self, snapshots: Sequence[FileSnapshot]) -> None:
         for notice in self._batches.seen(snapshots, self._clock()):
             self._send(notice)

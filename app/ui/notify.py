@@ -9,10 +9,10 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
+from app import APP_NAME
 from app.core.notices import Notice
 
 log = logging.getLogger(__name__)
-APP_NAME = "Photo Uploader"
 
 
 class Notifier(Protocol):
@@ -22,7 +22,7 @@ class Notifier(Protocol):
 class DesktopNotifications:
     """Sends notices as desktop notifications. `icon` is a PNG path for the app's icon."""
 
-    def __init__(self, icon: str | None = None) -> None:
+    def __init__(self, icon: Path | None = None) -> None:
         self._icon = icon
         self._notifier: Any = None
         self._broken = False
@@ -35,8 +35,8 @@ class DesktopNotifications:
             notifier = self._notifier or self._make()
             from desktop_notifier import Urgency
 
-            urgency = Urgency.Critical if notice.failed else Urgency.Normal
-            await notifier.send(title=notice.title, message=notice.body, urgency=urgency)
+            # (Normal even for failures: a critical one stays on screen until clicked.)
+            await notifier.send(title=notice.title, message=notice.body, urgency=Urgency.Normal)
         except Exception as exc:  # no session bus, no daemon, a daemon that refuses
             self._broken = True
             log.warning("desktop notifications are not available here: %s", exc)
@@ -46,7 +46,7 @@ class DesktopNotifications:
     def _make(self) -> Any:
         from desktop_notifier import DesktopNotifier, Icon
 
-        icon = Icon(path=Path(self._icon)) if self._icon else None
+        icon = Icon(path=self._icon) if self._icon else None
         self._notifier = (
             DesktopNotifier(app_name=APP_NAME, app_icon=icon)
             if icon

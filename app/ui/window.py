@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QMainWindow,
     QMenu,
@@ -44,6 +45,7 @@ from app.core.models import FileSnapshot, FileState
 from app.core.paths import data_dir
 from app.core.policy import is_retryable, takes_item
 from app.ui.actions import WindowActions
+from app.ui.app_icon import notification_icon
 from app.ui.background import Tasks, shared_background
 from app.ui.badges import FilterCategory
 from app.ui.bucket_page import BucketPage
@@ -117,9 +119,13 @@ class MainWindow(QMainWindow):
         controller.outage.connect(self._show_outage)
         controller.watching.connect(self.destination_bar.show_watch)
         self.notifications = NotificationCenter(
-            notifier or DesktopNotifications(), focused=self.isActiveWindow, parent=self
+            notifier or DesktopNotifications(notification_icon()),
+            focused=lambda: QApplication.activeWindow() is not None,  # (a dialog too)
+            parent=self,
         )
         controller.files_changed.connect(self.notifications.seen)
+        controller.restored.connect(self.notifications.start_counting)
+        controller.removed.connect(self.notifications.forget)
         self.tray = WatchTray(
             show_window=lambda: self.bring_forward([]),
             toggle_pause=self.pause_action.trigger,

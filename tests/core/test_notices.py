@@ -66,3 +66,48 @@ def test_files_that_come_back_finished_from_the_journal_are_not_news() -> None:
     notices = BatchNotices()
     notices.seen([snap(1, FileState.UPLOADED), snap(2, FileState.FAILED, "gone")], now=0)
     assert notices.due(now=100) is None
+
+
+def test_a_file_that_finished_between_two_looks_counts_too() -> None:
+    """Snapshots are coalesced: a duplicate or an empty file may only ever be seen
+    finished. (Found in review: such files were never told, nor counted.)"""
+    notices = BatchNotices()
+    notices.start_counting(restored=[])
+    empty = snap(2, FileState.FAILED, "This file is empty (0 bytes).")
+    told = notices.seen([snap(1, FileState.DUPLICATE), empty], now=0)
+    assert [n.title for n in told] == ["IMG_0002.jpg could not be uploaded"]
+    summary = notices.due(now=QUIET_SECONDS)
+    assert summary is not None and summary.body == "1 already in the bucket, 1 failed."
+
+
+def test_what_an_earlier_session_finished_is_not_news_even_when_it_arrives_late() -> None:
+    notices = BatchNotices()
+    notices.seen([snap(1, FileState.UPLOADED)], now=0)  # before the queue is back
+    notices.start_counting(restored=[1, 2])
+    notices.seen([snap(2, FileState.FAILED, "gone"), snap(1, FileState.UPLOADED)], now=1)
+    assert notices.due(now=100) is None
+
+
+def test_a_file_removed_while_it_ran_does_not_hold_up_the_summary() -> None:
+    """(Found in review: a removed file never sends its last state, and every summary
+    of the session waited for it.)"""
+    notices = BatchNotices()
+    notices.start_counting(restored=[])
+    notices.seen([snap(1, FileState.UPLOADING), snap(2, FileState.UPLOADING)], now=0)
+    notices.forget([1])
+    notices.seen([snap(2, FileState.UPLOADED)], now=1)
+    summary = notices.due(now=1 + QUIET_SECONDS)
+    assert summary is not None and summary.body == "1 uploaded."
+
+
+def test_a_photo_whose_index_entry_failed_is_not_a_clean_finish() -> None:
+    notices = BatchNotices()
+    notices.start_counting(restored=[])
+    no_index = FileSnapshot(
+        1, Path("/photos/a.jpg"), FileState.UPLOADED, original_in_bucket=True,
+        index_in_bucket=False, thumbnail_state=ThumbnailState.GENERATED,
+    )  # fmt: skip
+    notices.seen([no_index], now=0)
+    summary = notices.due(now=QUIET_SECONDS)
+    assert summary is not None and summary.failed
+    assert summary.body == "1 uploaded, 1 not complete in the bucket (see Failed)."

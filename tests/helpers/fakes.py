@@ -14,6 +14,7 @@ from pathlib import Path
 from botocore.exceptions import EndpointConnectionError
 
 from app.core.errors import StoreError, describe_store_error
+from app.core.notices import Notice
 from app.core.store import (
     DIRECT_PUT_LIMIT,
     IndexEntry,
@@ -321,3 +322,13 @@ class _FakeUpload:
 
     def cancel(self) -> None:
         self.cancelled.set()
+
+
+class FakeNotifier:
+    """A desktop notifier that keeps what it was asked to show (app.ui.notify.Notifier)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Notice] = []
+
+    async def notify(self, notice: Notice) -> None:
+        self.sent.append(notice)

@@ -10,9 +10,10 @@ import qasync
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from app.core.models import FileSnapshot, FileState
-from app.core.notices import QUIET_SECONDS, Notice
+from app.core.notices import QUIET_SECONDS
 from app.ui.notifications import NotificationCenter
 from app.ui.tray import WatchTray
+from tests.helpers.fakes import FakeNotifier
 
 
 class Clock:
@@ -20,14 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class FakeNotifier:
-    def __init__(self) -> None:
-        self.sent: list[Notice] = []
-
-    async def notify(self, notice: Notice) -> None:
-        self.sent.append(notice)
 
 
 def batch(state: FileState) -> list[FileSnapshot]:
@@ -54,6 +47,7 @@ async def _settled() -> None:
 def test_notices_go_out_while_the_window_is_not_in_front(loop: qasync.QEventLoop) -> None:
     notifier, clock = FakeNotifier(), Clock()
     center = NotificationCenter(notifier, focused=lambda: False, clock=clock)
+    center.start_counting([])
     try:
         run_batch(loop, center, clock)
     finally:

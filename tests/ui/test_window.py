@@ -39,7 +39,7 @@ from app.ui.queue_model import Column, QueueModel
 from app.ui.settings import AppSettings, MemorySecretStore, SettingsStore
 from app.ui.window import MainWindow
 from tests.helpers import corpus
-from tests.helpers.fakes import FakeStore
+from tests.helpers.fakes import FakeNotifier, FakeStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,7 +66,11 @@ class App:
         self.controller = UploadController(
             self.model, store_factory=self._store_for, local_server=_no_local_server
         )
-        self.window = MainWindow(self.controller, self.model, self.previews, self.settings_store)
+        self.notifier = FakeNotifier()  # (no real notifications on a developer's desktop)
+        self.window = MainWindow(
+            self.controller, self.model, self.previews, self.settings_store,
+            notifier=self.notifier,
+        )  # fmt: skip
         self.destinations: list[Destination] = []
 
     def _store_for(self, destination: Destination, concurrency: int) -> FakeStore:
