@@ -163,9 +163,10 @@ class Engine:
         """Hear of outages of the destination (see app.core.pipeline.health)."""
         self.pipeline.add_status_observer(observer)
 
-    def add_paths(self, paths: Sequence[Path]) -> None:
-        """Walk files and folders off the loop and queue what they hold."""
-        self.pipeline.add_paths(paths)
+    def add_paths(self, paths: Sequence[Path]) -> asyncio.Task[None]:
+        """Walk files and folders off the loop and queue what they hold; the task ends
+        when all of it is queued."""
+        return self.pipeline.add_paths(paths)
 
     def watch(
         self,
@@ -252,11 +253,13 @@ class Engine:
         destination = earlier_destination(row, self.destination, self._secret_for)
         return None if destination is None else self._store_factory(destination, 1)
 
-    async def check_destination(self) -> None:
-        """Raise StoreError with one clear sentence unless the bucket is usable. The
-        destination's listings are taken meanwhile: on a distant server that is two
-        round trips fewer before the first file is sent."""
-        self.pipeline.warm_up()
+    async def check_destination(self, *, warm_up: bool = True) -> None:
+        """Raise StoreError with one clear sentence unless the bucket is usable. With
+        `warm_up`, the destination's listings are taken meanwhile: two round trips fewer
+        before the first file is sent (for the command line, which has files to send; a
+        window opened to browse should not list a big bucket for nothing)."""
+        if warm_up:
+            self.pipeline.warm_up()
         await asyncio.get_running_loop().run_in_executor(self.io_pool, self.store.check_bucket)
 
     def reconfigure(

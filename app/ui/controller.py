@@ -73,6 +73,8 @@ class UploadController(QObject):
         restored(list[int]): the queue an earlier session left is back (these file ids;
             none when there was nothing to restore); new files follow.
         removed(list[int]): files taken out of the queue.
+        paths_added(): files and folders given to `add_paths` are walked and queued (a
+            folder with no photos in it adds no row: the window stops saying "Adding").
 
     At the first start the queue an earlier session left in the journal comes back
     (unfinished files are finished; see Engine.restore_queue), unless another window
@@ -87,6 +89,7 @@ class UploadController(QObject):
     files_changed = Signal(object)
     restored = Signal(object)
     removed = Signal(object)
+    paths_added = Signal()
 
     def __init__(
         self,
@@ -235,7 +238,7 @@ class UploadController(QObject):
             self.restored.emit(await engine.restore_queue() if restore else [])
         if self._waiting_paths and not self._closing:
             paths, self._waiting_paths = self._waiting_paths, []
-            engine.add_paths(paths)
+            self._walk(engine, paths)
         await self._watch_folders(settings.watched_folders)
 
     async def _watch_folders(self, folders: Sequence[str]) -> None:
@@ -293,7 +296,7 @@ class UploadController(QObject):
 
         async def check() -> None:
             try:
-                await engine.check_destination()
+                await engine.check_destination(warm_up=False)
             except StoreError as exc:
                 self.problem.emit(str(exc))
 
@@ -309,7 +312,11 @@ class UploadController(QObject):
         if self._engine is None:
             self._waiting_paths.extend(paths)
         else:
-            self._engine.add_paths(paths)
+            self._walk(self._engine, paths)
+
+    def _walk(self, engine: Engine, paths: list[Path]) -> None:
+        walk = engine.add_paths(paths)
+        walk.add_done_callback(lambda _task: self.paths_added.emit())
 
     def retry_failed(self) -> int:
         if self._engine is None:

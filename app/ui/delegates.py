@@ -250,16 +250,21 @@ def wrap_lines(
     anywhere: bool = False,
     elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
 ) -> list[str]:
-    """`text` wrapped into at most `most` lines of `width` pixels, at words (or, with
-    `anywhere`, at any character: keys and hashes have no spaces); the last line takes
-    the rest, elided by `elide`."""
+    """`text` wrapped into at most `most` lines of `width` pixels, at words where it can
+    (with `anywhere`, at any character: keys and hashes have no spaces); the last line
+    takes the rest, elided by `elide`. No line is wider than `width`."""
     if width <= 0 or not text:
         return []
     layout = QTextLayout(text, font)
-    if anywhere:
-        option = QTextOption()
-        option.setWrapMode(QTextOption.WrapMode.WrapAnywhere)
-        layout.setTextOption(option)
+    option = QTextOption()
+    # At words where it can (at any character for keys and hashes): a name without a
+    # space (IMG_20240501_140322_HDR.jpg) must still break, not run past the cell.
+    option.setWrapMode(
+        QTextOption.WrapMode.WrapAnywhere
+        if anywhere
+        else QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere
+    )
+    layout.setTextOption(option)
     layout.beginLayout()
     lines: list[str] = []
     end = 0

@@ -201,11 +201,15 @@ class PreviewCache(QObject):
         if self._closed or file_id not in self._large_asked:
             return  # closed, or forgotten meanwhile
         if outcome.error is not None or not outcome.value:
+            # (The original moved away, say.) Ready all the same: the pane stops saying
+            # it is loading, and asks no more (request_large answers False now).
             log.debug("no large preview for file %s: %s", file_id, outcome.error)
+            self.preview_ready.emit(file_id)
             return
         self._jpegs[file_id] = outcome.value
         while len(self._jpegs) > self._max_jpegs:
-            self._jpegs.popitem(last=False)
+            evicted, _data = self._jpegs.popitem(last=False)
+            self._large_asked.discard(evicted)  # (made again if it is shown again)
         self.preview_ready.emit(file_id)
 
     def forget(self, file_ids: Iterable[int]) -> None:

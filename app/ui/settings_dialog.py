@@ -152,6 +152,7 @@ class SettingsDialog(QDialog):
         self.destination.changed.connect(self._refresh)
         self.keys.changed.connect(self._refresh)
         self.performance.changed.connect(self._refresh)
+        self.watch.changed.connect(self._refresh)
         self.destination.test_button.clicked.connect(self.test_connection)
         left = QVBoxLayout()
         left.addWidget(self.destination)

@@ -37,13 +37,20 @@ class WatchTray(QSystemTrayIcon):
         self.setContextMenu(self.menu)
         self.activated.connect(self._activated)
         self._show_window = show_window
+        # Asked once: on Linux each ask makes a tray icon and a D-Bus round trip, and
+        # `follow` runs four times a second.
+        self.available = QSystemTrayIcon.isSystemTrayAvailable()
 
     def follow(self, *, watching: str, counts: str, paused: bool) -> None:
         """Show it while `watching` says something; its tooltip says what the queue does."""
-        self.pause_action.setText("Resume uploads" if paused else "Pause uploads")
+        text = "Resume uploads" if paused else "Pause uploads"
+        if self.pause_action.text() != text:
+            self.pause_action.setText(text)
         lines = ["Photo Uploader" + (" (paused)" if paused else ""), watching, counts]
-        self.setToolTip("\n".join(line for line in lines if line))
-        wanted = bool(watching) and QSystemTrayIcon.isSystemTrayAvailable()
+        tip = "\n".join(line for line in lines if line)
+        if self.toolTip() != tip:  # (each change is a D-Bus message on Linux)
+            self.setToolTip(tip)
+        wanted = bool(watching) and self.available
         if wanted != self.isVisible():
             self.setVisible(wanted)
 

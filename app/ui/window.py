@@ -66,6 +66,9 @@ from app.ui.status_bar import QueueStatusBar
 from app.ui.tray import WatchTray
 
 STATUS_REFRESH_MS = 250
+# Where the table's column layout is kept; a new name when the columns change (the Bucket
+# column came in before Message: an older layout would show it, with Message's width).
+COLUMNS_KEY = "columns-v2"
 
 
 class MainWindow(QMainWindow):
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         controller.files_changed.connect(self.notifications.seen)
         controller.restored.connect(self.notifications.start_counting)
         controller.removed.connect(self.notifications.forget)
+        controller.paths_added.connect(self._paths_added)
         self.tray = WatchTray(
             show_window=lambda: self.bring_forward([]),
             toggle_pause=self.pause_action.trigger,
@@ -245,7 +249,7 @@ class MainWindow(QMainWindow):
         for key, restore in (
             ("geometry", self.restoreGeometry),
             ("state", self.restoreState),
-            ("columns", self.table.horizontalHeader().restoreState),
+            (COLUMNS_KEY, self.table.horizontalHeader().restoreState),
             ("splitter", self.splitter.restoreState),
         ):
             data = self.settings_store.load_window(key)
@@ -255,7 +259,7 @@ class MainWindow(QMainWindow):
     def save_state(self) -> None:
         self.settings_store.save_window("geometry", self.saveGeometry())
         self.settings_store.save_window("state", self.saveState())
-        self.settings_store.save_window("columns", self.table.horizontalHeader().saveState())
+        self.settings_store.save_window(COLUMNS_KEY, self.table.horizontalHeader().saveState())
         self.settings_store.save_window("splitter", self.splitter.saveState())
 
     # -- adding files ----------------------------------------------------------------
@@ -268,6 +272,12 @@ class MainWindow(QMainWindow):
             # that can take a moment): not "No files yet".
             self.status.adding = _adding_message(paths)
             self._refresh_status()
+
+    def _paths_added(self) -> None:
+        """All given paths are queued: say the counts (or "No files yet": nothing in them
+        was a file), not "Adding…"."""
+        self.status.adding = None
+        self._refresh_status()
 
     def choose_files(self) -> None:
         choose_files(self, self.add_paths)

@@ -61,3 +61,22 @@ def test_a_preview_being_made_says_so(qtbot: QtBot) -> None:
     image.fill(0x336699)
     pane.show_snapshot(uploaded(), image)
     assert pane._preview.pixmap().width() == 240  # the pane's size, not a row's icon
+
+
+def test_a_preview_that_cannot_be_made_stops_saying_it_is_loading(qtbot: QtBot) -> None:
+    """(Found in review: the original had moved away, and the pane said "Loading the
+    preview…" until another row was chosen.)"""
+    from app.ui.preview_cache import PreviewCache
+
+    def gone(_path: Path) -> bytes:
+        raise FileNotFoundError("the original moved away")
+
+    cache = PreviewCache(remake=None, large_remake=gone)
+    try:
+        with qtbot.waitSignal(cache.preview_ready, timeout=5000) as ready:
+            assert cache.request_large(7, Path("/photos/moved.jpg"))
+        assert ready.args == [7]
+        assert cache.large_preview(7) is None
+        assert not cache.request_large(7, Path("/photos/moved.jpg"))  # asked once only
+    finally:
+        cache.close()

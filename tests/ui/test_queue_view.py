@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from pytestqt.qtbot import QtBot
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
@@ -128,3 +128,14 @@ def test_cells_tell_a_screen_reader_each_files_fate(qtbot: QtBot) -> None:
         Qt.ItemDataRole.AccessibleDescriptionRole
     )
     assert QRect() != view.visualRect(view.proxy.index(0, Column.MESSAGE))
+
+
+def test_a_name_without_spaces_still_fits_its_cell_and_keeps_its_extension() -> None:
+    """(Found in review: such a name ran past its cell, cut mid-character.)"""
+    name = "IMG_20240501_140322_HDR_ProRAW_stacked_focus_bracket_00042.jpg"
+    font = QFont()
+    lines = wrap_lines(name, font, MIN_NAME, 2, elide=Qt.TextElideMode.ElideMiddle)
+    metrics = QFontMetrics(font)
+    assert len(lines) == 2
+    assert all(metrics.horizontalAdvance(line) <= MIN_NAME for line in lines)
+    assert name.startswith(lines[0]) and lines[1].endswith(".jpg")

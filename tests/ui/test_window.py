@@ -541,3 +541,43 @@ def test_a_first_start_fits_the_screen(loop: qasync.QEventLoop, tmp_path: Path) 
         assert app.window.height() <= available.height()
     finally:
         run(loop, app.close())
+
+
+def test_a_drop_with_no_photos_in_it_does_not_say_adding_for_ever(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    """(Found in review: an empty folder added no row, and "Adding Empty…" stayed.)"""
+    empty = tmp_path / "Empty"
+    empty.mkdir()
+    (empty / ".DS_Store").write_bytes(b"junk")
+    app = App(tmp_path / "settings.ini", FakeStore())
+
+    async def go() -> None:
+        await app.start()
+        app.window.add_paths([empty])
+        assert app.window.status.counts_label.text() == "Adding Empty…"
+        await until(lambda: app.window.status.counts_label.text() == "No files yet")
+
+    try:
+        run(loop, go())
+    finally:
+        run(loop, app.close())
+
+
+def test_opening_the_window_lists_nothing_of_the_bucket(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    """The command line lists the destination while it checks it (it has files to send);
+    a window opened to browse must not list a big bucket for nothing."""
+    store = FakeStore()
+    app = App(tmp_path / "settings.ini", store)
+
+    async def go() -> None:
+        await app.start()
+        await until(lambda: store.calls["check"] >= 1)
+
+    try:
+        run(loop, go())
+        assert store.calls["list"] == 0
+    finally:
+        run(loop, app.close())

@@ -84,6 +84,7 @@ class UploadPipeline:
         self._elsewhere = elsewhere
         self._loop = asyncio.get_running_loop()
         self._jobs: dict[int, FileJob] = {}
+        self._newest: dict[Path, FileJob] = {}  # the newest job of each absolute path
         self._ids = itertools.count(1)
         self._journal = PipelineJournal(journal, lambda: self._destinations.current)
         self._observers = Observers(self._loop, self._jobs, self._bucket_of, flush_interval)
@@ -184,7 +185,7 @@ class UploadPipeline:
         for entry in entries:
             job = FileJob(next(self._ids), entry.path, problem=entry.problem, folder=entry.folder)
             self._journal.link_known(job, known)
-            self._jobs[job.file_id] = job
+            self._add_job(job)
             self._push(job)
             ids.append(job.file_id)
         return ids
@@ -195,12 +196,7 @@ class UploadPipeline:
         """What is known of these absolute paths: the newest file of this queue for each
         (its outcome), and for the others the journal's newest row at the destination
         files go to now (see app.core.watch.decide)."""
-        wanted = set(paths)
-        held: dict[Path, FileOutcome] = {}
-        for job in self._jobs.values():  # oldest first: the newest of a path wins
-            path = job.journal.path or absolute(job.path)
-            if path in wanted:
-                held[path] = job.outcome
+        held = {p: self._newest[p].outcome for p in paths if p in self._newest}
         rest = [p for p in paths if p not in held]
         rows = await self._journal.known(rest, self._context.destination_id) if rest else {}
         return held, rows
@@ -221,7 +217,7 @@ class UploadPipeline:
                 left_elsewhere.setdefault(row.destination, []).append(row)
             job = FileJob.from_row(next(self._ids), row)
             self._journal.file_in(job)
-            self._jobs[job.file_id] = job
+            self._add_job(job)
             here = row.destination == self._context.destination_id
             if row.state.is_final:
                 if here:
@@ -328,7 +324,12 @@ class UploadPipeline:
             job = self._jobs.get(file_id)
             if job is not None:
                 self._journal.let_go(job)
-        return [i for i in ids if self._jobs.pop(i, None) is not None]
+        removed = [job for i in ids if (job := self._jobs.pop(i, None)) is not None]
+        for job in removed:
+            path = self._path_of(job)
+            if self._newest.get(path) is job:
+                del self._newest[path]
+        return [job.file_id for job in removed]
 
     def pause(self) -> None:
         """Start no new files; those already running finish."""
@@ -372,6 +373,14 @@ class UploadPipeline:
     def open_stores(self) -> list[ObjectStore]:
         """Stores not closed yet: the caller closes them after aclose()."""
         return self._destinations.open_stores()
+
+    def _add_job(self, job: FileJob) -> None:
+        self._jobs[job.file_id] = job
+        self._newest[self._path_of(job)] = job
+
+    @staticmethod
+    def _path_of(job: FileJob) -> Path:
+        return job.journal.path or absolute(job.path)
 
     def _bucket_of(self, job: FileJob) -> str:
         return (job.context or self._context).store.bucket
