@@ -199,7 +199,8 @@ async def bucket_scenario(window: object, photos: int, work: Path) -> None:
 
     from app.core.catalogue import Catalogue
     from app.core.config import Destination
-    from app.ui.bucket_page import THUMBNAIL_CACHE, BucketAccess
+    from app.ui.bucket.access import BucketAccess
+    from app.ui.bucket.model import THUMBNAIL_CACHE
     from app.ui.window import MainWindow
 
     assert isinstance(window, MainWindow)

@@ -32,7 +32,7 @@ from app.core.paths import data_dir
 from app.core.policy import finished_cleanly
 from app.core.store import S3Store
 from app.ui.background import Background, Tasks
-from app.ui.bucket_page import BucketAccess
+from app.ui.bucket.access import BucketAccess
 from app.ui.queue_model import QueueModel
 from app.ui.settings import AppSettings
 

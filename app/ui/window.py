@@ -36,7 +36,7 @@ from app.core.policy import is_retryable, takes_item
 from app.ui.actions import WindowActions
 from app.ui.background import Tasks, shared_background
 from app.ui.badges import FilterCategory
-from app.ui.bucket_page import BucketPage
+from app.ui.bucket.page import BucketPage
 from app.ui.controller import UploadController
 from app.ui.destination_bar import DestinationBar
 from app.ui.detail_pane import DetailPane

@@ -16,7 +16,9 @@ from pytestqt.qtbot import QtBot
 
 from app.core.catalogue import Catalogue
 from app.core.store import S3Store
-from app.ui.bucket_page import BucketAccess, BucketPage, PhotoRole
+from app.ui.bucket.access import BucketAccess
+from app.ui.bucket.model import PhotoRole
+from app.ui.bucket.page import BucketPage
 from tests.helpers import corpus
 from tests.helpers.cli import credentials, run_upload
 from tests.helpers.servers import S3Endpoint
