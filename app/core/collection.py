@@ -14,7 +14,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from app.core.catalogue import Catalogue, store_id
 from app.core.formats import ALL_FORMATS
@@ -89,25 +89,57 @@ def index_sha256(key: str) -> str | None:
     return found.group(1) if found and index_key(found.group(1)) == key else None
 
 
-@dataclass(frozen=True, slots=True)
-class Photo:
+class Photo(NamedTuple):
     """One photo in the bucket: what `list` prints, the Bucket view shows, and `check`,
-    `share` and `delete` work on."""
+    `share` and `delete` work on.
+
+    A tuple of atomics (strings, numbers, None), its item's fields flattened: the Bucket
+    tab keeps one per photo as a plain tuple (`tuple(photo)`), which Python's cycle
+    collector untracks, so 100,000 of them cost a full collection nothing
+    (docs/NOTES.md, "The Bucket tab with 100,000 photos")."""
 
     key: str
-    sha256: str
+    sha256: str  # "" while only its listing is known, or when no tool of ours named it
     size: int
     content_type: str
     thumbnail_key: str | None = None
     preview_key: str | None = None
     metadata_key: str | None = None  # its sidecar, when the bucket has it
-    item: Item | None = None
+    item_id: str | None = None
+    item_title: str | None = None
+    item_view: str | None = None
+    item_notes: str | None = None
+    item_primary: bool | None = None  # None: it names no item at all
     taken_at: str | None = None
     uploaded_at: str | None = None
     has_gps: bool = False  # the sidecar keeps a GPS position (the original may too)
-    indexed: bool = True  # False: found through its sidecar, its index entry is lost
+    indexed: bool = True  # False: not in the duplicate index (lost, or never ours)
+    detailed: bool = True  # False: seen in a listing; its details are still to be read
+
+    @property
+    def item(self) -> Item | None:
+        if self.item_primary is None:
+            return None
+        return Item(
+            self.item_id, self.item_title, self.item_view, self.item_notes, self.item_primary
+        )
+
+    def with_item(self, item: Item | None) -> Photo:
+        return self._replace(
+            item_id=item.id if item else None,
+            item_title=item.title if item else None,
+            item_view=item.view if item else None,
+            item_notes=item.notes if item else None,
+            item_primary=item.primary if item else None,
+        )
+
+    @property
+    def ours(self) -> bool:
+        """Whether Photo Uploader knows it (an index entry or a sidecar names its hash)."""
+        return bool(self.sha256)
 
     def to_json_dict(self) -> dict[str, object]:
+        item = self.item
         return {
             "key": self.key,
             "sha256": self.sha256,
@@ -115,7 +147,7 @@ class Photo:
             "content_type": self.content_type,
             "thumbnail_key": self.thumbnail_key,
             "metadata_key": self.metadata_key,
-            "item": self.item.to_json() if self.item is not None else None,
+            "item": item.to_json() if item is not None else None,
             "taken_at": self.taken_at,
             "uploaded_at": self.uploaded_at,
         }
@@ -283,6 +315,7 @@ def _photo(
 ) -> Photo:
     record = sidecar or {}
     named = record.get("item")
+    item = Item.from_fields(named) if isinstance(named, dict) else None
     return Photo(
         key=key,
         sha256=sha256,
@@ -291,12 +324,11 @@ def _photo(
         thumbnail_key=thumbnail_key if thumbnail_key in listing else None,
         preview_key=preview_key if preview_key in listing else None,
         metadata_key=sidecar_key(key) if sidecar is not None else None,
-        item=Item.from_fields(named) if isinstance(named, dict) else None,
         taken_at=_text(record.get("taken_at")),
         uploaded_at=_text(record.get("uploaded_at")),
         has_gps=bool(record.get("gps")),
         indexed=indexed,
-    )
+    ).with_item(item)
 
 
 def _text(value: object) -> str | None:
