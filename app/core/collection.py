@@ -12,7 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -29,6 +29,12 @@ _INDEX_NAME = re.compile(r"([0-9a-f]{64})\.json")
 IMAGE_EXTENSIONS = frozenset(
     {fmt.extension for fmt in ALL_FORMATS} | {".jpeg", ".jpe", ".tif", ".heif", ".heic"}
 )
+_CONTENT_TYPES = {
+    **{fmt.extension: fmt.content_type for fmt in ALL_FORMATS},
+    ".jpeg": "image/jpeg",
+    ".jpe": "image/jpeg",
+    ".tif": "image/tiff",
+}
 
 
 class ReadableStore(Protocol):
@@ -259,6 +265,7 @@ def _bodies(
                         fetched.append((key, listing.etags[key], body))
     if catalogue is not None:
         catalogue.keep(store_name, fetched)
+        catalogue.keep_listing(store_name, listing.prefixes, listing.sizes, listing.etags)
         catalogue.forget_except(store_name, listing.prefixes, listing.sizes)
     return found
 
@@ -270,35 +277,89 @@ def _photos(collection: Collection) -> list[Photo]:
         if not entry.key.startswith(prefix) or listing.sizes.get(entry.key) != entry.size:
             continue  # elsewhere in the bucket, or pointing nowhere (check says so)
         sidecar = collection.sidecars.get(sidecar_key(entry.key))
-        photos[entry.key] = _photo(
-            entry.key,
-            sha256,
-            entry.size,
-            entry.content_type,
-            entry.thumbnail_key,
-            entry.preview_key,
-            sidecar,
-            listing,
-        )
+        photos[entry.key] = photo_from_entry(sha256, entry, sidecar, listing)
     for key, record in collection.sidecars.items():
         original = key[: -len(".json")]
-        named = record.get("sha256")
-        if original in photos or not isinstance(named, str) or original not in listing:
+        if original in photos or original not in listing:
             continue
-        derivatives = record.get("derivatives")
-        made = derivatives if isinstance(derivatives, dict) else {}
-        photos[original] = _photo(
-            original,
-            named,
-            listing.sizes[original],
-            str(record.get("content_type") or "application/octet-stream"),
-            _text(made.get("thumbnail")),
-            _text(made.get("preview")),
-            record,
-            listing,
-            indexed=False,
+        photo = photo_from_sidecar(
+            original, listing.sizes[original], record, listing, indexed=False
         )
+        if photo is not None:
+            photos[original] = photo
     return sorted(photos.values(), key=lambda p: p.key)
+
+
+def is_photo_candidate(key: str, prefix: str) -> bool:
+    """Whether a listed key may be a photo under `prefix`: an original by its name, not
+    in a thumbnails/ or previews/ folder (where derivatives go)."""
+    if not key.startswith(prefix) or not is_original_name(key):
+        return False
+    folders = "/" + key[len(prefix) : key.rfind("/") + 1]
+    return "/thumbnails/" not in folders and "/previews/" not in folders
+
+
+def photo_from_entry(
+    sha256: str,
+    entry: IndexEntry,
+    sidecar: Mapping[str, object] | None,
+    present: Container[str],
+) -> Photo:
+    """The photo an index entry points at (with its sidecar's fields when it has one);
+    `present` holds the keys listed, so derivatives that are gone are not named."""
+    return _photo(
+        entry.key,
+        sha256,
+        entry.size,
+        entry.content_type,
+        entry.thumbnail_key,
+        entry.preview_key,
+        sidecar,
+        present,
+    )
+
+
+def photo_from_sidecar(
+    key: str,
+    size: int,
+    record: Mapping[str, object],
+    present: Container[str],
+    *,
+    indexed: bool,
+) -> Photo | None:
+    """The photo at `key` as its sidecar (a stored record of ours) describes it; None
+    when the sidecar names no content."""
+    named = record.get("sha256")
+    if not isinstance(named, str) or not named:
+        return None
+    derivatives = record.get("derivatives")
+    made = derivatives if isinstance(derivatives, dict) else {}
+    return _photo(
+        key,
+        named,
+        size,
+        str(record.get("content_type") or "application/octet-stream"),
+        _text(made.get("thumbnail")),
+        _text(made.get("preview")),
+        record,
+        present,
+        indexed=indexed,
+    )
+
+
+def photo_not_ours(key: str, size: int) -> Photo:
+    """A photo no index entry or sidecar of ours names (another tool put it there)."""
+    dot = key.rfind(".")
+    content_type = _CONTENT_TYPES.get(key[dot:].lower(), "application/octet-stream")
+    return Photo(key, "", size, content_type, indexed=False)
+
+
+def photo_listed(key: str, size: int, *, has_sidecar: bool) -> Photo:
+    """A photo as a listing alone shows it: its details are still to be read."""
+    dot = key.rfind(".")
+    content_type = _CONTENT_TYPES.get(key[dot:].lower(), "application/octet-stream")
+    metadata = sidecar_key(key) if has_sidecar else None
+    return Photo(key, "", size, content_type, metadata_key=metadata, indexed=False, detailed=False)
 
 
 def _photo(
@@ -309,7 +370,7 @@ def _photo(
     thumbnail_key: str | None,
     preview_key: str | None,
     sidecar: Mapping[str, object] | None,
-    listing: Listing,
+    present: Container[str],
     *,
     indexed: bool = True,
 ) -> Photo:
@@ -321,8 +382,8 @@ def _photo(
         sha256=sha256,
         size=size,
         content_type=content_type,
-        thumbnail_key=thumbnail_key if thumbnail_key in listing else None,
-        preview_key=preview_key if preview_key in listing else None,
+        thumbnail_key=thumbnail_key if thumbnail_key in present else None,
+        preview_key=preview_key if preview_key in present else None,
         metadata_key=sidecar_key(key) if sidecar is not None else None,
         taken_at=_text(record.get("taken_at")),
         uploaded_at=_text(record.get("uploaded_at")),
