@@ -100,12 +100,14 @@ class Catalogue:
         are written)."""
         starts = tuple(prefixes)
         before, before_etags = self.listing(store, starts)
-        changed = [
+        # Generators, not lists: 400,000 row tuples alive at once would be that many
+        # objects for the cycle collector to walk (a window's GUI thread pays for it).
+        changed = (
             (store, key, size, etags.get(key, ""))
             for key, size in sizes.items()
             if before.get(key) != size or before_etags.get(key) != etags.get(key)
-        ]
-        gone = [(store, key) for key in before if key not in sizes]
+        )
+        gone = ((store, key) for key in before if key not in sizes)
         with self._lock, self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO listed (store, key, size, etag) VALUES (?, ?, ?, ?)",

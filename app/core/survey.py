@@ -22,11 +22,12 @@ rows are plain tuples of a Photo's fields, which the cycle collector untracks.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from app.core.catalogue import Catalogue
 from app.core.collection import (
@@ -130,24 +131,55 @@ class Survey:
             if added:
                 self._lock.notify_all()
 
-    def take(self) -> SurveyNews:
-        """What changed since the last call (rows as plain tuples), and the progress."""
-        with self._lock:
-            rows = [self._rows[k] for k in self._changed if k in self._rows]
+    @overload
+    def take(self, *, limit: int | None = None) -> SurveyNews: ...
+    @overload
+    def take(self, *, wait: bool, limit: int | None = None) -> SurveyNews | None: ...
+
+    def take(self, *, wait: bool = True, limit: int | None = None) -> SurveyNews | None:
+        """What changed since the last call (rows as plain tuples; at most `limit` of
+        them, the rest kept for the next call), and the progress. None, without waiting,
+        when `wait` is False and the survey holds its lock: a GUI thread asks again at
+        its next tick rather than wait for a page."""
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
+            changed = self._changed
+            if limit is None or len(changed) <= limit:
+                keys = list(changed)
+                changed.clear()
+            else:
+                keys = list(itertools.islice(changed, limit))
+                for key in keys:
+                    del changed[key]
+            rows = [self._rows[k] for k in keys if k in self._rows]
             removed = [k for k in self._removed if k not in self._rows]
-            self._changed.clear()
             self._removed.clear()
-            return SurveyNews(
+            settled = not changed  # (the flags below only once every row is taken)
+            news = SurveyNews(
                 rows,
                 removed,
                 self._listed,
                 len(self._rows),
                 self._detailed,
                 self._failed,
-                self._listing_done,
-                self._done,
+                self._listing_done and settled,
+                self._done and settled,
                 self._error,
             )
+            if news.done:
+                self._release()
+            return news
+        finally:
+            self._lock.release()
+
+    def _release(self) -> None:
+        """Everything is read and taken: the rows are the window's now; only the listing
+        is kept (for `listing()`). Big sets and dicts cost every full collection."""
+        self._rows = {}
+        self._derivatives = set()
+        self._sidecar_etag = {}
+        self._queued = set()
 
     def stop(self) -> None:
         with self._lock:
@@ -162,17 +194,6 @@ class Survey:
         """A copy of the listing as known now (for planning a delete, say)."""
         with self._lock:
             return Listing(dict(self._sizes), dict(self._etags), self._prefixes)
-
-    def photo(self, key: str) -> Photo | None:
-        with self._lock:
-            row = self._rows.get(key)
-        return Photo._make(row) if row is not None else None
-
-    def update(self, photo: Photo) -> None:
-        """A photo changed by the window itself (its item edited): news like any other."""
-        with self._lock:
-            if photo.key in self._rows:
-                self._set_row(photo)
 
     # -- the reading (one worker) -----------------------------------------------------
 
@@ -289,7 +310,11 @@ class Survey:
             return False
         sha = record.get("sha256")
         indexed = isinstance(sha, str) and index_key(sha) in self._sizes
-        photo = photo_from_sidecar(original, size, record, self._sizes, indexed=indexed)
+        # Until the listing is complete a derivative may simply not be listed yet (the
+        # thumbnails/ folder comes after the photos): named as the sidecar says, and
+        # checked against the whole listing once it is in.
+        present = self._sizes if self._listing_done else _EVERYTHING
+        photo = photo_from_sidecar(original, size, record, present, indexed=indexed)
         if photo is None:
             return False
         self._detail(photo, etag)
@@ -335,19 +360,16 @@ class Survey:
                     self._set_row(photo._replace(metadata_key=None, detailed=False))
             self._etags = dict(fresh.etags)
             rows = dict(self._rows)
-        # Whether each is indexed, now that the whole index is listed (a photo detailed
-        # before its entry's page came may have been told no).
-        wrong = [
-            key
-            for key, row in rows.items()
-            if row[_SHA256] and row[_INDEXED] != (index_key(row[_SHA256]) in fresh.sizes)
-        ]
+        # Now that everything is listed: whether each is indexed, and which derivatives
+        # are there (a photo detailed before their pages came was told as its sidecar
+        # says).
+        sizes = fresh.sizes
+        wrong = [key for key, row in rows.items() if _settled(row, sizes) != row]
         with self._lock:
             for key in wrong:
                 current = self._rows.get(key)
                 if current is not None:
-                    indexed = index_key(current[_SHA256]) in fresh.sizes
-                    self._set_row(Photo._make(current)._replace(indexed=indexed))
+                    self._set_row(Photo._make(_settled(current, sizes)))
             self._lock.notify_all()
         if self._catalogue is not None:
             self._catalogue.keep_listing(self._name, self._prefixes, fresh.sizes, fresh.etags)
@@ -474,6 +496,28 @@ class Survey:
         return entries
 
 
+class _Everything:
+    def __contains__(self, _key: object) -> bool:
+        return True
+
+
+_EVERYTHING = _Everything()
+
+
+def _settled(row: Row, sizes: Mapping[str, int]) -> Row:
+    """A row as the complete listing has it: indexed or not, derivatives there or not."""
+    if not row[_SHA256]:
+        return row
+    indexed = index_key(row[_SHA256]) in sizes
+    thumbnail = row[_THUMBNAIL] if row[_THUMBNAIL] in sizes else None
+    preview = row[_PREVIEW] if row[_PREVIEW] in sizes else None
+    if (indexed, thumbnail, preview) == (row[_INDEXED], row[_THUMBNAIL], row[_PREVIEW]):
+        return row
+    return tuple(
+        Photo._make(row)._replace(indexed=indexed, thumbnail_key=thumbnail, preview_key=preview)
+    )
+
+
 def run_in_steps(survey: Survey, on_news: Callable[[SurveyNews], None]) -> None:
     """Run a survey to its end, handing on its news after each step (for a caller that
     has no timer of its own: tests, the bench)."""
@@ -490,3 +534,5 @@ _SIZE = Photo._fields.index("size")
 _DETAILED = Photo._fields.index("detailed")
 _INDEXED = Photo._fields.index("indexed")
 _METADATA = Photo._fields.index("metadata_key")
+_THUMBNAIL = Photo._fields.index("thumbnail_key")
+_PREVIEW = Photo._fields.index("preview_key")

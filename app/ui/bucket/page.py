@@ -9,21 +9,17 @@ off the GUI thread, and kept in a bounded cache.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
     QMenu,
     QMessageBox,
     QPushButton,
@@ -35,30 +31,24 @@ from PySide6.QtWidgets import (
 from app.core.catalogue import Catalogue
 from app.core.checkup import Problem, Repairer, find_problems
 from app.core.collection import Collection, Photo, read_collection
-from app.core.removal import VERSIONING_CAUTION, describe_removals, plan_removals, remove
+from app.core.removal import (
+    VERSIONING_CAUTION,
+    Removal,
+    describe_removals,
+    plan_removals_of,
+    remove,
+)
 from app.core.sharing import EXPIRY_CHOICES, ShareLink, make_share_link
-from app.core.store import S3Store
+from app.core.survey import SurveyNews
 from app.ui.background import Background, Outcome
 from app.ui.bucket.access import BucketAccess
-from app.ui.bucket.model import (
-    ICON_SIDE,
-    SORTS,
-    BucketModel,
-    Ordered,
-    PhotoRole,
-    ordered_by,
-    photo_summary,
-)
-from app.ui.preview_cache import decode_preview
+from app.ui.bucket.grid import PhotoGrid
+from app.ui.bucket.model import ICON_SIDE, BucketModel, photo_summary
+from app.ui.bucket.ordering import NEEDS_DETAILS, SORTS, Ordered, ordered_by
+from app.ui.bucket.reading import BucketReading, reading_status
+from app.ui.bucket.thumbnails import ImageFetcher
 
-THUMBNAIL_LIMIT = 2 * 1024 * 1024
-LAYOUT_BATCH = 500
 EXPIRY_NAMES = {"1h": "1 hour", "1d": "1 day", "7d": "7 days"}
-
-
-def _fetch_thumbnail(store: S3Store, key: str) -> QImage | None:
-    data = store.get_bytes(key, THUMBNAIL_LIMIT)
-    return decode_preview(data, ICON_SIDE) if data else None
 
 
 def _ask(parent: QWidget, title: str, text: str) -> bool:
@@ -95,17 +85,27 @@ class BucketPage(QWidget):
         self._confirm = confirm or (lambda title, text: _ask(self, title, text))
         self._choose_save_path = choose_save_path or self._save_dialog
         self._access: BucketAccess | None = None
-        self._collection: Collection | None = None
-        self._background = Background(workers=4, name="bucket")
-        self._pending_thumbnails: set[str] = set()
-        self._generation = 0
-        self.loading = False
+        self._background = Background(workers=2, name="bucket")
+        self._images = ImageFetcher()
+        self._generation = 0  # a new destination or reading: outcomes of the old dropped
+        self._opening = False  # the store and catalogue are being made
+        self._ordering = False  # an order is being made on a worker
+        self._order_again = False  # ... and another was asked for meanwhile
         self.sorted_by = ""  # the order the grid shows now
         self.last_link: ShareLink | None = None
 
         self.model = BucketModel(self)
         self.model.thumbnail_wanted.connect(self._want_thumbnail)
+        self.reading = BucketReading(self.model, self)
+        self.reading.progress.connect(self._on_progress)
+        self.reading.listing_done.connect(self._on_listed)
+        self.reading.finished.connect(self._on_read)
         self._build()
+
+    @property
+    def loading(self) -> bool:
+        """The bucket is being read (listing, or details still coming)."""
+        return self._opening or self.reading.running
 
     # -- building ---------------------------------------------------------------------
 
@@ -114,11 +114,11 @@ class BucketPage(QWidget):
         self.search.setPlaceholderText("Search by name, item or date")
         self.search.setAccessibleName("Search the bucket")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.model.set_search)
+        self.search.textChanged.connect(self._search)
         self.sort_box = QComboBox()
         self.sort_box.addItems(list(SORTS))
         self.sort_box.setAccessibleName("Sort photos by")
-        self.sort_box.currentTextChanged.connect(lambda _name: self._show_photos())
+        self.sort_box.currentTextChanged.connect(lambda _name: self._order())
         self.mode_box = QComboBox()
         self.mode_box.addItems(["Grid", "List"])
         self.mode_box.setAccessibleName("Show photos as")
@@ -136,19 +136,10 @@ class BucketPage(QWidget):
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.check_button)
 
-        self.view = QListView()
-        self.view.setModel(self.model)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setUniformItemSizes(True)
-        # Laid out a batch at a time between events: all at once, 100,000 photos in a
-        # grid take Qt seconds on the GUI thread (bench/ui_lag.py, scenario 3).
-        self.view.setLayoutMode(QListView.LayoutMode.Batched)
-        self.view.setBatchSize(LAYOUT_BATCH)
+        self.view = PhotoGrid(self.model)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._show_selection())
-        self.view.setAccessibleName("Photos in the bucket")
-        self._set_mode("Grid")
 
         self.info = QLabel("Select a photo to see its details.")
         self.info.setWordWrap(True)
@@ -195,64 +186,55 @@ class BucketPage(QWidget):
         layout.addWidget(self.status)
         self._update_buttons()
 
+    def _search(self, text: str) -> None:
+        self.view.keeping_place(lambda: self.model.set_search(text))
+
     def _set_mode(self, mode: str) -> None:
-        if mode == "Grid":
-            self.view.setViewMode(QListView.ViewMode.IconMode)
-            self.view.setIconSize(QSize(ICON_SIDE, ICON_SIDE))
-            self.view.setGridSize(QSize(ICON_SIDE + 40, ICON_SIDE + 40))
-            self.view.setResizeMode(QListView.ResizeMode.Adjust)
-            self.view.setWordWrap(True)
-        else:
-            self.view.setViewMode(QListView.ViewMode.ListMode)
-            self.view.setIconSize(QSize(32, 32))
-            self.view.setGridSize(QSize())
+        self.view.set_grid(mode == "Grid")
 
     # -- reading the bucket -----------------------------------------------------------
 
     def destination_changed(self) -> None:
         """The window now uploads elsewhere: what is shown is of the old bucket."""
+        self.reading.stop()
         if self._access is not None:
             self._background.submit(self._access.store.close, then=lambda _outcome: None)
         self._generation += 1
         self._access = None
-        self._collection = None
-        self.model.set_photos(Ordered([], []))
+        self._images.reset()
+        self.model.clear()
         if self.isVisible():
             self.refresh()
         else:
             self.status.setText("Open this tab to see what the bucket holds.")
 
     def refresh(self) -> None:
-        if self.loading:
+        """Read the bucket again: the grid shows at once what was listed last time (kept
+        in the catalogue), then what the bucket holds now as it is listed; details fill
+        in afterwards, the rows on screen first."""
+        if self._opening:
             return
-        self.loading = True
         self._generation += 1
+        self._images.reset()
         self.status.setText("Reading the bucket…")
+        if self._access is not None and self._catalogue is not None:
+            self._start_reading(self._access, self._catalogue)
+            return
+        self._opening = True
         self.refresh_button.setEnabled(False)
         access, open_access, open_catalogue = self._access, self._open_access, self._open_catalogue
         catalogue = self._catalogue
 
-        def read() -> tuple[BucketAccess | None, Catalogue | None, Collection | None, float]:
-            started = time.monotonic()
-            got = access or open_access()
-            kept = catalogue or open_catalogue()
-            if got is None:
-                return None, kept, None, 0.0
-            collection = read_collection(
-                got.store,
-                got.destination.prefix,
-                catalogue=kept,
-                endpoint_url=got.destination.endpoint_url,
-            )
-            return got, kept, collection, time.monotonic() - started
+        def opened() -> tuple[BucketAccess | None, Catalogue | None]:
+            return access or open_access(), catalogue or open_catalogue()
 
-        self._background.submit(read, then=self._on_read)
+        self._background.submit(opened, then=self._on_opened)
 
-    def _on_read(self, outcome: Outcome[Any]) -> None:
-        self.loading = False
+    def _on_opened(self, outcome: Outcome[tuple[BucketAccess | None, Catalogue | None]]) -> None:
+        self._opening = False
         self.refresh_button.setEnabled(True)
         try:
-            access, catalogue, collection, seconds = outcome.get()
+            access, catalogue = outcome.get()
         except Exception as exc:  # a StoreError, or the server gone: one sentence
             self.status.setText(f"The bucket could not be read: {exc}")
             return
@@ -260,59 +242,81 @@ class BucketPage(QWidget):
         if access is None:
             self.status.setText("The destination is not ready yet; try Refresh in a moment.")
             return
-        self._access, self._collection = access, collection
-        self._pending_thumbnails.clear()
-        self._show_photos()
-        count = len(collection.photos)
+        self._access = access
+        self._start_reading(access, catalogue)
+
+    def _start_reading(self, access: BucketAccess, catalogue: Catalogue | None) -> None:
+        self.sorted_by = ""
+        self.reading.start(access, catalogue)
+        self._update_buttons()
+
+    def _where(self) -> str:
+        return self._access.destination.display_name if self._access is not None else ""
+
+    def _on_progress(self, news: SurveyNews) -> None:
+        self.status.setText(reading_status(news, self._where()))
+        if news.removed and news.listing_done:
+            self._order()  # (a row gone shows empty until then)
+
+    def _on_listed(self) -> None:
+        """Every photo is in the grid: put them in the order chosen (those that need
+        details are put in order again when the details are in)."""
+        self._order()
+
+    def _on_read(self, news: SurveyNews) -> None:
+        if news.error:
+            self.status.setText(f"The bucket could not be read: {news.error}")
+            return
+        count = news.photos
         noun = "photo" if count == 1 else "photos"
-        self.status.setText(
-            f"{count} {noun} in {access.destination.display_name} (read in {seconds:.1f} s)."
-        )
+        said = f"{count:,} {noun} in {self._where()} (listed in {self.reading.listed_in:.1f} s)."
+        if news.failed:
+            said += f" The details of {news.failed:,} could not be read; Refresh tries again."
+        self.status.setText(said)
+        if self.sort_box.currentText() in NEEDS_DETAILS or news.removed or not self.sorted_by:
+            self._order()
         self.photos_shown.emit(count)
         self._show_selection()
 
-    def _show_photos(self) -> None:
-        """Order the photos read in a worker, then show them (with the search kept)."""
-        collection = self._collection
-        if collection is None:
+    def _order(self) -> None:
+        """Order the photos known on a worker, then show them (the search, the selection
+        and the row at the top kept)."""
+        if self._ordering:
+            self._order_again = True
             return
+        self._ordering = True
         sort, generation = self.sort_box.currentText(), self._generation
 
         def shown(outcome: Outcome[Ordered]) -> None:
+            self._ordering = False
             if generation == self._generation and outcome.value is not None:
-                self.model.set_photos(outcome.value)
+                self.view.keeping_place(lambda: self.model.set_order(outcome.value))  # type: ignore[arg-type]
                 self.sorted_by = sort
-                self._show_selection()
+            if self._order_again:
+                self._order_again = False
+                self._order()
 
-        self._background.submit(ordered_by, list(collection.photos), sort, then=shown)
+        self._background.submit(ordered_by, self.model.rows(), sort, then=shown)
 
     def _want_thumbnail(self, key: str) -> None:
         access = self._access
-        if access is None or key in self._pending_thumbnails:
-            return
-        self._pending_thumbnails.add(key)
-        generation = self._generation
+        if access is not None:
+            self._images.fetch(access.store, key, ICON_SIDE, self._thumbnail_arrived)
 
-        def done(outcome: Outcome[QImage | None]) -> None:
-            if generation != self._generation:
-                return
-            image = outcome.value if outcome.error is None else None
-            if image is not None:
-                self.model.set_thumbnail(key, image)
-            # (one that cannot be fetched stays grey; `check` says why)
-
-        self._background.submit(_fetch_thumbnail, access.store, key, then=done)
+    def _thumbnail_arrived(self, key: str, image: QImage | None) -> None:
+        if image is not None:
+            self.model.set_thumbnail(key, image)
+        # (one that cannot be fetched stays grey; `check` says why)
 
     # -- the selection ----------------------------------------------------------------
 
     def selected_photos(self) -> list[Photo]:
-        rows = self.view.selectionModel().selectedIndexes()
-        return [index.data(PhotoRole.PHOTO) for index in sorted(rows, key=lambda i: i.row())]
+        return self.view.selected_photos()
 
     def select_key(self, key: str) -> None:
-        row = self.model.row_of(key)
-        if row is not None:
-            self.view.setCurrentIndex(self.model.index(row))
+        position = self.model.position_of(key)
+        if position is not None:
+            self.view.select_positions([position], current=position)
 
     def _show_selection(self) -> None:
         photos = self.selected_photos()
@@ -395,33 +399,48 @@ class BucketPage(QWidget):
         self._background.submit(access.store.download_to, key, Path(target), then=done)
 
     def delete_selected(self) -> None:
-        photos, access, collection = self.selected_photos(), self._access, self._collection
-        if not photos or access is None or collection is None:
+        photos, access, survey = self.selected_photos(), self._access, self.reading.survey
+        if not photos or access is None or survey is None:
             return
-        removals, _unknown = plan_removals(collection, [p.key for p in photos])
-        names = ", ".join(PurePosixPath(r.key).name for r in removals[:5])
-        more = f" and {len(removals) - 5} more" if len(removals) > 5 else ""
+        prefix = access.destination.prefix
         store = access.store
 
-        def asked(outcome: Outcome[bool | None]) -> None:
-            versioned = outcome.value if outcome.error is None else None
-            text = f"{describe_removals(removals)}\n\n{names}{more}"
-            if versioned:
-                text += f"\n\n{VERSIONING_CAUTION}"
-            if not self._confirm("Delete photos", text):
-                return
-            self._say("Deleting…")
+        def plan() -> tuple[list[Removal], bool | None]:
+            removals, _unknown = plan_removals_of(store, survey.listing(), prefix, photos)
+            return removals, store.versioning_on()
 
-            def delete_all() -> list[str]:
-                failures = []
-                for removal in removals:
-                    try:
-                        remove(store, removal)
-                    except Exception as exc:
-                        failures.append(f"{removal.key}: {exc}")
-                return failures
+        self._say("Looking at what belongs to them…")
+        self._background.submit(plan, then=self._confirm_delete)
 
-            self._background.submit(delete_all, then=deleted)
+    def _confirm_delete(self, outcome: Outcome[tuple[list[Removal], bool | None]]) -> None:
+        try:
+            removals, versioned = outcome.get()
+        except Exception as exc:
+            self._say(f"Nothing deleted: {exc}")
+            return
+        access = self._access
+        if access is None or not removals:
+            self._say("")
+            return
+        store = access.store
+        names = ", ".join(PurePosixPath(r.key).name for r in removals[:5])
+        more = f" and {len(removals) - 5} more" if len(removals) > 5 else ""
+        text = f"{describe_removals(removals)}\n\n{names}{more}"
+        if versioned:
+            text += f"\n\n{VERSIONING_CAUTION}"
+        if not self._confirm("Delete photos", text):
+            self._say("")
+            return
+        self._say("Deleting…")
+
+        def delete_all() -> list[str]:
+            failures = []
+            for removal in removals:
+                try:
+                    remove(store, removal)
+                except Exception as exc:
+                    failures.append(f"{removal.key}: {exc}")
+            return failures
 
         def deleted(outcome: Outcome[list[str]]) -> None:
             failures = outcome.value or []
@@ -432,7 +451,7 @@ class BucketPage(QWidget):
             self._say(said + ("" if not failures else " Not deleted: " + "; ".join(failures)))
             self.refresh()
 
-        self._background.submit(store.versioning_on, then=asked)
+        self._background.submit(delete_all, then=deleted)
 
     def check(self) -> None:
         access = self._access
@@ -496,6 +515,8 @@ class BucketPage(QWidget):
         self._background.submit(repair, then=repaired)
 
     def shutdown(self) -> None:
+        self.reading.shutdown()
+        self._images.shutdown()
         self._background.shutdown()
         if self._catalogue is not None:
             self._catalogue.close()

@@ -17,7 +17,6 @@ from pytestqt.qtbot import QtBot
 from app.core.catalogue import Catalogue
 from app.core.store import S3Store
 from app.ui.bucket.access import BucketAccess
-from app.ui.bucket.model import PhotoRole
 from app.ui.bucket.page import BucketPage
 from tests.helpers import corpus
 from tests.helpers.cli import credentials, run_upload
@@ -71,7 +70,7 @@ def page(
     widget.resize(1024, 700)
     widget.show()
     widget.refresh()
-    qtbot.waitUntil(lambda: widget.model.rowCount() == 3 and not widget.loading, timeout=20_000)
+    qtbot.waitUntil(lambda: widget.model.photos_shown == 3 and not widget.loading, timeout=20_000)
     yield widget
     widget.shutdown()
 
@@ -86,19 +85,19 @@ def test_the_grid_shows_every_photo_with_its_thumbnail_and_finds_by_search(
 ) -> None:
     _endpoint, bucket, records = filled
     assert page.status.text().startswith(f"3 photos in {bucket}")
-    shown = {page.model.index(r).data(PhotoRole.PHOTO).key for r in range(3)}
+    shown = {page.model.photo_at(r).key for r in range(3)}
     assert shown == {r["key"] for r in records.values()}
     thumbnails = [record["thumbnail_key"] for record in records.values()]
     # painted rows fetch their thumbnails
     qtbot.waitUntil(lambda: all(page.model.has_thumbnail(key) for key in thumbnails))
     page.search.setText("reverse")
-    assert page.model.rowCount() == 1
+    assert page.model.photos_shown == 1
     page.search.setText("morgan 1921")  # the item, from the sidecar
-    assert page.model.rowCount() == 3
+    assert page.model.photos_shown == 3
     page.search.clear()
     page.sort_box.setCurrentText("Name")
     qtbot.waitUntil(lambda: page.sorted_by == "Name")
-    names = [page.model.index(r).data(Qt.ItemDataRole.DisplayRole) for r in range(3)]
+    names = [page.model.index_of(r).data(Qt.ItemDataRole.DisplayRole) for r in range(3)]
     assert names == sorted(names, key=str.lower)
     page.sort_box.setCurrentText("Size")
     qtbot.waitUntil(lambda: page.sorted_by == "Size")
@@ -148,7 +147,7 @@ def test_delete_asks_naming_what_goes_then_leaves_nothing_of_the_photo(
 
     page.delete_button.click()
 
-    qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.loading, timeout=10_000)
+    qtbot.waitUntil(lambda: page.model.photos_shown == 2 and not page.loading, timeout=10_000)
     asked = page._confirm  # (the Asked stand-in)
     assert isinstance(asked, Asked)
     assert asked.questions[0].startswith("Delete 1 photo: each original with its thumbnail")
