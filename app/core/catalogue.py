@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 FILE_NAME = "catalogue.sqlite3"
@@ -74,66 +74,65 @@ class Catalogue:
             found.update((key, bytes(body)) for key, etag, body in rows if wanted[key] == etag)
         return found
 
-    def listing(self, store: str, prefixes: Iterable[str]) -> tuple[dict[str, int], dict[str, str]]:
-        """What the last full listing of `prefixes` showed: (key -> size, key -> ETag);
-        empty when they were never listed from here."""
+    def listed(
+        self, store: str, prefixes: Iterable[str], *, chunk: int = 5_000
+    ) -> Iterator[list[tuple[str, int, str]]]:
+        """What the last full listing of `prefixes` showed, (key, size, ETag) in key
+        order, a chunk at a time (never the whole bucket in memory at once); nothing
+        when they were never listed from here."""
         starts = tuple(prefixes)
-        sizes: dict[str, int] = {}
-        etags: dict[str, str] = {}
-        with self._lock:
-            rows = self._db.execute("SELECT key, size, etag FROM listed WHERE store = ?", (store,))
-            for key, size, etag in rows:
-                if key.startswith(starts):
-                    sizes[key] = size
-                    if etag:
-                        etags[key] = etag
-        return sizes, etags
+        after = ""
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT key, size, etag FROM listed WHERE store = ? AND key > ? "
+                    "ORDER BY key LIMIT ?",
+                    (store, after, chunk),
+                ).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [row for row in rows if row[0].startswith(starts)]
 
     def keep_listing(
-        self,
-        store: str,
-        prefixes: Iterable[str],
-        sizes: Mapping[str, int],
-        etags: Mapping[str, str],
+        self, store: str, prefixes: Iterable[str], rows: Iterable[tuple[str, int, str]]
     ) -> None:
-        """After a full listing of `prefixes`: remember it (only the rows that changed
-        are written)."""
+        """After a full listing of `prefixes` (`rows`: key, size, ETag): remember it, and
+        forget the bodies of objects no longer there. The comparison runs in SQLite, so
+        a listing of 400,000 keys is never held twice in Python: only the rows that
+        changed are written."""
         starts = tuple(prefixes)
-        before, before_etags = self.listing(store, starts)
-        # Generators, not lists: 400,000 row tuples alive at once would be that many
-        # objects for the cycle collector to walk (a window's GUI thread pays for it).
-        changed = (
-            (store, key, size, etags.get(key, ""))
-            for key, size in sizes.items()
-            if before.get(key) != size or before_etags.get(key) != etags.get(key)
-        )
-        gone = ((store, key) for key in before if key not in sizes)
         with self._lock, self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO listed (store, key, size, etag) VALUES (?, ?, ?, ?)",
-                changed,
+            db = self._db
+            db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS fresh "
+                "(key TEXT PRIMARY KEY, size INTEGER NOT NULL, etag TEXT NOT NULL)"
             )
-            self._db.executemany("DELETE FROM listed WHERE store = ? AND key = ?", gone)
+            db.execute("DELETE FROM fresh")
+            db.executemany("INSERT OR REPLACE INTO fresh (key, size, etag) VALUES (?, ?, ?)", rows)
+            for table in ("listed", "bodies"):
+                for prefix in starts:
+                    db.execute(
+                        f"DELETE FROM {table} WHERE store = ? AND substr(key, 1, ?) = ? "
+                        "AND key NOT IN (SELECT key FROM fresh)",
+                        (store, len(prefix), prefix),
+                    )
+            db.execute(
+                "INSERT OR REPLACE INTO listed (store, key, size, etag) "
+                "SELECT ?, f.key, f.size, f.etag FROM fresh AS f "
+                "LEFT JOIN listed AS l ON l.store = ? AND l.key = f.key "
+                "WHERE l.key IS NULL OR l.size != f.size OR l.etag != f.etag",
+                (store, store),
+            )
+            db.execute("DELETE FROM fresh")
 
     def keep(self, store: str, bodies: Iterable[tuple[str, str, bytes]]) -> None:
         """Remember (key, etag, body) for each object read."""
         with self._lock, self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO bodies (store, key, etag, body) VALUES (?, ?, ?, ?)",
-                [(store, key, etag, body) for key, etag, body in bodies],
+                ((store, key, etag, body) for key, etag, body in bodies),
             )
-
-    def forget_except(self, store: str, prefixes: Iterable[str], present: Iterable[str]) -> None:
-        """After a full listing of `prefixes`: drop rows under them not in `present`."""
-        keep = set(present)
-        starts = tuple(prefixes)
-        with self._lock:
-            keys = [
-                k for (k,) in self._db.execute("SELECT key FROM bodies WHERE store = ?", (store,))
-            ]
-            gone = [(store, k) for k in keys if k.startswith(starts) and k not in keep]
-            with self._db:
-                self._db.executemany("DELETE FROM bodies WHERE store = ? AND key = ?", gone)
 
     def close(self) -> None:
         with self._lock:

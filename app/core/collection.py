@@ -12,7 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import re
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -54,6 +54,13 @@ class Listing:
 
     def __contains__(self, key: object) -> bool:
         return key in self.sizes
+
+    def rows(self) -> Iterator[tuple[str, int, str]]:
+        """(key, size, ETag) for the catalogue; ETags only where a body may be kept
+        (index entries and sidecars, both .json), "" elsewhere."""
+        etags = self.etags
+        for key, size in self.sizes.items():
+            yield key, size, etags.get(key, "") if key.endswith(".json") else ""
 
 
 def list_everything(
@@ -265,8 +272,7 @@ def _bodies(
                         fetched.append((key, listing.etags[key], body))
     if catalogue is not None:
         catalogue.keep(store_name, fetched)
-        catalogue.keep_listing(store_name, listing.prefixes, listing.sizes, listing.etags)
-        catalogue.forget_except(store_name, listing.prefixes, listing.sizes)
+        catalogue.keep_listing(store_name, listing.prefixes, listing.rows())
     return found
 
 

@@ -212,6 +212,11 @@ class Survey:
                 return
             self._keep_fetched()
             self._read_entries()
+            if self._catalogue is not None:
+                # Last, not as soon as the listing is complete: writing 400,000 rows
+                # while the window orders them and the sidecars come in is one more
+                # thread wanting the GIL when the window wants it most.
+                self._catalogue.keep_listing(self._name, self._prefixes, fresh.rows())
         except StoreError as exc:
             with self._lock:
                 self._error = str(exc)
@@ -225,15 +230,10 @@ class Survey:
     def _show_cached(self) -> None:
         if self._catalogue is None:
             return
-        sizes, etags = self._catalogue.listing(self._name, self._prefixes)
-        keys = sorted(sizes)
-        for start in range(0, len(keys), CACHED_CHUNK):
+        for chunk in self._catalogue.listed(self._name, self._prefixes, chunk=CACHED_CHUNK):
             if self._stopped:
                 return
-            chunk = keys[start : start + CACHED_CHUNK]
-            self._take_page(
-                {k: sizes[k] for k in chunk}, {k: etags[k] for k in chunk if k in etags}
-            )
+            self._take_page({k: s for k, s, _ in chunk}, {k: e for k, _, e in chunk if e})
 
     def _list(self) -> Listing | None:
         """LIST every key under the prefixes, a page at a time into the photos; None when
@@ -250,7 +250,8 @@ class Survey:
                     return None
                 page = self._store.list_page(prefix, token)
                 sizes.update(page.sizes)
-                etags.update(page.etags)
+                # (only .json ETags matter: the bodies kept are index entries and sidecars)
+                etags.update((k, e) for k, e in page.etags.items() if k.endswith(".json"))
                 with self._lock:
                     self._listed = len(sizes)
                 self._take_page(page.sizes, page.etags)
@@ -265,7 +266,7 @@ class Survey:
         wanted: dict[str, str] = {}  # sidecar key -> its ETag, to look up in the catalogue
         with self._lock:
             self._sizes.update(sizes)
-            self._etags.update(etags)
+            self._etags.update((k, e) for k, e in etags.items() if k.endswith(".json"))
             for key, size in sizes.items():
                 if key in self._derivatives:
                     continue
@@ -371,9 +372,6 @@ class Survey:
                 if current is not None:
                     self._set_row(Photo._make(_settled(current, sizes)))
             self._lock.notify_all()
-        if self._catalogue is not None:
-            self._catalogue.keep_listing(self._name, self._prefixes, fresh.sizes, fresh.etags)
-            self._catalogue.forget_except(self._name, self._prefixes, fresh.sizes)
 
     def _wait_for_sidecars(self) -> bool:
         """Until every queued sidecar is read; False when stopped meanwhile."""
