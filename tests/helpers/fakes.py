@@ -201,12 +201,13 @@ class FakeStore:
         stored = self.objects.get(key)
         return hashlib.sha256(stored.data).hexdigest() if stored else None
 
-    def download_to(self, key: str, target: Path) -> bool:
+    def download_to(self, key: str, target: Path, *, exclusive: bool = False) -> bool:
         self._maybe_fail("get", key)
         stored = self.objects.get(key)
         if stored is None:
             return False
-        target.write_bytes(stored.data)
+        with open(target, "xb" if exclusive else "wb") as handle:
+            handle.write(stored.data)
         return True
 
     def delete_object(self, key: str) -> None:
