@@ -18,7 +18,7 @@ from typing import TextIO
 from app.cli_common import EXIT_FAILED, EXIT_OK, UsageError, destination_from_args
 from app.core.catalogue import FILE_NAME as CATALOGUE_FILE
 from app.core.catalogue import Catalogue
-from app.core.checkup import Problem, Repairer, find_problems
+from app.core.checkup import Problem, Repaired, find_problems, repair_all
 from app.core.collection import (
     SMALL_BODY_LIMIT,
     Collection,
@@ -227,12 +227,12 @@ def _run_check(args: argparse.Namespace, opened: Opened, out: TextIO, err: TextI
                     "to remove them.\n"
                 )
             may_remove = bool(answer)
-        repairer = Repairer(opened.store, collection)
-        for problem in problems:
-            done = repairer.repair(problem, may_remove=may_remove)
+        def said(done: Repaired) -> None:
             if not args.jsonl:
                 verdict = "repaired" if done.fixed else "not repaired"
-                out.write(f"{verdict}: {problem.message} ({done.detail})\n")
+                out.write(f"{verdict}: {done.problem.message} ({done.detail})\n")
+
+        repair_all(opened.store, collection, problems, may_remove=may_remove, on_repaired=said)
         collection = opened.read()  # what is left, as the bucket says now
         problems = find_problems(collection, store=opened.store) + changed
     _report_problems(problems, collection, opened.destination, args.jsonl, out)

@@ -37,6 +37,18 @@ _CONTENT_TYPES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a long step is (reading a bucket whole, checking, repairing)."""
+
+    step: str  # "listing", "reading", "re-reading originals", "repairing"
+    done: int
+    total: int = 0  # 0: not known (a listing's end is not known before it comes)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
 class ReadableStore(Protocol):
     bucket: str
 
@@ -64,7 +76,11 @@ class Listing:
 
 
 def list_everything(
-    store: ReadableStore, prefixes: Iterable[str], *, on_page: Callable[[int], None] | None = None
+    store: ReadableStore,
+    prefixes: Iterable[str],
+    *,
+    on_page: Callable[[int], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> Listing:
     """All keys under each prefix, page by page (a prefix inside another is listed once)."""
     wanted = sorted(set(prefixes))
@@ -74,6 +90,8 @@ def list_everything(
     for prefix in kept:
         token: str | None = None
         while True:
+            if cancelled():
+                raise Cancelled()
             page = store.list_page(prefix, token)
             sizes.update(page.sizes)
             etags.update(page.etags)
@@ -83,6 +101,10 @@ def list_everything(
             if token is None:
                 break
     return Listing(sizes, etags, kept)
+
+
+class Cancelled(Exception):
+    """A long read or check was cancelled before its end."""
 
 
 def is_original_name(key: str) -> bool:
@@ -211,10 +233,18 @@ def read_collection(
     endpoint_url: str | None = None,
     workers: int = READ_WORKERS,
     cancelled: Callable[[], bool] = lambda: False,
+    on_progress: ProgressCallback | None = None,
 ) -> Collection:
     """List the destination and the index, read the entries and sidecars it needs (from
-    the catalogue where the ETag still matches), and make its photos."""
-    listing = list_everything(store, [prefix, INDEX_PREFIX])
+    the catalogue where the ETag still matches), and make its photos. Cancelled (the
+    exception) when `cancelled()` says so before the end."""
+    say = on_progress or (lambda _progress: None)
+    listing = list_everything(
+        store,
+        [prefix, INDEX_PREFIX],
+        on_page=lambda count: say(Progress("listing", count)),
+        cancelled=cancelled,
+    )
     index_keys = [k for k in listing.sizes if index_sha256(k) is not None]
     sidecar_keys = [
         sidecar_key(k)
@@ -229,7 +259,10 @@ def read_collection(
         store_name=store_id(endpoint_url, store.bucket),
         workers=workers,
         cancelled=cancelled,
+        say=say,
     )
+    if cancelled():
+        raise Cancelled()
     collection = Collection(prefix, listing, {})
     for key in index_keys:
         entry = IndexEntry.from_json(bodies[key]) if key in bodies else None
@@ -254,6 +287,7 @@ def _bodies(
     store_name: str,
     workers: int,
     cancelled: Callable[[], bool],
+    say: ProgressCallback,
 ) -> dict[str, bytes]:
     wanted = {k: listing.etags[k] for k in keys if k in listing.etags}
     found = catalogue.bodies(store_name, wanted) if catalogue is not None else {}
@@ -265,7 +299,9 @@ def _bodies(
     fetched: list[tuple[str, str, bytes]] = []
     if missing:
         with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(missing)))) as pool:
-            for key, body in pool.map(fetch, missing):
+            for done, (key, body) in enumerate(pool.map(fetch, missing), 1):
+                if done % 100 == 0 or done == len(missing):
+                    say(Progress("reading", done, len(missing)))
                 if body is not None:
                     found[key] = body
                     if key in listing.etags:
