@@ -298,6 +298,7 @@ def _bodies(
 
     fetched: list[tuple[str, str, bytes]] = []
     if missing:
+        say(Progress("reading", 0, len(missing)))
         with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(missing)))) as pool:
             for done, (key, body) in enumerate(pool.map(fetch, missing), 1):
                 if done % 100 == 0 or done == len(missing):

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
+from app.core.checkup import RepairableStore
 from app.core.config import Destination
-from app.core.store import S3Store
+from app.core.sharing import SharingStore
+
+
+class BucketStore(RepairableStore, SharingStore, Protocol):
+    """Everything the tab asks of a store: S3Store is the real one; tests may pass
+    tests.helpers.fakes.FakeStore."""
+
+    def download_to(self, key: str, target: Path, *, exclusive: bool = False) -> bool: ...
+    def versioning_on(self) -> bool | None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,5 +25,5 @@ class BucketAccess:
     """A destination and a store to read it with (made off the GUI thread)."""
 
     destination: Destination
-    store: S3Store
+    store: BucketStore
     local: bool

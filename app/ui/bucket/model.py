@@ -37,6 +37,8 @@ from app.core.collection import Photo
 from app.core.sizes import human_size
 from app.ui.bucket.ordering import NO_ITEM, Ordered, Row, search_text
 
+_ITEM = Photo._fields.index("item_id")
+
 ModelIndex = QModelIndex | QPersistentModelIndex
 ICON_SIDE = 128
 #: Decoded thumbnails kept (128 px, about 64 kB each): a few screens' worth.
@@ -113,6 +115,7 @@ class BucketModel(QAbstractTableModel):
         self._waiting: dict[str, set[int]] = {}
         self._painted: tuple[int, int] | None = None  # positions painted since the news
         self._want_details: dict[str, None] = {}
+        self._since_rows: dict[str, None] | None = None  # keys changed since rows()
         self._thumbnails: OrderedDict[str, QPixmap] = OrderedDict()
         self.loading_tile = _tile("", Qt.GlobalColor.lightGray)
         self.no_thumbnail_tile = _tile("No thumbnail", Qt.GlobalColor.gray)
@@ -180,9 +183,25 @@ class BucketModel(QAbstractTableModel):
         self.set_order(Ordered((), (), (), {}, {}))
 
     def set_order(self, ordered: Ordered) -> None:
-        """Show the photos in this order (made on a worker: app.ui.bucket.ordering)."""
+        """Show the photos in this order (made on a worker from `rows()`: news that
+        came meanwhile is folded in, photos new since then at the end)."""
         self._order = ordered
         self._position = ordered.positions  # (made on the worker with the order)
+        changed, self._since_rows = self._since_rows, None
+        if changed:
+            keys, texts, groups = self._order_lists()
+            for key in changed:
+                row = self._rows.get(key)
+                position = self._position.get(key)
+                if row is None:
+                    continue
+                if position is None:
+                    self._position[key] = len(keys)
+                    keys.append(key)
+                    texts.append(search_text(row))
+                    groups.append(row[_ITEM] or NO_ITEM)
+                else:
+                    texts[position] = search_text(row)
         self._show()
 
     @property
@@ -227,8 +246,11 @@ class BucketModel(QAbstractTableModel):
         new_texts: list[str] = []
         shown_texts = self._order_lists()[1] if rows else []
         position_of = self._position
+        since = self._since_rows
         for row, text in zip(rows, texts, strict=True):
             key = row[0]
+            if since is not None:
+                since[key] = None
             if key not in self._rows:
                 new.append(key)
                 new_texts.append(text)
@@ -299,7 +321,9 @@ class BucketModel(QAbstractTableModel):
         return wanted
 
     def rows(self) -> list[Row]:
-        """Every photo known (for ordering on a worker: plain tuples)."""
+        """Every photo known (for ordering on a worker: plain tuples). What changes from
+        now until set_order is noted, so the order made from these misses nothing."""
+        self._since_rows = {}
         return list(self._rows.values())
 
     def update(self, photo: Photo) -> None:

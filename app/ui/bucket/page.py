@@ -1,20 +1,22 @@
-"""The Bucket tab: what the destination holds, as a grid of thumbnails (or a list), with
-search, sort, share links, Save as, Delete and Check.
+"""The Bucket tab: what the destination holds, as a grid of thumbnails (or a list),
+searched, sorted and grouped by item; the selected photo larger with its fields; share,
+save, download, open, edit its item, delete; check and repair.
 
-The page only shows and asks; everything that touches the bucket runs in core
-(app.core.collection, checkup, sharing, removal) on the page's own Background, and comes
-back as plain data. Thumbnails are fetched only for the rows the view paints, decoded
-off the GUI thread, and kept in a bounded cache.
+The page composes and asks; the reading (app.ui.bucket.reading), the grid (grid,
+model, delegate, ordering), the pane (photo_pane), the actions (actions) and Check
+(checking) each have a file. Everything that touches the bucket runs in core on
+workers and comes back as plain data.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
 
-from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -24,31 +26,25 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.catalogue import Catalogue
-from app.core.checkup import Problem, Repairer, find_problems
-from app.core.collection import Collection, Photo, read_collection
-from app.core.removal import (
-    VERSIONING_CAUTION,
-    Removal,
-    describe_removals,
-    plan_removals_of,
-    remove,
-)
-from app.core.sharing import EXPIRY_CHOICES, ShareLink, make_share_link
-from app.core.survey import SurveyNews
+from app.core.collection import SMALL_BODY_LIMIT, Photo, ReadableStore
+from app.core.sidecar import sidecar_key, stored_record
+from app.core.survey import Survey, SurveyNews
 from app.ui.background import Background, Outcome
 from app.ui.bucket.access import BucketAccess
+from app.ui.bucket.actions import BucketActions
+from app.ui.bucket.checking import BucketCheck, CheckBar
 from app.ui.bucket.grid import PhotoGrid
-from app.ui.bucket.model import ICON_SIDE, BucketModel, photo_summary
+from app.ui.bucket.model import ICON_SIDE, BucketModel
 from app.ui.bucket.ordering import NEEDS_DETAILS, SORTS, Ordered, ordered_by
+from app.ui.bucket.photo_pane import PREVIEW_SIDE, PhotoPane
 from app.ui.bucket.reading import BucketReading, reading_status
 from app.ui.bucket.thumbnails import ImageFetcher
-
-EXPIRY_NAMES = {"1h": "1 hour", "1d": "1 day", "7d": "7 days"}
 
 
 def _ask(parent: QWidget, title: str, text: str) -> bool:
@@ -64,8 +60,13 @@ def _ask(parent: QWidget, title: str, text: str) -> bool:
 
 class BucketPage(QWidget):
     """The Bucket tab. `open_access` (blocking, run off the GUI thread) gives the store
-    for the current destination, or None while there is none yet. `confirm(title, text)`
-    asks the collector (a dialog by default; tests pass their own)."""
+    for the current destination, or None while there is none yet. `confirm(title, text)`,
+    `choose_save_path(name)`, `choose_folder()` and `open_url(url)` ask the collector or
+    the desktop (dialogs by default; tests pass their own).
+
+    Signals:
+        photos_shown(int): the bucket was read, with this many photos.
+    """
 
     photos_shown = Signal(int)
 
@@ -76,14 +77,14 @@ class BucketPage(QWidget):
         *,
         confirm: Callable[[str, str], bool] | None = None,
         choose_save_path: Callable[[str], str] | None = None,
+        choose_folder: Callable[[], str] | None = None,
+        open_url: Callable[[QUrl], object] = QDesktopServices.openUrl,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._open_access = open_access
         self._open_catalogue = catalogue
         self._catalogue: Catalogue | None = None
-        self._confirm = confirm or (lambda title, text: _ask(self, title, text))
-        self._choose_save_path = choose_save_path or self._save_dialog
         self._access: BucketAccess | None = None
         self._background = Background(workers=2, name="bucket")
         self._images = ImageFetcher()
@@ -91,16 +92,28 @@ class BucketPage(QWidget):
         self._opening = False  # the store and catalogue are being made
         self._ordering = False  # an order is being made on a worker
         self._order_again = False  # ... and another was asked for meanwhile
-        self.sorted_by = ""  # the order the grid shows now
-        self.last_link: ShareLink | None = None
+        self.sorted_by = ""  # the order the grid shows now ("" before the first)
 
+        ask = confirm or (lambda title, text: _ask(self, title, text))
         self.model = BucketModel(self)
         self.model.thumbnail_wanted.connect(self._want_thumbnail)
         self.reading = BucketReading(self.model, self)
         self.reading.progress.connect(self._on_progress)
         self.reading.listing_done.connect(self._on_listed)
         self.reading.finished.connect(self._on_read)
+        self.photo_actions = BucketActions(
+            self,
+            self,
+            confirm=ask,
+            choose_save_path=choose_save_path or self._save_dialog,
+            choose_folder=choose_folder or self._folder_dialog,
+            open_url=open_url,
+        )
         self._build()
+        self.checking = BucketCheck(self.check_bar, ask, self)
+        self.checking.said.connect(self.status.setText)
+        self.checking.details.connect(self.say)
+        self.checking.repaired.connect(self.refresh)
 
     @property
     def loading(self) -> bool:
@@ -119,19 +132,34 @@ class BucketPage(QWidget):
         self.sort_box.addItems(list(SORTS))
         self.sort_box.setAccessibleName("Sort photos by")
         self.sort_box.currentTextChanged.connect(lambda _name: self._order())
+        self.group_box = QCheckBox("Group by item")
+        self.group_box.setToolTip("Each item's photos together, its primary photo first")
+        self.group_box.toggled.connect(lambda _on: self._order())
         self.mode_box = QComboBox()
         self.mode_box.addItems(["Grid", "List"])
         self.mode_box.setAccessibleName("Show photos as")
         self.mode_box.currentTextChanged.connect(self._set_mode)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
-        self.check_button = QPushButton("Check…")
-        self.check_button.setToolTip("Find photos that are not whole, and repair them")
-        self.check_button.clicked.connect(self.check)
+        # Check at a click; the arrow beside it offers the deep check.
+        self.check_button = QToolButton()
+        check = QAction("Check…", self)
+        check.setToolTip("Find photos that are not whole, and repair them")
+        check.triggered.connect(lambda: self.check(deep=False))
+        self.deep_check_action = QAction("Deep check… (re-reads every original)", self)
+        self.deep_check_action.triggered.connect(lambda: self.check(deep=True))
+        self.check_button.setDefaultAction(check)
+        check_menu = QMenu(self.check_button)
+        check_menu.addAction(check)
+        check_menu.addAction(self.deep_check_action)
+        self.check_button.setMenu(check_menu)
+        self.check_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.check_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         bar = QHBoxLayout()
         bar.addWidget(self.search, 1)
         bar.addWidget(QLabel("Sort:"))
         bar.addWidget(self.sort_box)
+        bar.addWidget(self.group_box)
         bar.addWidget(self.mode_box)
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.check_button)
@@ -140,49 +168,43 @@ class BucketPage(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._show_selection())
+        self.view.clicked.connect(self._clicked)
+        self.view.doubleClicked.connect(lambda _index: self.photo_actions.open_original())
 
-        self.info = QLabel("Select a photo to see its details.")
-        self.info.setWordWrap(True)
-        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.expiry_box = QComboBox()
-        for code in EXPIRY_CHOICES:
-            self.expiry_box.addItem(f"for {EXPIRY_NAMES[code]}", code)
-        self.expiry_box.setCurrentIndex(1)
-        self.expiry_box.setAccessibleName("How long the link works")
-        self.share_button = QPushButton("Copy share link")
-        self.share_button.clicked.connect(self.share_selected)
-        self.save_button = QPushButton("Save as…")
-        self.save_button.clicked.connect(self.save_selected)
-        self.delete_button = QPushButton("Delete…")
-        self.delete_button.clicked.connect(self.delete_selected)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.addWidget(self.info)
-        share_row = QHBoxLayout()
-        share_row.addWidget(self.share_button)
-        share_row.addWidget(self.expiry_box)
-        side_layout.addLayout(share_row)
-        side_layout.addWidget(self.save_button)
-        side_layout.addWidget(self.delete_button)
-        side_layout.addWidget(self.message)
-        side_layout.addStretch(1)
-        side.setMinimumWidth(240)
+        self.pane = PhotoPane()
+        pane = self.pane
+        pane.edit_button.clicked.connect(self.photo_actions.edit_item)
+        pane.open_button.clicked.connect(self.photo_actions.open_original)
+        pane.share_button.clicked.connect(
+            lambda: self.photo_actions.share(str(pane.expiry_box.currentData()))
+        )
+        pane.save_button.clicked.connect(self.photo_actions.save_as)
+        pane.download_button.clicked.connect(self.photo_actions.download_selected)
+        pane.delete_button.clicked.connect(self.photo_actions.delete)
+        # (names kept for the window's and tests' use)
+        self.share_button, self.save_button = pane.share_button, pane.save_button
+        self.delete_button, self.message = pane.delete_button, pane.message
+        self.expiry_box = pane.expiry_box
+        delete = QAction("Delete…", self)
+        delete.setShortcut(QKeySequence.StandardKey.Delete)
+        delete.triggered.connect(self.photo_actions.delete)
+        self.view.addAction(delete)
 
         splitter = QSplitter()
         splitter.addWidget(self.view)
-        splitter.addWidget(side)
+        splitter.addWidget(pane)
         splitter.setStretchFactor(0, 1)
-        splitter.setSizes([760, 300])
+        splitter.setSizes([760, 320])
+        splitter.setChildrenCollapsible(False)
+        self.check_bar = CheckBar()
         self.status = QLabel("Open this tab to see what the bucket holds.")
         self.status.setAccessibleName("Bucket status")
+        self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.check_bar)
         layout.addWidget(self.status)
         self._update_buttons()
 
@@ -191,6 +213,26 @@ class BucketPage(QWidget):
 
     def _set_mode(self, mode: str) -> None:
         self.view.set_grid(mode == "Grid")
+
+    # -- for the actions (app.ui.bucket.actions.ActionHost) ----------------------------
+
+    def access(self) -> BucketAccess | None:
+        return self._access
+
+    def survey(self) -> Survey | None:
+        return self.reading.survey
+
+    def say(self, text: str) -> None:
+        self.pane.message.setText(text)
+
+    def photo_changed(self, photo: Photo) -> None:
+        self.model.update(photo)
+        if photo.key == self.pane.key:
+            self._show_selection()
+
+    @property
+    def last_link(self) -> object:
+        return self.photo_actions.last_link
 
     # -- reading the bucket -----------------------------------------------------------
 
@@ -203,6 +245,7 @@ class BucketPage(QWidget):
         self._access = None
         self._images.reset()
         self.model.clear()
+        self._update_buttons()
         if self.isVisible():
             self.refresh()
         else:
@@ -211,7 +254,7 @@ class BucketPage(QWidget):
     def refresh(self) -> None:
         """Read the bucket again: the grid shows at once what was listed last time (kept
         in the catalogue), then what the bucket holds now as it is listed; details fill
-        in afterwards, the rows on screen first."""
+        in afterwards, the cells on screen first."""
         if self._opening:
             return
         self._generation += 1
@@ -256,7 +299,7 @@ class BucketPage(QWidget):
     def _on_progress(self, news: SurveyNews) -> None:
         self.status.setText(reading_status(news, self._where()))
         if news.removed and news.listing_done:
-            self._order()  # (a row gone shows empty until then)
+            self._order()  # (a cell gone shows empty until then)
 
     def _on_listed(self) -> None:
         """Every photo is in the grid: put them in the order chosen (those that need
@@ -273,30 +316,34 @@ class BucketPage(QWidget):
         if news.failed:
             said += f" The details of {news.failed:,} could not be read; Refresh tries again."
         self.status.setText(said)
-        if self.sort_box.currentText() in NEEDS_DETAILS or news.removed or not self.sorted_by:
+        details_matter = self.sort_box.currentText() in NEEDS_DETAILS or self.group_box.isChecked()
+        if details_matter or news.removed or not self.sorted_by:
             self._order()
         self.photos_shown.emit(count)
         self._show_selection()
 
     def _order(self) -> None:
         """Order the photos known on a worker, then show them (the search, the selection
-        and the row at the top kept)."""
+        and the photo at the top kept)."""
         if self._ordering:
             self._order_again = True
             return
         self._ordering = True
-        sort, generation = self.sort_box.currentText(), self._generation
+        sort, grouped = self.sort_box.currentText(), self.group_box.isChecked()
+        generation = self._generation
 
         def shown(outcome: Outcome[Ordered]) -> None:
             self._ordering = False
-            if generation == self._generation and outcome.value is not None:
-                self.view.keeping_place(lambda: self.model.set_order(outcome.value))  # type: ignore[arg-type]
-                self.sorted_by = sort
+            ordered = outcome.value
+            if generation == self._generation and ordered is not None:
+                self.view.keeping_place(lambda: self.model.set_order(ordered))
+                self.sorted_by = sort + (", grouped" if grouped else "")
             if self._order_again:
                 self._order_again = False
                 self._order()
 
-        self._background.submit(ordered_by, self.model.rows(), sort, then=shown)
+        order = functools.partial(ordered_by, grouped=grouped)
+        self._background.submit(order, self.model.rows(), sort, then=shown)
 
     def _want_thumbnail(self, key: str) -> None:
         access = self._access
@@ -306,7 +353,7 @@ class BucketPage(QWidget):
     def _thumbnail_arrived(self, key: str, image: QImage | None) -> None:
         if image is not None:
             self.model.set_thumbnail(key, image)
-        # (one that cannot be fetched stays grey; `check` says why)
+        # (one that cannot be fetched stays grey; Check says why)
 
     # -- the selection ----------------------------------------------------------------
 
@@ -318,205 +365,98 @@ class BucketPage(QWidget):
         if position is not None:
             self.view.select_positions([position], current=position)
 
+    def _clicked(self, index: QModelIndex) -> None:
+        """A heading clicked selects its item's photos."""
+        position = self.model.position(index)
+        if position is not None and isinstance(self.model.entry(position), tuple):
+            members = self.model.group_positions(position)
+            self.view.select_positions(members, current=members[0] if members else None)
+
     def _show_selection(self) -> None:
         photos = self.selected_photos()
-        if not photos:
-            self.info.setText("Select a photo to see its details.")
-        elif len(photos) == 1:
-            self.info.setText(photo_summary(photos[0]))
-        else:
-            total = sum(p.size for p in photos)
-            self.info.setText(f"{len(photos)} photos selected ({total:,} bytes).")
+        self.pane.show_photos(photos)
         self._update_buttons()
+        access = self._access
+        if len(photos) != 1 or access is None:
+            return
+        photo = photos[0]
+        image_key = photo.preview_key or photo.thumbnail_key
+        if image_key:
+            self._images.fetch(access.store, image_key, PREVIEW_SIDE, self._preview_arrived)
+        else:
+            self.pane.show_image(photo.key, None)
+        if photo.metadata_key:
+            store = access.store
+            self._background.submit(_read_record, store, photo.key, then=self._record_arrived)
+
+    def _preview_arrived(self, key: str, image: QImage | None) -> None:
+        photos = self.selected_photos()
+        if len(photos) == 1 and key in (photos[0].preview_key, photos[0].thumbnail_key):
+            self.pane.show_image(photos[0].key, image)
+
+    def _record_arrived(self, outcome: Outcome[tuple[str, dict[str, object] | None]]) -> None:
+        if outcome.value is None:
+            return
+        key, record = outcome.value
+        photo = self.model.photo(key)
+        if photo is not None:
+            self.pane.show_record(photo, record)
 
     def _update_buttons(self) -> None:
-        count = len(self.selected_photos())
+        photos = self.selected_photos()
         ready = self._access is not None
-        self.share_button.setEnabled(ready and count == 1)
-        self.save_button.setEnabled(ready and count == 1)
-        self.delete_button.setEnabled(ready and count >= 1)
+        one = ready and len(photos) == 1
+        pane = self.pane
+        pane.share_button.setEnabled(one)
+        pane.save_button.setEnabled(one)
+        pane.open_button.setEnabled(one)
+        pane.edit_button.setEnabled(ready and any(p.ours and p.detailed for p in photos))
+        pane.download_button.setEnabled(ready and bool(photos))
+        pane.delete_button.setEnabled(ready and bool(photos))
         self.check_button.setEnabled(ready)
 
     def _context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
-        for button in (self.share_button, self.save_button, self.delete_button):
+        pane = self.pane
+        for button in (
+            pane.open_button,
+            pane.edit_button,
+            pane.share_button,
+            pane.save_button,
+            pane.download_button,
+            pane.delete_button,
+        ):
             action = menu.addAction(button.text())
             action.setEnabled(button.isEnabled())
             action.triggered.connect(button.click)
-        menu.exec(self.view.viewport().mapToGlobal(pos))
+        menu.popup(self.view.viewport().mapToGlobal(pos))
 
-    def _say(self, text: str) -> None:
-        self.message.setText(text)
-
-    # -- actions --------------------------------------------------------------------
-
-    def share_selected(self) -> None:
-        photos, access = self.selected_photos(), self._access
-        if len(photos) != 1 or access is None:
-            return
-        photo = photos[0]
-        seconds = EXPIRY_CHOICES[self.expiry_box.currentData()]
-        local = access.local
-
-        def sign() -> ShareLink:
-            return make_share_link(
-                access.store, photo.key, seconds, local_bucket=local, sidecar_has_gps=photo.has_gps
-            )
-
-        def done(outcome: Outcome[ShareLink]) -> None:
-            try:
-                link = outcome.get()
-            except Exception as exc:
-                self._say(f"No link could be made: {exc}")
-                return
-            self.last_link = link
-            QGuiApplication.clipboard().setText(link.url)
-            self._say("Link copied. " + " ".join(link.cautions))
-
-        self._background.submit(sign, then=done)
+    # -- dialogs ----------------------------------------------------------------------
 
     def _save_dialog(self, name: str) -> str:
         path, _filter = QFileDialog.getSaveFileName(self, "Save the original as", name)
         return path
 
-    def save_selected(self) -> None:
-        photos, access = self.selected_photos(), self._access
-        if len(photos) != 1 or access is None:
-            return
-        key = photos[0].key
-        target = self._choose_save_path(PurePosixPath(key).name)
-        if not target:
-            return
+    def _folder_dialog(self) -> str:
+        return QFileDialog.getExistingDirectory(self, "Download the selected originals to")
 
-        def done(outcome: Outcome[bool]) -> None:
-            try:
-                found = outcome.get()
-            except Exception as exc:
-                self._say(f"{key} could not be saved: {exc}")
-                return
-            self._say(f"Saved to {target}." if found else f"{key} is no longer in the bucket.")
+    # -- check ------------------------------------------------------------------------
 
-        self._background.submit(access.store.download_to, key, Path(target), then=done)
-
-    def delete_selected(self) -> None:
-        photos, access, survey = self.selected_photos(), self._access, self.reading.survey
-        if not photos or access is None or survey is None:
-            return
-        prefix = access.destination.prefix
-        store = access.store
-
-        def plan() -> tuple[list[Removal], bool | None]:
-            removals, _unknown = plan_removals_of(store, survey.listing(), prefix, photos)
-            return removals, store.versioning_on()
-
-        self._say("Looking at what belongs to them…")
-        self._background.submit(plan, then=self._confirm_delete)
-
-    def _confirm_delete(self, outcome: Outcome[tuple[list[Removal], bool | None]]) -> None:
-        try:
-            removals, versioned = outcome.get()
-        except Exception as exc:
-            self._say(f"Nothing deleted: {exc}")
-            return
-        access = self._access
-        if access is None or not removals:
-            self._say("")
-            return
-        store = access.store
-        names = ", ".join(PurePosixPath(r.key).name for r in removals[:5])
-        more = f" and {len(removals) - 5} more" if len(removals) > 5 else ""
-        text = f"{describe_removals(removals)}\n\n{names}{more}"
-        if versioned:
-            text += f"\n\n{VERSIONING_CAUTION}"
-        if not self._confirm("Delete photos", text):
-            self._say("")
-            return
-        self._say("Deleting…")
-
-        def delete_all() -> list[str]:
-            failures = []
-            for removal in removals:
-                try:
-                    remove(store, removal)
-                except Exception as exc:
-                    failures.append(f"{removal.key}: {exc}")
-            return failures
-
-        def deleted(outcome: Outcome[list[str]]) -> None:
-            failures = outcome.value or []
-            if outcome.error is not None:
-                failures = [str(outcome.error)]
-            done = len(removals) - len(failures)
-            said = f"Deleted {done} photo{'s' if done != 1 else ''}."
-            self._say(said + ("" if not failures else " Not deleted: " + "; ".join(failures)))
-            self.refresh()
-
-        self._background.submit(delete_all, then=deleted)
-
-    def check(self) -> None:
-        access = self._access
-        if access is None:
-            return
-        self.status.setText("Checking the bucket…")
-        self.check_button.setEnabled(False)
-        catalogue = self._catalogue
-
-        def run() -> tuple[Collection, list[Problem]]:
-            collection = read_collection(
-                access.store,
-                access.destination.prefix,
-                catalogue=catalogue,
-                endpoint_url=access.destination.endpoint_url,
-            )
-            return collection, find_problems(collection, store=access.store)
-
-        self._background.submit(run, then=self._on_checked)
-
-    def _on_checked(self, outcome: Outcome[tuple[Collection, list[Problem]]]) -> None:
-        self.check_button.setEnabled(True)
-        try:
-            collection, problems = outcome.get()
-        except Exception as exc:
-            self.status.setText(f"The bucket could not be checked: {exc}")
-            return
-        count = len(collection.photos)
-        if not problems:
-            self.status.setText(f"All is well: {count} photos checked, each whole.")
-            return
-        listed = "\n".join(f"• {p.message}" for p in problems[:20])
-        more = f"\n… and {len(problems) - 20} more." if len(problems) > 20 else ""
-        noun = "problem" if len(problems) == 1 else "problems"
-        self.status.setText(f"{len(problems)} {noun} found in {count} photos.")
-        mendable = [p for p in problems if p.fix]
-        if not mendable:
-            self._say(listed + more)
-            return
-        removing = sum(len(p.removes) for p in mendable)
-        question = f"{len(problems)} {noun} found:\n\n{listed}{more}\n\nRepair them now?"
-        if removing:
-            question += f" ({removing} leftover objects would be removed.)"
-        if not self._confirm("Check the bucket", question):
-            self._say(listed + more)
-            return
-        assert self._access is not None
-        store = self._access.store
-
-        def repair() -> list[str]:
-            repairer = Repairer(store, collection)
-            results = [repairer.repair(p, may_remove=True) for p in mendable]
-            return [f"{r.problem.message} ({r.detail})" for r in results if not r.fixed]
-
-        def repaired(result: Outcome[list[str]]) -> None:
-            left = result.value or ([str(result.error)] if result.error else [])
-            fixed = len(mendable) - len(left)
-            self._say(f"Repaired {fixed} of {len(problems)}." + "".join(f"\n• {t}" for t in left))
-            self.refresh()
-
-        self._background.submit(repair, then=repaired)
+    def check(self, *, deep: bool = False) -> None:
+        """Read the bucket whole and check it (deep: every original re-read too)."""
+        if self._access is not None:
+            self.checking.start(self._access, self._catalogue, deep=deep)
 
     def shutdown(self) -> None:
         self.reading.shutdown()
+        self.checking.shutdown()
+        self.photo_actions.shutdown()
         self._images.shutdown()
         self._background.shutdown()
         if self._catalogue is not None:
             self._catalogue.close()
+
+
+def _read_record(store: ReadableStore, key: str) -> tuple[str, dict[str, object] | None]:
+    """A photo's sidecar as stored (a worker's job)."""
+    return key, stored_record(store.get_bytes(sidecar_key(key), SMALL_BODY_LIMIT))
