@@ -10,7 +10,7 @@ GIL, and while the bucket's survey threads hold it each such call may wait.
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.core.collection import Photo
@@ -77,8 +77,11 @@ class BucketDelegate(QStyledItemDelegate):
         text = QRect(
             rect.left() + MARGIN, text_top, rect.width() - 2 * MARGIN, rect.bottom() - text_top
         )
-        name = metrics.elidedText(_name(photo), Qt.TextElideMode.ElideMiddle, text.width())
-        painter.drawText(text, int(Qt.AlignmentFlag.AlignHCenter), name)
+        painter.drawText(
+            text,
+            int(Qt.AlignmentFlag.AlignHCenter),
+            _two_lines(metrics, _name(photo), text.width()),
+        )
 
     @staticmethod
     def _paint_row(
@@ -139,3 +142,22 @@ class BucketDelegate(QStyledItemDelegate):
 
 def _name(photo: Photo) -> str:
     return photo.key[photo.key.rfind("/") + 1 :]
+
+
+def _two_lines(metrics: QFontMetrics, name: str, width: int) -> str:
+    """A name on at most two lines: broken at the last space that fits (else where the
+    width ends), the rest elided in its middle."""
+    if metrics.horizontalAdvance(name) <= width:
+        return name
+    low, high = 1, len(name) - 1  # the longest prefix that fits: a binary search
+    while low < high:
+        middle = (low + high + 1) // 2
+        if metrics.horizontalAdvance(name[:middle]) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    fits = low
+    space = name.rfind(" ", 0, fits + 1)
+    cut = space if space > 0 else fits
+    rest = metrics.elidedText(name[cut:].lstrip(), Qt.TextElideMode.ElideMiddle, width)
+    return f"{name[:cut]}\n{rest}"

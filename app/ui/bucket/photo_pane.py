@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -184,12 +184,16 @@ class PhotoPane(QWidget):
         self._fit_image()
 
     def _fit_image(self) -> None:
+        """The image as large as the pane's width allows, but never so tall that the
+        buttons go out of sight (at most 40 % of the pane's height)."""
         if self._image is None:
             return
-        width = max(64, self.preview.width() - 8)
+        box = QSize(max(64, self.width() - 24), max(120, int(self.height() * 0.4)))
         pixmap = QPixmap.fromImage(self._image)
-        if pixmap.width() > width:
-            pixmap = pixmap.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
+        if pixmap.width() > box.width() or pixmap.height() > box.height():
+            pixmap = pixmap.scaled(
+                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
         self.preview.setPixmap(pixmap)
 
     def _set_fields(self, fields: list[tuple[str, str]]) -> None:
