@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import re
+import sys
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -299,7 +300,8 @@ def _bodies(
     fetched: list[tuple[str, str, bytes]] = []
     if missing:
         say(Progress("reading", 0, len(missing)))
-        with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(missing)))) as pool:
+        pool = concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(missing))))
+        try:
             for done, (key, body) in enumerate(pool.map(fetch, missing), 1):
                 if done % 100 == 0 or done == len(missing):
                     say(Progress("reading", done, len(missing)))
@@ -307,6 +309,10 @@ def _bodies(
                     found[key] = body
                     if key in listing.etags:
                         fetched.append((key, listing.etags[key], body))
+        finally:
+            # Not waiting on an exception (a signal, a cancel): a request stuck on a
+            # server that stopped answering would hold the command until it times out.
+            pool.shutdown(wait=sys.exc_info()[0] is None, cancel_futures=True)
     if catalogue is not None:
         catalogue.keep(store_name, fetched)
         catalogue.keep_listing(store_name, listing.prefixes, listing.rows())
