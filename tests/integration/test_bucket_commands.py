@@ -1,5 +1,6 @@
-"""The bucket from the command line, on real servers: `list`, `share`, `check [--repair]
-[--deep]` and `delete`, as a collector or a script runs them."""
+"""The bucket from the command line, on real servers (rclone serve s3, SeaweedFS and
+moto's server): `list`, `share`, `check [--repair] [--deep]` and `delete`, as a
+collector or a script runs them; and what a signal does to them."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.integration
 INDEX = ".photo-uploader/sha256/"
 
 
-@pytest.fixture(params=["rclone_s3", "seaweedfs_s3"])
+@pytest.fixture(params=["rclone_s3", "seaweedfs_s3", "moto_s3"])
 def endpoint(request: pytest.FixtureRequest) -> S3Endpoint:
     endpoint: S3Endpoint = request.getfixturevalue(request.param)
     return endpoint
