@@ -302,9 +302,13 @@ class BucketPage(QWidget):
             self._order()  # (a cell gone shows empty until then)
 
     def _on_listed(self) -> None:
-        """Every photo is in the grid: put them in the order chosen (those that need
-        details are put in order again when the details are in)."""
-        self._order()
+        """Every photo is in the grid: put them in the order chosen when it needs no
+        details (an order by date or item waits for them: the grid would reshuffle
+        while they come, and ordering 100,000 photos while the survey settles its
+        listing is two threads wanting the GIL the window wants)."""
+        details_matter = self.sort_box.currentText() in NEEDS_DETAILS or self.group_box.isChecked()
+        if not details_matter:
+            self._order()
 
     def _on_read(self, news: SurveyNews) -> None:
         if news.error:
