@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -185,10 +185,6 @@ class BucketPage(QWidget):
         self.share_button, self.save_button = pane.share_button, pane.save_button
         self.delete_button, self.message = pane.delete_button, pane.message
         self.expiry_box = pane.expiry_box
-        delete = QAction("Delete…", self)
-        delete.setShortcut(QKeySequence.StandardKey.Delete)
-        delete.triggered.connect(self.photo_actions.delete)
-        self.view.addAction(delete)
 
         splitter = QSplitter()
         splitter.addWidget(self.view)
