@@ -42,7 +42,7 @@ class ActionHost(Protocol):
     def selected_photos(self) -> list[Photo]: ...
     def say(self, text: str) -> None: ...
     def photo_changed(self, photo: Photo) -> None: ...
-    def refresh(self) -> None: ...
+    def photos_removed(self, keys: Sequence[str]) -> None: ...
 
 
 class BucketActions(QObject):
@@ -269,23 +269,25 @@ class BucketActions(QObject):
             return
         self._host.say("Deleting…")
 
-        def delete_all() -> list[str]:
-            failures = []
+        def delete_all() -> tuple[list[str], list[str]]:
+            gone: list[str] = []
+            failures: list[str] = []
             for removal in removals:
                 try:
                     remove(store, removal)
                 except Exception as exc:
                     failures.append(f"{removal.key}: {exc}")
-            return failures
+                else:
+                    gone.append(removal.key)
+            return gone, failures
 
-        def deleted(outcome: Outcome[list[str]]) -> None:
-            failures = outcome.value or []
+        def deleted(outcome: Outcome[tuple[list[str], list[str]]]) -> None:
+            gone, failures = outcome.value or ([], [])
             if outcome.error is not None:
                 failures = [str(outcome.error)]
-            done = len(removals) - len(failures)
-            said = f"Deleted {done} photo{'s' if done != 1 else ''}."
+            said = f"Deleted {len(gone)} photo{'s' if len(gone) != 1 else ''}."
             self._host.say(said + ("" if not failures else " Not deleted: " + "; ".join(failures)))
-            self._host.refresh()
+            self._host.photos_removed(gone)  # (the grid keeps its place; no reread)
 
         self._background.submit(delete_all, then=deleted)
 

@@ -11,9 +11,9 @@ workers and comes back as plain data.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QUrl, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QImage
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -45,6 +45,8 @@ from app.ui.bucket.ordering import NEEDS_DETAILS, SORTS, Ordered, ordered_by
 from app.ui.bucket.photo_pane import PREVIEW_SIDE, PhotoPane
 from app.ui.bucket.reading import BucketReading, reading_status
 from app.ui.bucket.thumbnails import ImageFetcher
+
+SEARCH_AGAIN_MS = 1000
 
 
 def _ask(parent: QWidget, title: str, text: str) -> bool:
@@ -93,6 +95,11 @@ class BucketPage(QWidget):
         self._ordering = False  # an order is being made on a worker
         self._order_again = False  # ... and another was asked for meanwhile
         self.sorted_by = ""  # the order the grid shows now ("" before the first)
+        # While details come in, a search is run again at most once a second.
+        self._search_again = QTimer(self)
+        self._search_again.setSingleShot(True)
+        self._search_again.setInterval(SEARCH_AGAIN_MS)
+        self._search_again.timeout.connect(lambda: self._search(self.search.text()))
 
         ask = confirm or (lambda title, text: _ask(self, title, text))
         self.model = BucketModel(self)
@@ -226,9 +233,14 @@ class BucketPage(QWidget):
         if photo.key == self.pane.key:
             self._show_selection()
 
-    @property
-    def last_link(self) -> object:
-        return self.photo_actions.last_link
+    def photos_removed(self, keys: Sequence[str]) -> None:
+        """Photos deleted from here: out of the grid (put in order again, the place
+        kept), without reading the bucket again."""
+        if keys:
+            self.model.apply([], keys)
+            self._order()
+            count = self.model.photos_known
+            self.status.setText(f"{count:,} photo{'s' if count != 1 else ''} in {self._where()}.")
 
     # -- reading the bucket -----------------------------------------------------------
 
@@ -296,6 +308,8 @@ class BucketPage(QWidget):
         self.status.setText(reading_status(news, self._where()))
         if news.removed and news.listing_done:
             self._order()  # (a cell gone shows empty until then)
+        if news.rows and self.search.text().strip() and not self._search_again.isActive():
+            self._search_again.start()  # details came that the search may now find
 
     def _on_listed(self) -> None:
         """Every photo is in the grid: put them in the order chosen when it needs no
