@@ -2,23 +2,36 @@
 
 Each takes the destination flags of `upload` and defaults to the local test bucket.
 Exit 0 when all is well, 1 when something named could not be done or problems remain
-(each said in one line), 2 for usage and configuration errors.
+(each said in one line), 2 for usage and configuration errors, 130 when interrupted:
+Ctrl+C, SIGTERM and SIGHUP stop the command where it is, with one sentence on stderr
+saying what was done; a second signal ends it at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import FrameType, TracebackType
 from typing import TextIO
 
-from app.cli_common import EXIT_FAILED, EXIT_OK, UsageError, destination_from_args
+from app.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    destination_from_args,
+)
 from app.core.catalogue import FILE_NAME as CATALOGUE_FILE
 from app.core.catalogue import Catalogue
-from app.core.checkup import Problem, Repairer, find_problems
+from app.core.checkup import Problem, Repaired, find_problems, repair_all
 from app.core.collection import (
     SMALL_BODY_LIMIT,
     Collection,
@@ -104,8 +117,68 @@ def add_bucket_commands(
 
 def run_bucket_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     runners = {"list": _run_list, "share": _run_share, "check": _run_check, "delete": _run_delete}
-    with opened_destination(args) as opened:
-        return runners[args.command](args, opened, out, err)
+    doing = Doing(lambda: f"interrupted before {args.command} began; nothing was changed.")
+    with Signals() as signals:
+        try:
+            with opened_destination(args) as opened:
+                opened.doing, opened.cancelled = doing, signals.stopping.is_set
+                return runners[args.command](args, opened, out, err)
+        except Interrupted:
+            with contextlib.suppress(Exception):  # (a closed pipe: nothing more to say)
+                out.flush()
+            err.write(f"photo-uploader: {doing.describe()}\n")
+            return EXIT_INTERRUPTED
+
+
+# -- signals ----------------------------------------------------------------------------
+
+
+class Interrupted(BaseException):
+    """A signal asked a bucket command to stop (raised where the command was)."""
+
+
+@dataclass(slots=True)
+class Doing:
+    """What an interrupted command has done, said in one sentence when asked (commands
+    set `describe` as they go from step to step)."""
+
+    describe: Callable[[], str]
+
+
+class Signals:
+    """SIGINT, SIGTERM and SIGHUP while a bucket command runs. The commands block in the
+    main thread (where Python runs signal handlers), so the first signal raises
+    Interrupted there and sets `stopping`, which the reading threads look at to leave
+    early; a second ends the process at once (the local server dies with it)."""
+
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+    )
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self._before: dict[int, object] = {}
+
+    def __enter__(self) -> Signals:
+        for sig in self.SIGNALS:
+            self._before[sig] = signal.signal(sig, self._received)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        for sig, handler in self._before.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def _received(self, sig: int, _frame: FrameType | None) -> None:
+        if self.stopping.is_set():
+            os._exit(EXIT_INTERRUPTED)  # a second signal: now
+        else:
+            self.stopping.set()
+            raise Interrupted(sig)
 
 
 # -- reaching the bucket --------------------------------------------------------------
@@ -117,6 +190,8 @@ class Opened:
     store: S3Store
     local: bool
     catalogue: Catalogue
+    doing: Doing = field(default_factory=lambda: Doing(lambda: "interrupted."))
+    cancelled: Callable[[], bool] = lambda: False
 
     def read(self) -> Collection:
         return read_collection(
@@ -124,6 +199,7 @@ class Opened:
             self.destination.prefix,
             catalogue=self.catalogue,
             endpoint_url=self.destination.endpoint_url,
+            cancelled=self.cancelled,
         )
 
 
@@ -172,10 +248,16 @@ def _confirm(question: str, *, given: bool, err: TextIO) -> bool | None:
 
 
 def _run_list(args: argparse.Namespace, opened: Opened, out: TextIO, err: TextIO) -> int:
+    opened.doing.describe = lambda: "interrupted while reading the bucket; nothing was listed."
     photos = opened.read().photos
     if args.item is not None:
         photos = [p for p in photos if p.item is not None and p.item.id == args.item]
+    printed = 0
+    opened.doing.describe = lambda: (
+        f"interrupted after listing {printed:,} of {len(photos):,} photos."
+    )
     for photo in photos:
+        printed += 1
         if args.jsonl:
             out.write(json.dumps(photo.to_json_dict(), ensure_ascii=False) + "\n")
         else:
@@ -194,6 +276,7 @@ def _photo_line(photo: Photo) -> str:
 
 def _run_share(args: argparse.Namespace, opened: Opened, out: TextIO, err: TextIO) -> int:
     seconds = parse_expiry(args.expires)
+    opened.doing.describe = lambda: "interrupted before the link was made."
     try:
         sidecar = stored_record(opened.store.get_bytes(sidecar_key(args.key), SMALL_BODY_LIMIT))
         link = make_share_link(
@@ -213,8 +296,11 @@ def _run_share(args: argparse.Namespace, opened: Opened, out: TextIO, err: TextI
 
 
 def _run_check(args: argparse.Namespace, opened: Opened, out: TextIO, err: TextIO) -> int:
+    opened.doing.describe = lambda: "interrupted while checking; nothing was changed."
     collection = opened.read()
-    problems = find_problems(collection, store=opened.store, deep=args.deep)
+    problems = find_problems(
+        collection, store=opened.store, deep=args.deep, cancelled=opened.cancelled
+    )
     changed = [p for p in problems if p.kind == "content_changed"]  # repair cannot mend
     if args.repair and problems:
         may_remove = True
@@ -227,12 +313,23 @@ def _run_check(args: argparse.Namespace, opened: Opened, out: TextIO, err: TextI
                     "to remove them.\n"
                 )
             may_remove = bool(answer)
-        repairer = Repairer(opened.store, collection)
-        for problem in problems:
-            done = repairer.repair(problem, may_remove=may_remove)
+        repaired: list[Repaired] = []
+
+        def said(done: Repaired) -> None:
+            repaired.append(done)
             if not args.jsonl:
                 verdict = "repaired" if done.fixed else "not repaired"
-                out.write(f"{verdict}: {problem.message} ({done.detail})\n")
+                out.write(f"{verdict}: {done.problem.message} ({done.detail})\n")
+
+        opened.doing.describe = lambda: (
+            f"interrupted while repairing: {sum(r.fixed for r in repaired):,} of "
+            f"{len(problems):,} problems repaired; `check` shows what is left."
+        )
+        repair_all(opened.store, collection, problems, may_remove=may_remove, on_repaired=said)
+        opened.doing.describe = lambda: (
+            f"interrupted after repairing {sum(r.fixed for r in repaired):,} of "
+            f"{len(problems):,} problems, while checking again."
+        )
         collection = opened.read()  # what is left, as the bucket says now
         problems = find_problems(collection, store=opened.store) + changed
     _report_problems(problems, collection, opened.destination, args.jsonl, out)
@@ -270,6 +367,7 @@ def _problem_line(problem: Problem) -> str:
 
 
 def _run_delete(args: argparse.Namespace, opened: Opened, out: TextIO, err: TextIO) -> int:
+    opened.doing.describe = lambda: "interrupted before deleting anything; nothing was changed."
     removals, unknown = plan_removals(opened.read(), args.keys)
     for key in unknown:
         err.write(f"photo-uploader: {key} is not a photo in {opened.destination.display_name}.\n")
@@ -283,9 +381,17 @@ def _run_delete(args: argparse.Namespace, opened: Opened, out: TextIO, err: Text
         err.write("photo-uploader: nothing deleted.\n")
         return EXIT_FAILED
     failed = False
+    deleted = 0
+    opened.doing.describe = lambda: (
+        f"interrupted: {deleted:,} of {len(removals):,} photos deleted. One cut off while "
+        "it was deleted may have left pieces: `check` finds them, `check --repair` removes them."
+        if deleted < len(removals)
+        else f"interrupted after deleting all {deleted:,} photos."
+    )
     for removal in removals:
         try:
             remove(opened.store, removal)
+            deleted += 1
         except StoreError as exc:
             failed = True
             err.write(f"photo-uploader: {removal.key} could not be deleted wholly: {exc}\n")

@@ -8,12 +8,15 @@
    report the slowest page paint.
 3. The Bucket tab over a bucket of N photos (default 100,000: original, thumbnail,
    sidecar and index entry each), served from memory so that what is measured is the
-   app's own work: the first open (every index entry and sidecar read), the second
-   (from the catalogue), a new sort order, typing a search, and scrolling the grid page
-   by page; the longest stall of each, the slowest page paint, thumbnails kept in memory.
+   app's own work: the first open (the grid from the listing, then every sidecar), the
+   second (from the catalogue), a new sort order, typing a search, and scrolling the
+   grid page by page; the longest stall of each, the cycle collections that ran, how
+   long a full collection takes with the bucket loaded, the slowest page paint,
+   thumbnails kept in memory and the peak RSS. --stall-stacks names where stalls went.
 
 Usage: python bench/ui_lag.py [--scenario all|uploads|bucket] [--count 200]
                               [--bucket-photos 100000] [--keep-corpus DIR]
+                              [--stall-stacks]
 Targets: p99 lag <= 16 ms, max lag <= 50 ms.
 """
 
@@ -36,25 +39,68 @@ sys.path.insert(0, str(REPO))
 from tests.helpers import corpus  # noqa: E402
 
 PROBE_INTERVAL = 0.005
+STALL_STACKS = "--stall-stacks" in sys.argv
 P99_TARGET_MS, MAX_TARGET_MS = 16.0, 50.0
 
 
 class LagProbe:
-    """Wakes every PROBE_INTERVAL on the loop and records how late each wake-up is."""
+    """Wakes every PROBE_INTERVAL on the loop and records how late each wake-up is.
 
-    def __init__(self) -> None:
+    With `stacks`, a watchdog thread also samples the loop thread's Python stack whenever
+    the loop has not woken for STALL_SAMPLE_MS: `stall_report()` names where stalls were
+    spent (the innermost frames of our code), which is how the next one gets found.
+    """
+
+    STALL_SAMPLE_MS = 30
+
+    def __init__(self, stacks: bool = False) -> None:
         self.lags_ms: list[float] = []
         self._task: asyncio.Task[None] | None = None
+        self._stacks = stacks
+        self._beat = time.monotonic()
+        self._samples: dict[str, int] = {}
+        self._watching = False
 
     def start(self) -> None:
         self.lags_ms.clear()
+        self._samples.clear()
+        self._beat = time.monotonic()
         self._task = asyncio.ensure_future(self._run())
+        if self._stacks and not self._watching:
+            import threading
+
+            self._watching = True
+            main = threading.get_ident()
+            threading.Thread(target=self._watch, args=(main,), daemon=True).start()
+
+    def _watch(self, main: int) -> None:
+        import traceback
+
+        while self._watching:
+            time.sleep(0.005)
+            if (time.monotonic() - self._beat) * 1000 < self.STALL_SAMPLE_MS:
+                continue
+            frame = sys._current_frames().get(main)
+            if frame is None:
+                continue
+            frames = [
+                f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                for f in traceback.extract_stack(frame)
+                if "/app/" in f.filename or "ui_lag" in f.filename
+            ][-3:]
+            where = " < ".join(reversed(frames)) or "(Qt, outside Python)"
+            self._samples[where] = self._samples.get(where, 0) + 1
+
+    def stall_report(self) -> str:
+        top = sorted(self._samples.items(), key=lambda kv: -kv[1])[:4]
+        return "; ".join(f"{n}x {where}" for where, n in top)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             due = loop.time() + PROBE_INTERVAL
             await asyncio.sleep(PROBE_INTERVAL)
+            self._beat = time.monotonic()
             self.lags_ms.append(max(0.0, (loop.time() - due) * 1000))
 
     async def stop(self) -> None:
@@ -67,11 +113,14 @@ class LagProbe:
         p50 = statistics.median(lags)
         p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
         verdict = "met" if p99 <= P99_TARGET_MS and lags[-1] <= MAX_TARGET_MS else "NOT met"
-        return (
+        said = (
             f"lag p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lags[-1]:.1f} ms over "
             f"{len(lags)} wake-ups (target p99 <= {P99_TARGET_MS:.0f}, max <= "
             f"{MAX_TARGET_MS:.0f}: {verdict})"
         )
+        if self._samples:
+            said += f"\n      stalled in: {self.stall_report()}"
+        return said
 
 
 async def until(predicate: object, timeout: float) -> None:
@@ -169,7 +218,7 @@ class MemoryBucket:
             self.objects[key + ".json"] = json.dumps(sidecar).encode()
             entry = IndexEntry(key, thumbnail, 2000, "image/jpeg", metadata_key=key + ".json")
             self.objects[index_key(sha)] = entry.to_json()
-        self.keys = sorted(self.objects)
+        self.keys = tuple(sorted(self.objects))  # (a tuple of strings: untracked)
         self.requests = 0
 
     def list_page(self, prefix: str, token: str | None) -> object:
@@ -194,26 +243,83 @@ class MemoryBucket:
         pass
 
 
-async def bucket_scenario(window: object, photos: int, work: Path) -> None:
-    import resource
+class Collections:
+    """Every cycle collection while it watches (gc.callbacks): how many of each
+    generation, and the longest; the window's collector runs them on the GUI thread."""
 
+    def __init__(self) -> None:
+        import gc
+
+        self._gc = gc
+        self._started = 0.0
+        self.times: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._event)
+
+    def _event(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.times[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def summary(self) -> str:
+        said = []
+        for generation, times in self.times.items():
+            if times:
+                said.append(
+                    f"gen{generation} {len(times)}x (longest {max(times):.0f} ms, "
+                    f"{sum(times):.0f} ms in all)"
+                )
+            times.clear()
+        return "collections: " + (", ".join(said) or "none")
+
+
+def full_collection_ms() -> tuple[float, float, int]:
+    """How long a full cycle collection takes now on this (the GUI) thread, and then a
+    second one, over how many tracked objects: what the window's collector pays every
+    30 s. (The first also untracks tuples of atomics made since the last one.)"""
+    import gc
+
+    tracked = len(gc.get_objects())
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        gc.collect()
+        times.append((time.perf_counter() - start) * 1000)
+    return times[0], times[1], tracked
+
+
+def peak_rss_mb() -> float:
+    """The process's own high-water mark (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def bucket_scenario(window: object, photos: int, work: Path) -> None:
     from app.core.catalogue import Catalogue
     from app.core.config import Destination
-    from app.ui.bucket_page import THUMBNAIL_CACHE, BucketAccess
+    from app.ui.bucket.access import BucketAccess
+    from app.ui.bucket.model import THUMBNAIL_CACHE
     from app.ui.window import MainWindow
 
     assert isinstance(window, MainWindow)
     window.resize(1280, 800)
     print(f"\n3. the Bucket tab over {photos:,} photos (served from memory) ...", flush=True)
     store = MemoryBucket(photos)
+    import gc
+
+    gc.collect()  # (the bench's own bucket: its 400,000-key tuple untracked before timing)
     destination = Destination(bucket="memory", prefix="coins/", label="a bucket in memory")
     page = window.bucket_page
     page._open_access = lambda: BucketAccess(destination, store, False)  # type: ignore[arg-type]
     catalogue_path = work / "bench-catalogue.sqlite3"
     page._open_catalogue = lambda: Catalogue(catalogue_path)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    probe = LagProbe()
-    for label in ("first open (reads every entry and sidecar)", "second open (catalogue)"):
+    rss_before = peak_rss_mb()
+    print(f"   (the bench's bucket in memory: peak RSS {rss_before:.0f} MB before the tab opens)")
+    probe = LagProbe(stacks=STALL_STACKS)
+    collections = Collections()
+    for label in ("first open (nothing kept)", "second open (the catalogue)"):
         page.destination_changed()
         page._catalogue = None
         store.requests = 0
@@ -221,22 +327,40 @@ async def bucket_scenario(window: object, photos: int, work: Path) -> None:
         start = time.perf_counter()
         window.tabs.setCurrentWidget(page)
         page.refresh()
-        await until(lambda: page.model.rowCount() == photos and not page.loading, 600)
+        await until(lambda: page.model.photos_shown > 0, 600)
+        shown = time.perf_counter() - start
+        await until(lambda: page.reading.listed_in > 0, 600)
+        listed = time.perf_counter() - start
+        await until(lambda: page.model.photos_shown == photos and not page.loading, 600)
+        await until(lambda: page.sorted_by != "", 600)
         elapsed = time.perf_counter() - start
         await probe.stop()
-        print(f"   {label}: {elapsed:.1f} s, {store.requests:,} requests; {probe.summary()}")
+        print(
+            f"   {label}: first photos shown after {shown:.2f} s, all listed after "
+            f"{listed:.1f} s, every detail in after {elapsed:.1f} s; {store.requests:,} "
+            f"requests; {probe.summary()}"
+        )
+        print(f"      {collections.summary()}")
+    first, again, tracked = full_collection_ms()
+    print(
+        f"   a full garbage collection now: {first:.0f} ms, then {again:.0f} ms, over "
+        f"{tracked:,} tracked objects"
+    )
+    collections.summary()  # (that one is not the sort's)
     probe.start()
     start = time.perf_counter()
     page.sort_box.setCurrentText("Name")
     await until(lambda: page.sorted_by == "Name", 120)
     await probe.stop()
     print(f"   sorting by name: {time.perf_counter() - start:.2f} s; {probe.summary()}")
+    print(f"      {collections.summary()}")
     probe.start()
     for length in range(1, len("coin-00499") + 1):
         page.search.setText("coin-00499"[:length])
         await asyncio.sleep(0.03)
     await probe.stop()
-    print(f"   typing a search ({page.model.rowCount()} found): {probe.summary()}")
+    print(f"   typing a search ({page.model.photos_shown} found): {probe.summary()}")
+    print(f"      {collections.summary()}")
     page.search.clear()
     view = page.view
     bar = view.verticalScrollBar()
@@ -246,6 +370,7 @@ async def bucket_scenario(window: object, photos: int, work: Path) -> None:
         settled, last = (settled + 1, last) if bar.maximum() == last else (0, bar.maximum())
     paints: list[float] = []
     value, pages = 0, 0
+    probe.start()
     while value <= bar.maximum() and pages < 400:
         bar.setValue(value)
         t0 = time.perf_counter()
@@ -254,12 +379,17 @@ async def bucket_scenario(window: object, photos: int, work: Path) -> None:
         value += max(1, bar.pageStep() * max(1, bar.maximum() // (bar.pageStep() * 400 or 1)))
         pages += 1
         await asyncio.sleep(0)
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    await probe.stop()
     print(
         f"   scrolling {len(paints)} pages spread over the grid: slowest page paint "
-        f"{max(paints):.1f} ms, median {statistics.median(paints):.1f} ms; thumbnails "
-        f"kept {page.model.cached_thumbnails} (cap {THUMBNAIL_CACHE}); peak RSS "
-        f"{rss_before:.0f} -> {rss_after:.0f} MB"
+        f"{max(paints):.1f} ms, median {statistics.median(paints):.1f} ms; {probe.summary()}"
+    )
+    print(f"      {collections.summary()}")
+    first, again, tracked = full_collection_ms()
+    print(
+        f"   thumbnails kept {page.model.cached_thumbnails} (cap {THUMBNAIL_CACHE}); a full "
+        f"garbage collection {first:.0f} ms, then {again:.0f} ms, over {tracked:,} tracked "
+        f"objects; peak RSS {rss_before:.0f} -> {peak_rss_mb():.0f} MB"
     )
 
 
@@ -290,6 +420,11 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--bucket-photos", type=int, default=100_000)
     parser.add_argument("--keep-corpus", type=Path, help="reuse/keep generated photos here")
+    parser.add_argument(
+        "--stall-stacks",
+        action="store_true",
+        help="name where the Bucket tab's stalls were spent (sampled Python stacks)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-ui-lag-"))
     try:

@@ -3,7 +3,8 @@ the local test bucket, one failed file is selected, and the window is grabbed.
 
 Usage: python docs/make_screenshot.py [OUT.png]   (offscreen; needs no display)
 SHOT_SIZE=WxH sets the window's size; SHOT_TAB=bucket shoots the Bucket tab instead
-(docs/bucket.png), after the same uploads.
+(docs/bucket.png), after the same uploads (SHOT_GROUPED=1: grouped by item;
+SHOT_LIST=1: as a list).
 """
 
 from __future__ import annotations
@@ -118,15 +119,21 @@ async def shoot_bucket(window: object) -> None:
     page = window.bucket_page
     for _ in range(400):
         await asyncio.sleep(0.05)
-        if page.model.rowCount() and not page.loading:
+        if page.model.photos_shown and not page.loading and page.sorted_by:
             break
+    if os.environ.get("SHOT_GROUPED"):
+        page.group_box.setChecked(True)
+    if os.environ.get("SHOT_LIST"):
+        page.mode_box.setCurrentText("List")
     page.sort_box.setCurrentText("Name")
     for _ in range(100):
         await asyncio.sleep(0.05)
-        if page.sorted_by == "Name":
+        if page.sorted_by.startswith("Name"):
             break
-    page.view.setCurrentIndex(page.model.index(1))
-    for _ in range(100):  # thumbnails arrive as the grid paints
+    keys = [k for k in page.model.keys_by_position() if k]
+    chosen = next((k for k in keys if "Morgan" in k and "obverse" in k), keys[0])
+    page.select_key(chosen)
+    for _ in range(100):  # thumbnails arrive as the grid paints; the pane's preview too
         window.grab()
         await asyncio.sleep(0.05)
 

@@ -16,6 +16,7 @@ from tests.helpers.servers import (
     RcloneS3,
     S3Endpoint,
     SeaweedS3,
+    free_ports,
     unique_bucket_name,
 )
 
@@ -75,6 +76,22 @@ def seaweedfs_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoin
     server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"))
     try:
         yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[S3Endpoint]:
+    """moto's ThreadedMotoServer: a third S3 server, in this process, on a free loopback
+    port (one a session). It shares moto's in-memory backends with ``mock_aws``, which
+    resets them when a test using it ends: make buckets per test (``fresh_bucket``)."""
+    from moto.server import ThreadedMotoServer
+
+    (port,) = free_ports(1)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Endpoint(f"http://127.0.0.1:{port}", "testing", "testing")
     finally:
         server.stop()
 

@@ -15,13 +15,21 @@ asks, the window asks). Everything here blocks.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from app.core.collection import Collection, ReadableStore, index_sha256, is_original_name
+from app.core.collection import (
+    Cancelled,
+    Collection,
+    Progress,
+    ProgressCallback,
+    ReadableStore,
+    index_sha256,
+    is_original_name,
+)
 from app.core.errors import StoreError
 from app.core.formats import HEAD_SIZE, detect_format
 from app.core.hashing import inspect_file
@@ -80,13 +88,6 @@ class Repaired:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class CheckProgress:
-    done: int
-    total: int
-    key: str = ""
-
-
 @dataclass(slots=True)
 class _Owned:
     """Keys some live photo owns (so they are not leftovers)."""
@@ -102,7 +103,7 @@ def find_problems(
     *,
     store: RepairableStore | None = None,
     deep: bool = False,
-    on_progress: Callable[[CheckProgress], None] | None = None,
+    on_progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> list[Problem]:
     """Everything not whole in `collection`; `deep` (needs `store`) re-reads every
@@ -258,14 +259,14 @@ def _leftovers(collection: Collection, owned: set[str], dead_parts: set[str]) ->
 def _deep_check(
     collection: Collection,
     store: RepairableStore,
-    on_progress: Callable[[CheckProgress], None] | None,
+    on_progress: ProgressCallback | None,
     cancelled: Callable[[], bool],
 ) -> list[Problem]:
     problems: list[Problem] = []
     photos = collection.photos
     for done, photo in enumerate(photos, 1):
         if cancelled():
-            break
+            raise Cancelled()
         actual = store.object_sha256(photo.key)
         if actual is not None and actual != photo.sha256:
             problems.append(
@@ -279,11 +280,38 @@ def _deep_check(
                 )
             )
         if on_progress is not None:
-            on_progress(CheckProgress(done, len(photos), photo.key))
+            on_progress(Progress("re-reading originals", done, len(photos)))
     return problems
 
 
 # -- repair -------------------------------------------------------------------------
+
+
+def repair_all(
+    store: RepairableStore,
+    collection: Collection,
+    problems: Sequence[Problem],
+    *,
+    may_remove: bool,
+    on_progress: ProgressCallback | None = None,
+    on_repaired: Callable[[Repaired], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> list[Repaired]:
+    """Repair each problem in turn (the command line's `check --repair` and the window's
+    Check both do it here); what was done with each, in order. Stops before the next one
+    when `cancelled()` says so: the list is then shorter than `problems`."""
+    repairer = Repairer(store, collection)
+    results: list[Repaired] = []
+    for done, problem in enumerate(problems, 1):
+        if cancelled():
+            break
+        result = repairer.repair(problem, may_remove=may_remove)
+        results.append(result)
+        if on_repaired is not None:
+            on_repaired(result)
+        if on_progress is not None:
+            on_progress(Progress("repairing", done, len(problems)))
+    return results
 
 
 class Repairer:

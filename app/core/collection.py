@@ -12,9 +12,10 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from app.core.catalogue import Catalogue, store_id
 from app.core.formats import ALL_FORMATS
@@ -29,6 +30,24 @@ _INDEX_NAME = re.compile(r"([0-9a-f]{64})\.json")
 IMAGE_EXTENSIONS = frozenset(
     {fmt.extension for fmt in ALL_FORMATS} | {".jpeg", ".jpe", ".tif", ".heif", ".heic"}
 )
+_CONTENT_TYPES = {
+    **{fmt.extension: fmt.content_type for fmt in ALL_FORMATS},
+    ".jpeg": "image/jpeg",
+    ".jpe": "image/jpeg",
+    ".tif": "image/tiff",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a long step is (reading a bucket whole, checking, repairing)."""
+
+    step: str  # "listing", "reading", "re-reading originals", "repairing"
+    done: int
+    total: int = 0  # 0: not known (a listing's end is not known before it comes)
+
+
+ProgressCallback = Callable[[Progress], None]
 
 
 class ReadableStore(Protocol):
@@ -49,9 +68,20 @@ class Listing:
     def __contains__(self, key: object) -> bool:
         return key in self.sizes
 
+    def rows(self) -> Iterator[tuple[str, int, str]]:
+        """(key, size, ETag) for the catalogue; ETags only where a body may be kept
+        (index entries and sidecars, both .json), "" elsewhere."""
+        etags = self.etags
+        for key, size in self.sizes.items():
+            yield key, size, etags.get(key, "") if key.endswith(".json") else ""
+
 
 def list_everything(
-    store: ReadableStore, prefixes: Iterable[str], *, on_page: Callable[[int], None] | None = None
+    store: ReadableStore,
+    prefixes: Iterable[str],
+    *,
+    on_page: Callable[[int], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> Listing:
     """All keys under each prefix, page by page (a prefix inside another is listed once)."""
     wanted = sorted(set(prefixes))
@@ -61,6 +91,8 @@ def list_everything(
     for prefix in kept:
         token: str | None = None
         while True:
+            if cancelled():
+                raise Cancelled()
             page = store.list_page(prefix, token)
             sizes.update(page.sizes)
             etags.update(page.etags)
@@ -70,6 +102,10 @@ def list_everything(
             if token is None:
                 break
     return Listing(sizes, etags, kept)
+
+
+class Cancelled(Exception):
+    """A long read or check was cancelled before its end."""
 
 
 def is_original_name(key: str) -> bool:
@@ -89,25 +125,57 @@ def index_sha256(key: str) -> str | None:
     return found.group(1) if found and index_key(found.group(1)) == key else None
 
 
-@dataclass(frozen=True, slots=True)
-class Photo:
+class Photo(NamedTuple):
     """One photo in the bucket: what `list` prints, the Bucket view shows, and `check`,
-    `share` and `delete` work on."""
+    `share` and `delete` work on.
+
+    A tuple of atomics (strings, numbers, None), its item's fields flattened: the Bucket
+    tab keeps one per photo as a plain tuple (`tuple(photo)`), which Python's cycle
+    collector untracks, so 100,000 of them cost a full collection nothing
+    (docs/NOTES.md, "The Bucket tab with 100,000 photos")."""
 
     key: str
-    sha256: str
+    sha256: str  # "" while only its listing is known, or when no tool of ours named it
     size: int
     content_type: str
     thumbnail_key: str | None = None
     preview_key: str | None = None
     metadata_key: str | None = None  # its sidecar, when the bucket has it
-    item: Item | None = None
+    item_id: str | None = None
+    item_title: str | None = None
+    item_view: str | None = None
+    item_notes: str | None = None
+    item_primary: bool | None = None  # None: it names no item at all
     taken_at: str | None = None
     uploaded_at: str | None = None
     has_gps: bool = False  # the sidecar keeps a GPS position (the original may too)
-    indexed: bool = True  # False: found through its sidecar, its index entry is lost
+    indexed: bool = True  # False: not in the duplicate index (lost, or never ours)
+    detailed: bool = True  # False: seen in a listing; its details are still to be read
+
+    @property
+    def item(self) -> Item | None:
+        if self.item_primary is None:
+            return None
+        return Item(
+            self.item_id, self.item_title, self.item_view, self.item_notes, self.item_primary
+        )
+
+    def with_item(self, item: Item | None) -> Photo:
+        return self._replace(
+            item_id=item.id if item else None,
+            item_title=item.title if item else None,
+            item_view=item.view if item else None,
+            item_notes=item.notes if item else None,
+            item_primary=item.primary if item else None,
+        )
+
+    @property
+    def ours(self) -> bool:
+        """Whether Photo Uploader knows it (an index entry or a sidecar names its hash)."""
+        return bool(self.sha256)
 
     def to_json_dict(self) -> dict[str, object]:
+        item = self.item
         return {
             "key": self.key,
             "sha256": self.sha256,
@@ -115,7 +183,7 @@ class Photo:
             "content_type": self.content_type,
             "thumbnail_key": self.thumbnail_key,
             "metadata_key": self.metadata_key,
-            "item": self.item.to_json() if self.item is not None else None,
+            "item": item.to_json() if item is not None else None,
             "taken_at": self.taken_at,
             "uploaded_at": self.uploaded_at,
         }
@@ -166,10 +234,18 @@ def read_collection(
     endpoint_url: str | None = None,
     workers: int = READ_WORKERS,
     cancelled: Callable[[], bool] = lambda: False,
+    on_progress: ProgressCallback | None = None,
 ) -> Collection:
     """List the destination and the index, read the entries and sidecars it needs (from
-    the catalogue where the ETag still matches), and make its photos."""
-    listing = list_everything(store, [prefix, INDEX_PREFIX])
+    the catalogue where the ETag still matches), and make its photos. Cancelled (the
+    exception) when `cancelled()` says so before the end."""
+    say = on_progress or (lambda _progress: None)
+    listing = list_everything(
+        store,
+        [prefix, INDEX_PREFIX],
+        on_page=lambda count: say(Progress("listing", count)),
+        cancelled=cancelled,
+    )
     index_keys = [k for k in listing.sizes if index_sha256(k) is not None]
     sidecar_keys = [
         sidecar_key(k)
@@ -184,7 +260,10 @@ def read_collection(
         store_name=store_id(endpoint_url, store.bucket),
         workers=workers,
         cancelled=cancelled,
+        say=say,
     )
+    if cancelled():
+        raise Cancelled()
     collection = Collection(prefix, listing, {})
     for key in index_keys:
         entry = IndexEntry.from_json(bodies[key]) if key in bodies else None
@@ -209,6 +288,7 @@ def _bodies(
     store_name: str,
     workers: int,
     cancelled: Callable[[], bool],
+    say: ProgressCallback,
 ) -> dict[str, bytes]:
     wanted = {k: listing.etags[k] for k in keys if k in listing.etags}
     found = catalogue.bodies(store_name, wanted) if catalogue is not None else {}
@@ -219,15 +299,23 @@ def _bodies(
 
     fetched: list[tuple[str, str, bytes]] = []
     if missing:
-        with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(missing)))) as pool:
-            for key, body in pool.map(fetch, missing):
+        say(Progress("reading", 0, len(missing)))
+        pool = concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(missing))))
+        try:
+            for done, (key, body) in enumerate(pool.map(fetch, missing), 1):
+                if done % 100 == 0 or done == len(missing):
+                    say(Progress("reading", done, len(missing)))
                 if body is not None:
                     found[key] = body
                     if key in listing.etags:
                         fetched.append((key, listing.etags[key], body))
+        finally:
+            # Not waiting on an exception (a signal, a cancel): a request stuck on a
+            # server that stopped answering would hold the command until it times out.
+            pool.shutdown(wait=sys.exc_info()[0] is None, cancel_futures=True)
     if catalogue is not None:
         catalogue.keep(store_name, fetched)
-        catalogue.forget_except(store_name, listing.prefixes, listing.sizes)
+        catalogue.keep_listing(store_name, listing.prefixes, listing.rows())
     return found
 
 
@@ -238,35 +326,89 @@ def _photos(collection: Collection) -> list[Photo]:
         if not entry.key.startswith(prefix) or listing.sizes.get(entry.key) != entry.size:
             continue  # elsewhere in the bucket, or pointing nowhere (check says so)
         sidecar = collection.sidecars.get(sidecar_key(entry.key))
-        photos[entry.key] = _photo(
-            entry.key,
-            sha256,
-            entry.size,
-            entry.content_type,
-            entry.thumbnail_key,
-            entry.preview_key,
-            sidecar,
-            listing,
-        )
+        photos[entry.key] = photo_from_entry(sha256, entry, sidecar, listing)
     for key, record in collection.sidecars.items():
         original = key[: -len(".json")]
-        named = record.get("sha256")
-        if original in photos or not isinstance(named, str) or original not in listing:
+        if original in photos or original not in listing:
             continue
-        derivatives = record.get("derivatives")
-        made = derivatives if isinstance(derivatives, dict) else {}
-        photos[original] = _photo(
-            original,
-            named,
-            listing.sizes[original],
-            str(record.get("content_type") or "application/octet-stream"),
-            _text(made.get("thumbnail")),
-            _text(made.get("preview")),
-            record,
-            listing,
-            indexed=False,
+        photo = photo_from_sidecar(
+            original, listing.sizes[original], record, listing, indexed=False
         )
+        if photo is not None:
+            photos[original] = photo
     return sorted(photos.values(), key=lambda p: p.key)
+
+
+def is_photo_candidate(key: str, prefix: str) -> bool:
+    """Whether a listed key may be a photo under `prefix`: an original by its name, not
+    in a thumbnails/ or previews/ folder (where derivatives go)."""
+    if not key.startswith(prefix) or not is_original_name(key):
+        return False
+    folders = "/" + key[len(prefix) : key.rfind("/") + 1]
+    return "/thumbnails/" not in folders and "/previews/" not in folders
+
+
+def photo_from_entry(
+    sha256: str,
+    entry: IndexEntry,
+    sidecar: Mapping[str, object] | None,
+    present: Container[str],
+) -> Photo:
+    """The photo an index entry points at (with its sidecar's fields when it has one);
+    `present` holds the keys listed, so derivatives that are gone are not named."""
+    return _photo(
+        entry.key,
+        sha256,
+        entry.size,
+        entry.content_type,
+        entry.thumbnail_key,
+        entry.preview_key,
+        sidecar,
+        present,
+    )
+
+
+def photo_from_sidecar(
+    key: str,
+    size: int,
+    record: Mapping[str, object],
+    present: Container[str],
+    *,
+    indexed: bool,
+) -> Photo | None:
+    """The photo at `key` as its sidecar (a stored record of ours) describes it; None
+    when the sidecar names no content."""
+    named = record.get("sha256")
+    if not isinstance(named, str) or not named:
+        return None
+    derivatives = record.get("derivatives")
+    made = derivatives if isinstance(derivatives, dict) else {}
+    return _photo(
+        key,
+        named,
+        size,
+        str(record.get("content_type") or "application/octet-stream"),
+        _text(made.get("thumbnail")),
+        _text(made.get("preview")),
+        record,
+        present,
+        indexed=indexed,
+    )
+
+
+def photo_not_ours(key: str, size: int) -> Photo:
+    """A photo no index entry or sidecar of ours names (another tool put it there)."""
+    dot = key.rfind(".")
+    content_type = _CONTENT_TYPES.get(key[dot:].lower(), "application/octet-stream")
+    return Photo(key, "", size, content_type, indexed=False)
+
+
+def photo_listed(key: str, size: int, *, has_sidecar: bool) -> Photo:
+    """A photo as a listing alone shows it: its details are still to be read."""
+    dot = key.rfind(".")
+    content_type = _CONTENT_TYPES.get(key[dot:].lower(), "application/octet-stream")
+    metadata = sidecar_key(key) if has_sidecar else None
+    return Photo(key, "", size, content_type, metadata_key=metadata, indexed=False, detailed=False)
 
 
 def _photo(
@@ -277,26 +419,26 @@ def _photo(
     thumbnail_key: str | None,
     preview_key: str | None,
     sidecar: Mapping[str, object] | None,
-    listing: Listing,
+    present: Container[str],
     *,
     indexed: bool = True,
 ) -> Photo:
     record = sidecar or {}
     named = record.get("item")
+    item = Item.from_fields(named) if isinstance(named, dict) else None
     return Photo(
         key=key,
         sha256=sha256,
         size=size,
         content_type=content_type,
-        thumbnail_key=thumbnail_key if thumbnail_key in listing else None,
-        preview_key=preview_key if preview_key in listing else None,
+        thumbnail_key=thumbnail_key if thumbnail_key in present else None,
+        preview_key=preview_key if preview_key in present else None,
         metadata_key=sidecar_key(key) if sidecar is not None else None,
-        item=Item.from_fields(named) if isinstance(named, dict) else None,
         taken_at=_text(record.get("taken_at")),
         uploaded_at=_text(record.get("uploaded_at")),
         has_gps=bool(record.get("gps")),
         indexed=indexed,
-    )
+    ).with_item(item)
 
 
 def _text(value: object) -> str | None:

@@ -12,9 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.core.collection import Collection, is_original_name
+from app.core.collection import (
+    SMALL_BODY_LIMIT,
+    Collection,
+    Listing,
+    Photo,
+    ReadableStore,
+    is_original_name,
+)
+from app.core.errors import StoreError
 from app.core.sidecar import sidecar_key
-from app.core.store import index_key
+from app.core.store import IndexEntry, index_key
 
 
 class DeletingStore(Protocol):
@@ -55,6 +63,29 @@ def plan_removals(collection: Collection, keys: Iterable[str]) -> tuple[list[Rem
             parts.append(index_key(photo.sha256))
         removals.append(Removal(key, tuple(parts)))
     return removals, unknown
+
+
+def plan_removals_of(
+    store: ReadableStore, listing: Listing, prefix: str, photos: Sequence[Photo]
+) -> tuple[list[Removal], list[str]]:
+    """The removals for a few photos known from a Survey (not a whole read): their index
+    entries are read now, so an entry that names another copy of the same content is
+    left alone. A photo whose details are not read yet is refused (StoreError)."""
+    waiting = [p.key for p in photos if not p.detailed]
+    if waiting:
+        raise StoreError(
+            f"The details of {waiting[0]} are still being read; try again in a moment."
+        )
+    entries: dict[str, IndexEntry] = {}
+    for photo in photos:
+        if photo.sha256 and index_key(photo.sha256) in listing:
+            body = store.get_bytes(index_key(photo.sha256), SMALL_BODY_LIMIT)
+            entry = IndexEntry.from_json(body) if body is not None else None
+            if entry is not None:
+                entries[photo.sha256] = entry
+    ours = [photo for photo in photos if photo.ours]
+    collection = Collection(prefix, listing, entries, photos=ours)
+    return plan_removals(collection, [photo.key for photo in photos])
 
 
 def describe_removals(removals: Sequence[Removal]) -> str:

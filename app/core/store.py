@@ -536,37 +536,53 @@ class S3Store:
         when the server's own checksum of the object disagrees with the bytes it sent.
         """
         digest = hashlib.sha256()
-        with self._errors():
-            try:
-                body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
-            except ClientError as exc:
-                if _is_not_found(exc):
-                    return None
-                raise
-            try:
-                for chunk in body.iter_chunks(READ_BACK_CHUNK):
-                    digest.update(chunk)
-            finally:
-                body.close()
+        with self._streamed(key) as chunks:
+            if chunks is None:
+                return None
+            for chunk in chunks:
+                digest.update(chunk)
         return digest.hexdigest()
 
-    def download_to(self, key: str, target: Path) -> bool:
+    def download_to(self, key: str, target: Path, *, exclusive: bool = False) -> bool:
         """Stream the object into `target` a chunk at a time (bounded memory); False when
-        there is no such object."""
+        there is no such object (and then no file is made). `exclusive`: FileExistsError
+        rather than overwrite a file already there. Failures writing the file are
+        OSErrors as they are, not store errors."""
+        with self._streamed(key) as chunks:
+            if chunks is None:
+                return False
+            with open(target, "xb" if exclusive else "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+        return True
+
+    @contextmanager
+    def _streamed(self, key: str) -> Iterator[Iterator[bytes] | None]:
+        """The one streaming GET: the object's bytes READ_BACK_CHUNK at a time (None when
+        there is no such object), the body closed afterwards. Only what the network does
+        becomes a StoreError; what the caller does with the bytes raises as it is."""
         with self._errors():
             try:
                 body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
             except ClientError as exc:
-                if _is_not_found(exc):
-                    return False
-                raise
-            try:
-                with open(target, "wb") as handle:
-                    for chunk in body.iter_chunks(READ_BACK_CHUNK):
-                        handle.write(chunk)
-            finally:
-                body.close()
-        return True
+                if not _is_not_found(exc):
+                    raise
+                body = None
+        if body is None:
+            yield None
+            return
+        try:
+            yield self._chunks(body.iter_chunks(READ_BACK_CHUNK))
+        finally:
+            body.close()
+
+    def _chunks(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        while True:
+            with self._errors():
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
 
     def share_url(self, key: str, seconds: int) -> str:
         """A presigned GET of `key`, good for `seconds` (signed here; no request made)."""

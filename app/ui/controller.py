@@ -33,7 +33,7 @@ from app.core.policy import finished_cleanly
 from app.core.store import S3Store
 from app.core.watch import FolderWatch, WatchEvent, WatchStatus
 from app.ui.background import Background, Tasks
-from app.ui.bucket_page import BucketAccess
+from app.ui.bucket.access import BucketAccess, BucketStore
 from app.ui.queue_model import QueueModel
 from app.ui.settings import AppSettings
 
@@ -99,9 +99,13 @@ class UploadController(QObject):
         local_server: LocalServerStarter = _default_local_server,
         journal: JournalOpener = _default_journal,
         secret_for: SecretLookup | None = None,
+        bucket_store: Callable[[Destination], BucketStore] | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """`bucket_store(destination)` makes the Bucket tab's store (S3Store by default;
+        tests pass tests.helpers.fakes.FakeStore, no server needed)."""
         super().__init__(parent)
+        self._bucket_store = bucket_store
         self._secret_for = secret_for  # blocking (keyring): the engine calls it off the loop
         self._model = model
         self._store_factory = store_factory
@@ -141,8 +145,10 @@ class UploadController(QObject):
             return None
         destination = engine.destination
         local = destination.label is not None
-        store: S3Store
-        if local and self._server is not None:
+        store: BucketStore
+        if self._bucket_store is not None:
+            store = self._bucket_store(destination)
+        elif local and self._server is not None:
             store = LocalBucketStore(destination, concurrency=4, bucket=self._server)
         else:
             store = S3Store(destination, concurrency=4)

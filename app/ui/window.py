@@ -48,7 +48,7 @@ from app.ui.actions import WindowActions
 from app.ui.app_icon import notification_icon
 from app.ui.background import Tasks, shared_background
 from app.ui.badges import FilterCategory
-from app.ui.bucket_page import BucketPage
+from app.ui.bucket.page import BucketPage
 from app.ui.controller import UploadController
 from app.ui.destination_bar import DestinationBar
 from app.ui.detail_pane import DetailPane

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from PIL import Image
 
-from app.core.checkup import Repairer, find_problems
-from app.core.collection import read_collection
+from app.core.checkup import Repairer, find_problems, repair_all
+from app.core.collection import Cancelled, Progress, read_collection
 from app.core.sidecar import sidecar_key
 from app.core.store import IndexEntry, index_key
 from tests.helpers.buckets import jpeg_bytes, put_photo
@@ -20,13 +21,11 @@ def kinds(store: FakeStore, prefix: str = "", deep: bool = False) -> list[tuple[
     return [(p.kind, p.key) for p in problems]
 
 
-def repair_all(store: FakeStore, *, may_remove: bool, prefix: str = "") -> list[bool]:
+def repaired(store: FakeStore, *, may_remove: bool, prefix: str = "") -> list[bool]:
     collection = read_collection(store, prefix)
-    repairer = Repairer(store, collection)
-    return [
-        repairer.repair(p, may_remove=may_remove).fixed
-        for p in find_problems(collection, store=store)
-    ]
+    problems = find_problems(collection, store=store)
+    done = repair_all(store, collection, problems, may_remove=may_remove)
+    return [r.fixed for r in done]
 
 
 def test_a_whole_bucket_has_no_problems() -> None:
@@ -50,7 +49,7 @@ def test_lost_derivatives_and_metadata_are_found_and_made_again() -> None:
         ("preview_missing", "a.jpg"),
         ("sidecar_missing", "b.jpg"),
     ]
-    assert repair_all(store, may_remove=False) == [True, True, True]
+    assert repaired(store, may_remove=False) == [True, True, True]
 
     assert kinds(store) == []
     with Image.open(io.BytesIO(store.objects["thumbnails/a.jpg"].data)) as thumbnail:
@@ -79,9 +78,9 @@ def test_leftovers_are_removed_only_when_allowed() -> None:
     ]
     assert set(problems[0].removes) == {index_key(gone), "thumbnails/a.jpg", "a.jpg.json"}
 
-    assert repair_all(store, may_remove=False) == [False, False, False]
+    assert repaired(store, may_remove=False) == [False, False, False]
     assert set(store.objects) == before
-    assert repair_all(store, may_remove=True) == [True, True, True]
+    assert repaired(store, may_remove=True) == [True, True, True]
     assert set(store.objects) == {"b.jpg", "b.jpg.json", "thumbnails/b.jpg", index_key(kept)}
     assert kinds(store) == []
 
@@ -93,7 +92,7 @@ def test_an_original_another_tool_uploaded_is_adopted_unless_it_is_a_copy() -> N
     store.objects["scans/copy.jpg"] = StoredObject(jpeg_bytes("red"), "image/jpeg")
 
     assert kinds(store) == [("not_indexed", "scans/copy.jpg"), ("not_indexed", "scans/new.jpg")]
-    assert repair_all(store, may_remove=True) == [False, True]
+    assert repaired(store, may_remove=True) == [False, True]
 
     assert kinds(store) == [("not_indexed", "scans/copy.jpg")]
     collection = read_collection(store, "")
@@ -113,7 +112,7 @@ def test_older_photos_without_sidecars_are_one_line() -> None:
 
     assert [(p.kind, len(p.covers)) for p in problems] == [("older_without_sidecar", 3)]
     assert problems[0].message.startswith("Older photos without a metadata file (3)")
-    assert repair_all(store, may_remove=False) == [True]
+    assert repaired(store, may_remove=False) == [True]
     assert kinds(store) == []
 
 
@@ -125,7 +124,7 @@ def test_a_lost_or_damaged_index_entry() -> None:
     store.objects[index_key(damaged)] = StoredObject(b"{not json", "application/json")
 
     assert kinds(store) == [("entry_missing", "a.jpg"), ("entry_missing", "b.jpg")]
-    assert repair_all(store, may_remove=True) == [True, True]
+    assert repaired(store, may_remove=True) == [True, True]
     assert kinds(store) == []
     del store.objects["b.jpg.json"]  # now nothing names b.jpg's content
     store.objects[index_key(damaged)] = StoredObject(b"{not json", "application/json")
@@ -134,7 +133,7 @@ def test_a_lost_or_damaged_index_entry() -> None:
         ("not_indexed", "b.jpg"),
         ("leftover", "thumbnails/b.jpg"),
     ]
-    assert repair_all(store, may_remove=True) == [True, True, True]  # removed, adopted, removed
+    assert repaired(store, may_remove=True) == [True, True, True]  # removed, adopted, removed
     assert kinds(store) == []
     entry = IndexEntry.from_json(store.objects[index_key(lost)].data)
     assert entry is not None and entry.key == "a.jpg" and entry.thumbnail_key == "thumbnails/a.jpg"
@@ -173,3 +172,44 @@ def test_a_repair_that_fails_says_why_and_changes_nothing_else() -> None:
         not done.fixed and done.detail == "This file is not a supported image (it looks like text)."
     )
     assert "thumbnails/a.jpg" not in store.objects
+
+
+def test_repairing_says_how_far_it_is_and_stops_when_cancelled() -> None:
+    store = FakeStore()
+    for colour in ("red", "green", "blue"):
+        put_photo(store, f"{colour}.jpg", jpeg_bytes(colour))
+        del store.objects[f"thumbnails/{colour}.jpg"]
+    collection = read_collection(store, "")
+    problems = find_problems(collection)
+    steps: list[Progress] = []
+
+    done = repair_all(
+        store,
+        collection,
+        problems,
+        may_remove=False,
+        on_progress=steps.append,
+        cancelled=lambda: len(steps) == 2,
+    )
+
+    assert [r.fixed for r in done] == [True, True]  # the third was not started
+    assert steps == [Progress("repairing", 1, 3), Progress("repairing", 2, 3)]
+    assert sorted(k for k in store.objects if k.startswith("thumbnails/")) == [
+        "thumbnails/blue.jpg",
+        "thumbnails/green.jpg",
+    ]
+
+
+def test_reading_whole_says_how_far_it_is_and_a_cancel_stops_it() -> None:
+    store = FakeStore(page_size=2)
+    for n in range(5):
+        put_photo(store, f"p{n}.jpg", jpeg_bytes(size=(10 + n, 10)))
+    steps: list[Progress] = []
+
+    read_collection(store, "", on_progress=steps.append)
+
+    assert steps[0].step == "listing" and steps[-1] == Progress("reading", 10, 10)
+    with pytest.raises(Cancelled):
+        read_collection(store, "", cancelled=lambda: True)
+    with pytest.raises(Cancelled):
+        find_problems(read_collection(store, ""), store=store, deep=True, cancelled=lambda: True)

@@ -297,6 +297,22 @@ def test_read_back_hash_streams_the_object(store: S3Store, tmp_path: Path) -> No
     assert store.object_size("big.bin") is None
 
 
+def test_a_download_streams_into_a_file_and_never_makes_one_for_nothing(
+    store: S3Store, tmp_path: Path
+) -> None:
+    data = os.urandom(2 * 1024 * 1024 + 5)  # (more than one chunk)
+    store.put_bytes("coin.jpg", data, content_type="image/jpeg")
+    target = tmp_path / "coin.jpg"
+
+    assert store.download_to("coin.jpg", target)
+    assert target.read_bytes() == data
+    assert not store.download_to("missing.jpg", tmp_path / "missing.jpg")
+    assert not (tmp_path / "missing.jpg").exists()
+    with pytest.raises(FileExistsError):  # (an OSError as it is, not a store error)
+        store.download_to("coin.jpg", target, exclusive=True)
+    assert target.read_bytes() == data
+
+
 # --------------------------------------------------------------------------- safety
 
 

@@ -199,16 +199,27 @@ class FakeStore:
         self.put_bytes(index_key(sha256), entry.to_json(), content_type="application/json")
 
     def object_sha256(self, key: str) -> str | None:
+        self._maybe_fail("get", key)
         stored = self.objects.get(key)
         return hashlib.sha256(stored.data).hexdigest() if stored else None
 
-    def download_to(self, key: str, target: Path) -> bool:
+    def download_to(self, key: str, target: Path, *, exclusive: bool = False) -> bool:
         self._maybe_fail("get", key)
         stored = self.objects.get(key)
         if stored is None:
             return False
-        target.write_bytes(stored.data)
+        with open(target, "xb" if exclusive else "wb") as handle:
+            handle.write(stored.data)
         return True
+
+    def share_url(self, key: str, seconds: int) -> str:
+        return f"{FAKE_ENDPOINT}/{self.bucket}/{key}?expires={seconds}"
+
+    def credentials_expire_at(self) -> float | None:
+        return None
+
+    def versioning_on(self) -> bool | None:
+        return None
 
     def delete_object(self, key: str) -> None:
         self._maybe_fail("delete", key)

@@ -1,10 +1,16 @@
-"""The bucket from the command line, on real servers: `list`, `share`, `check [--repair]
-[--deep]` and `delete`, as a collector or a script runs them."""
+"""The bucket from the command line, on real servers (rclone serve s3, SeaweedFS and
+moto's server): `list`, `share`, `check [--repair] [--deep]` and `delete`, as a
+collector or a script runs them; and what a signal does to them."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +20,8 @@ import pytest
 from PIL import Image
 
 from tests.helpers import corpus
-from tests.helpers.cli import credentials, run_app, run_upload
+from tests.helpers.cli import REPO, credentials, run_app, run_upload
+from tests.helpers.faultproxy import Fault, FaultProxy
 from tests.helpers.servers import S3Endpoint
 
 pytestmark = pytest.mark.integration
@@ -22,7 +29,7 @@ pytestmark = pytest.mark.integration
 INDEX = ".photo-uploader/sha256/"
 
 
-@pytest.fixture(params=["rclone_s3", "seaweedfs_s3"])
+@pytest.fixture(params=["rclone_s3", "seaweedfs_s3", "moto_s3"])
 def endpoint(request: pytest.FixtureRequest) -> S3Endpoint:
     endpoint: S3Endpoint = request.getfixturevalue(request.param)
     return endpoint
@@ -308,3 +315,79 @@ def test_destination_flags_without_a_bucket_are_a_usage_error() -> None:
     assert result.stderr.strip() == (
         "photo-uploader: --endpoint-url needs --bucket (without it, photos go locally)."
     )
+
+
+# -- signals: Ctrl+C, SIGTERM and SIGHUP as for `upload` -------------------------------
+
+
+def started(command: str, *args: str, endpoint: S3Endpoint, url: str, bucket: str) -> Any:
+    """`python -m app COMMAND ... --bucket B --endpoint-url URL`, running."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", command, *args, "--bucket", bucket, "--endpoint-url", url],
+        cwd=REPO,
+        env={**os.environ, **credentials(endpoint)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def until_stalled(proxy: FaultProxy, process: Any) -> None:
+    """Wait (on the proxy's log, not for a time) until a request of `process` stalls."""
+    deadline = time.monotonic() + 30
+    while proxy.count(action="stall") == 0:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no request stalled"
+        time.sleep(0.02)  # another process: polled, nothing to await
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=str)
+def test_a_signal_stops_list_with_one_sentence_and_exit_130(
+    rclone_s3: S3Endpoint,
+    fresh_bucket: Callable[[S3Endpoint], str],
+    tmp_path: Path,
+    sig: signal.Signals,
+) -> None:
+    bucket = Bucket(rclone_s3, fresh_bucket(rclone_s3))
+    bucket.upload(photos(tmp_path / "coins", "obverse.jpg", "reverse.jpg"))
+    with FaultProxy(rclone_s3.url, lifetime=90, stall_limit=60) as proxy:
+        proxy.plan(Fault("stall", times=None, method="GET", path_contains=".json"))
+        listing = started("list", endpoint=rclone_s3, url=proxy.url, bucket=bucket.name)
+        until_stalled(proxy, listing)  # it is reading the metadata files
+
+        started_at = time.monotonic()
+        listing.send_signal(sig)
+        out, err = listing.communicate(timeout=30)
+
+    assert listing.returncode == 130
+    assert time.monotonic() - started_at < 10  # not held by the request that stalled
+    assert out == ""
+    assert err == "photo-uploader: interrupted while reading the bucket; nothing was listed.\n"
+
+
+def test_ctrl_c_in_a_delete_says_how_many_were_deleted(
+    rclone_s3: S3Endpoint, fresh_bucket: Callable[[S3Endpoint], str], tmp_path: Path
+) -> None:
+    bucket = Bucket(rclone_s3, fresh_bucket(rclone_s3))
+    records = bucket.upload(photos(tmp_path / "coins", "a.jpg", "b.jpg"))
+    first, second = records["a.jpg"], records["b.jpg"]
+    before = bucket.stored()
+    with FaultProxy(rclone_s3.url, lifetime=90, stall_limit=60) as proxy:
+        # the first photo's four parts go; the second's original never answers
+        proxy.plan(Fault("stall", times=None, method="DELETE", after=4))
+        deleting = started(
+            "delete", first["key"], second["key"], "--yes",
+            endpoint=rclone_s3, url=proxy.url, bucket=bucket.name,
+        )  # fmt: skip
+        until_stalled(proxy, deleting)
+        deleting.send_signal(signal.SIGINT)
+        out, err = deleting.communicate(timeout=30)
+
+    assert deleting.returncode == 130
+    assert out == f"deleted {first['key']} (4 objects)\n"
+    assert err == (
+        "photo-uploader: interrupted: 1 of 2 photos deleted. One cut off while it was deleted "
+        "may have left pieces: `check` finds them, `check --repair` removes them.\n"
+    )
+    assert {k for k in before if first["sha256"][:8] in k} & bucket.stored() == set()

@@ -27,6 +27,7 @@ import keyring.backends.fail
 import keyring.errors
 import pytest
 import qasync
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QApplication
 
@@ -255,6 +256,14 @@ def run_on_a_qt_loop(qapp: QApplication, session: Callable[[], Coroutine[Any, An
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+        # qasync's timer object (no Qt parent) still has timers registered with Qt after
+        # close(); whichever thread drops the loop's last reference destroys it, and off
+        # the GUI thread its timers stay behind to fire on freed memory in a later test
+        # (a segfault in QTimerInfoList::activateTimers). Destroyed here, on this thread.
+        timer = getattr(loop, "_timer", None)  # (qasync 0.28: a _SimpleTimer QObject)
+        if timer is not None and shiboken6.isValid(timer):
+            shiboken6.delete(timer)
+        del timer
         del loop
         for thread in set(threading.enumerate()) - threads_before:
             thread.join(timeout=10)

@@ -64,7 +64,10 @@ class App:
         self.previews = PreviewCache()
         self.model = QueueModel(self.previews)
         self.controller = UploadController(
-            self.model, store_factory=self._store_for, local_server=_no_local_server
+            self.model,
+            store_factory=self._store_for,
+            local_server=_no_local_server,
+            bucket_store=lambda _destination: store,  # the Bucket tab reads the same fake
         )
         self.notifier = FakeNotifier()  # (no real notifications on a developer's desktop)
         self.window = MainWindow(
@@ -170,6 +173,33 @@ def test_dropped_files_and_folder_show_each_fate_with_badges(
         assert "not a supported image" in app.cell("notes.jpg", Column.MESSAGE)
         # Sources untouched: a drop copies.
         assert single.exists() and (folder / "stamp.jpg").exists()
+    finally:
+        run(loop, app.close())
+
+
+def test_the_bucket_tab_shows_what_the_queue_uploaded(
+    loop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    folder = tmp_path / "Morgan 1921"
+    folder.mkdir()
+    corpus.jpeg_photo(folder / "obverse.jpg", (400, 300))
+    corpus.jpeg_photo(folder / "reverse.jpg", (400, 300), seed=2)
+    app = App(tmp_path / "settings.ini", FakeStore())
+
+    async def go() -> None:
+        await app.start()
+        app.window.add_paths([folder])
+        await until(lambda: app.model.rowCount() == 2 and app.idle())
+        app.window.tabs.setCurrentWidget(app.window.bucket_page)  # read when first shown
+        page = app.window.bucket_page
+        await until(lambda: page.model.photos_shown == 2 and page.sorted_by != "")
+        page.search.setText("morgan")
+
+    try:
+        run(loop, go())
+        page = app.window.bucket_page
+        assert page.model.photos_shown == 2  # found by their item, from the sidecars
+        assert page.status.text().startswith("2 photos in s3://fake-bucket")
     finally:
         run(loop, app.close())
 
