@@ -6,6 +6,8 @@ the view's font and metrics from the option, and caches QColors by hex string.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QColor,
@@ -204,6 +206,7 @@ class TwoLineDelegate(QStyledItemDelegate):
 
     LINES = 2
     H_PAD = 4
+    CACHE = 4096  # wrapped texts kept (a screenful is a few dozen; a resize makes new)
 
     def __init__(
         self,
@@ -213,20 +216,21 @@ class TwoLineDelegate(QStyledItemDelegate):
     ) -> None:
         super().__init__(parent)
         self._elide = elide
+        self._wrapped: OrderedDict[tuple[str, int, str], list[str]] = OrderedDict()
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        # Paint runs for every visible cell on every repaint (30 a second while files
+        # upload): one call into the model, no initStyleOption (which asks it for every
+        # role), and the wrapping of a text at a width is remembered.
         text = index.data(Qt.ItemDataRole.DisplayRole)
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
         widget = option.widget
         style = widget.style() if widget is not None else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        if style is not None:  # (the view's option has no text yet: background and focus)
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
         if not isinstance(text, str) or not text:
             return
         rect = option.rect.adjusted(self.H_PAD, 0, -self.H_PAD, 0)
-        lines = wrap_lines(text, option.font, rect.width(), self.LINES, elide=self._elide)
+        lines = self._lines(text, option.font, rect.width())
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.save()
@@ -239,6 +243,16 @@ class TwoLineDelegate(QStyledItemDelegate):
             align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
             painter.drawText(line_rect, align, line)
         painter.restore()
+
+    def _lines(self, text: str, font: QFont, width: int) -> list[str]:
+        key = (text, width, font.key())
+        lines = self._wrapped.get(key)
+        if lines is None:
+            lines = wrap_lines(text, font, width, self.LINES, elide=self._elide)
+            self._wrapped[key] = lines
+            if len(self._wrapped) > self.CACHE:
+                self._wrapped.popitem(last=False)
+        return lines
 
 
 def wrap_lines(
