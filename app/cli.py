@@ -12,10 +12,9 @@ import asyncio
 import difflib
 import json
 import os
-import signal
 import sys
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from app.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    QUIT_SIGNALS,
     UsageError,
     add_destination_options,
     destination_from_args,
@@ -374,9 +374,7 @@ class Interruption:
     cancelled, left unfinished in the journal for the next run, and what got done is
     reported); a second ends the process at once."""
 
-    SIGNALS = tuple(
-        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-    )
+    SIGNALS = QUIT_SIGNALS
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -461,23 +459,36 @@ async def run_upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         async with AsyncExitStack() as stack:
             opened = await open_engine(args, stack, out, err)
-            engine, destination, report = opened.engine, opened.destination, opened.report
+            engine = opened.engine
             finished = False
             if not interruption.requested:
                 engine.add_paths(args.paths)
                 finished = await interruption.race(engine.wait_idle())
             if not finished:
                 await engine.aclose()  # cancels what runs; what got done is reported below
-            snapshots = engine.snapshots()
-            if isinstance(report, HumanReport):
-                out.write(report.summary(snapshots, destination) + "\n")
-            if not finished:
-                err.write(f"photo-uploader: {interrupted_sentence(snapshots)}\n")
-                return EXIT_INTERRUPTED
-            return EXIT_FAILED if any(run_failed(s) for s in snapshots) else EXIT_OK
+            return end_of_run(opened, out, err, cut_off=lambda _snapshots: not finished)
     finally:
         interruption.remove()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def end_of_run(
+    opened: OpenedEngine,
+    out: TextIO,
+    err: TextIO,
+    *,
+    cut_off: Callable[[Sequence[FileSnapshot]], bool],
+) -> int:
+    """What a run of `upload` or `watch` says at its end, and its exit status: the
+    summary (without --jsonl), then 130 and a sentence when `cut_off` says files were
+    left unfinished, else 1 when a file failed, else 0."""
+    snapshots = opened.engine.snapshots()
+    if isinstance(opened.report, HumanReport):
+        out.write(opened.report.summary(snapshots, opened.destination) + "\n")
+    if cut_off(snapshots):
+        err.write(f"photo-uploader: {interrupted_sentence(snapshots)}\n")
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if any(run_failed(s) for s in snapshots) else EXIT_OK
 
 
 def interrupted_sentence(snapshots: Sequence[FileSnapshot]) -> str:

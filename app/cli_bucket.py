@@ -26,6 +26,7 @@ from app.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    QUIT_SIGNALS,
     UsageError,
     destination_from_args,
 )
@@ -151,9 +152,7 @@ class Signals:
     Interrupted there and sets `stopping`, which the reading threads look at to leave
     early; a second ends the process at once (the local server dies with it)."""
 
-    SIGNALS = tuple(
-        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-    )
+    SIGNALS = QUIT_SIGNALS
 
     def __init__(self) -> None:
         self.stopping = threading.Event()

@@ -4,10 +4,16 @@ and the destination flags (`--bucket`, `--prefix`, `--endpoint-url`, ...)."""
 from __future__ import annotations
 
 import argparse
+import signal
 
 from app.core.config import CHECKSUM_MODES, Destination, endpoint_problem
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: What stops a command cleanly (a second one ends it at once): Ctrl+C, and what a desktop
+#: sends when the user logs out.
+QUIT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 class UsageError(Exception):

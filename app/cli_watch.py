@@ -17,9 +17,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from app.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
-from app.core.models import FileSnapshot
-from app.core.policy import run_failed
+from app.cli_common import UsageError
 
 if TYPE_CHECKING:
     from app.core.watch import WatchStatus
@@ -53,13 +51,7 @@ def watched_folders(paths: Sequence[Path]) -> list[Path]:
 
 
 async def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from app.cli import (
-        HumanReport,
-        Interruption,
-        interrupted_sentence,
-        is_finished_here,
-        open_engine,
-    )
+    from app.cli import Interruption, end_of_run, is_finished_here, open_engine
 
     folders = await asyncio.to_thread(watched_folders, args.folders)
     interruption = Interruption()
@@ -76,17 +68,9 @@ async def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 engine.watch(folders, on_status=said)
                 await interruption.wait()
             await engine.aclose()  # stops the watch, cancels what still runs
-            snapshots = engine.snapshots()
-            if isinstance(opened.report, HumanReport):
-                out.write(opened.report.summary(snapshots, opened.destination) + "\n")
-            left = [s for s in snapshots if not is_finished_here(s)]
-            if left:
-                err.write(f"photo-uploader: {interrupted_sentence(snapshots)}\n")
-                return EXIT_INTERRUPTED
-            return _exit_status(snapshots)
+            # (A signal is how a watch ends: it was cut off only if files were left.)
+            return end_of_run(
+                opened, out, err, cut_off=lambda snaps: not all(map(is_finished_here, snaps))
+            )
     finally:
         interruption.remove()
-
-
-def _exit_status(snapshots: Sequence[FileSnapshot]) -> int:
-    return EXIT_FAILED if any(run_failed(s) for s in snapshots) else EXIT_OK
