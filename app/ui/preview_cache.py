@@ -132,10 +132,7 @@ class PreviewCache(QObject):
         if held is not None and (held is data or held == data):
             self._jpegs.move_to_end(file_id)
             return
-        self._jpegs[file_id] = data
-        self._jpegs.move_to_end(file_id)
-        while len(self._jpegs) > self._max_jpegs:
-            self._jpegs.popitem(last=False)
+        self._hold_jpeg(file_id, data)
         self._failed.discard(file_id)
         self._remake_wanted.pop(file_id, None)
         self._decode_wanted[file_id] = data
@@ -206,11 +203,18 @@ class PreviewCache(QObject):
             log.debug("no large preview for file %s: %s", file_id, outcome.error)
             self.preview_ready.emit(file_id)
             return
-        self._jpegs[file_id] = outcome.value
+        self._hold_jpeg(file_id, outcome.value)
+        self.preview_ready.emit(file_id)
+
+    def _hold_jpeg(self, file_id: int, data: bytes) -> None:
+        """Keep a file's thumbnail bytes, the most recent `max_jpegs`; one evicted is made
+        again by `request_large` if its file is shown in the pane again (whichever way
+        its bytes came: from the engine, or made for the pane)."""
+        self._jpegs[file_id] = data
+        self._jpegs.move_to_end(file_id)
         while len(self._jpegs) > self._max_jpegs:
             evicted, _data = self._jpegs.popitem(last=False)
-            self._large_asked.discard(evicted)  # (made again if it is shown again)
-        self.preview_ready.emit(file_id)
+            self._large_asked.discard(evicted)
 
     def forget(self, file_ids: Iterable[int]) -> None:
         for file_id in file_ids:

@@ -3,14 +3,17 @@ whole in their tooltips and on the clipboard."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from PySide6.QtGui import QGuiApplication, QImage
 from pytestqt.qtbot import QtBot
 
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.ui.detail_pane import DetailPane
+from app.ui.preview_cache import PreviewCache
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -66,7 +69,6 @@ def test_a_preview_being_made_says_so(qtbot: QtBot) -> None:
 def test_a_preview_that_cannot_be_made_stops_saying_it_is_loading(qtbot: QtBot) -> None:
     """(Found in review: the original had moved away, and the pane said "Loading the
     preview…" until another row was chosen.)"""
-    from app.ui.preview_cache import PreviewCache
 
     def gone(_path: Path) -> bytes:
         raise FileNotFoundError("the original moved away")
@@ -78,5 +80,30 @@ def test_a_preview_that_cannot_be_made_stops_saying_it_is_loading(qtbot: QtBot) 
         assert ready.args == [7]
         assert cache.large_preview(7) is None
         assert not cache.request_large(7, Path("/photos/moved.jpg"))  # asked once only
+    finally:
+        cache.close()
+
+
+def test_a_pane_preview_pushed_out_by_newer_thumbnails_is_made_again(qtbot: QtBot) -> None:
+    """Bytes made for the pane leave when newer files' thumbnails come in; shown again,
+    the file's preview is made again, not said to be missing."""
+    made: list[Path] = []
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(buffer, "JPEG")
+    jpeg = buffer.getvalue()
+
+    def remake(path: Path) -> bytes:
+        made.append(path)
+        return jpeg
+
+    cache = PreviewCache(remake=None, large_remake=remake, max_jpegs=1)
+    try:
+        with qtbot.waitSignal(cache.preview_ready, timeout=5000):
+            cache.request_large(1, Path("/photos/a.jpg"))
+        newer = FileSnapshot(2, Path("/photos/b.jpg"), FileState.UPLOADED, thumbnail_jpeg=jpeg)
+        cache.offer(newer)  # the engine hands a newer file's thumbnail: a.jpg's goes
+        with qtbot.waitSignal(cache.preview_ready, timeout=5000):
+            assert cache.request_large(1, Path("/photos/a.jpg"))
+        assert made == [Path("/photos/a.jpg")] * 2
     finally:
         cache.close()
