@@ -126,6 +126,7 @@ class QueueStatusBar(QStatusBar):
             label = f"All {total} finished" if total > 1 else "Finished"
         else:
             label = f"{finished} of {total} finished"
-        self.progress.setFormat(label)
-        self.progress.setToolTip(f"{label}; the bar follows the bytes sent.")
-        self.progress.setAccessibleDescription(label)
+        if label != self.progress.format():  # (four times a second: only what changed)
+            self.progress.setFormat(label)
+            self.progress.setToolTip(f"{label}; the bar follows the bytes sent.")
+            self.progress.setAccessibleDescription(label)
