@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.core.formats import ALL_FORMATS, extension_aliases
+from app.core.formats import ALL_FORMATS, JPEG, PNG, extension_aliases
 from app.core.journal import JournalRow
 from app.core.models import FileState
 from app.core.pipeline.intake import Enqueue
@@ -236,7 +236,6 @@ class FolderWatch:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.queued = 0  # files handed to the queue so far
         self.looks = 0  # times the files waiting to settle were looked at (for tests)
 
     @property
@@ -480,7 +479,6 @@ class FolderWatch:
                 entries.append(WalkEntry(path, folder=folder_within(settling.root, key)))
         for start in range(0, len(entries), ENQUEUE_SLICE):
             self._enqueue(entries[start : start + ENQUEUE_SLICE], in_journal)
-            self.queued += len(entries[start : start + ENQUEUE_SLICE])
             await asyncio.sleep(0)
 
     # -- helpers -------------------------------------------------------------------------
@@ -514,15 +512,17 @@ def _identities(paths: list[str]) -> dict[str, tuple[int, int, bool]]:
 
 
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_JPEG_EXTENSIONS = frozenset({JPEG.extension, *extension_aliases(JPEG)})
+_PNG_EXTENSIONS = frozenset({PNG.extension, *extension_aliases(PNG)})
 
 
 def has_its_end(path: str) -> bool:
     """False for a JPEG or PNG (by name) whose last bytes are not its end marker: most
     likely still being written (a writer that closes the file between bursts). Other
     formats have no end marker to look for: True."""
-    lowered = path.lower()
-    jpeg = lowered.endswith((".jpg", ".jpeg", ".jpe"))
-    if not jpeg and not lowered.endswith(".png"):
+    extension = os.path.splitext(path)[1].lower()
+    jpeg = extension in _JPEG_EXTENSIONS
+    if not jpeg and extension not in _PNG_EXTENSIONS:
         return True
     try:
         with open(path, "rb") as handle:
