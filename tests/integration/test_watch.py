@@ -20,6 +20,7 @@ import pytest
 from tests.helpers import corpus
 from tests.helpers.cli import REPO, credentials
 from tests.helpers.servers import S3Endpoint
+from tests.integration.test_faults import bucket_objects
 from tests.integration.test_restart import LocalBucket, app_env, orphans_reaped
 from tests.integration.test_sharing import rclones_serving, until
 
@@ -95,16 +96,6 @@ def watching(
             process.wait(timeout=30)
 
 
-def object_bytes(endpoint: S3Endpoint, bucket: str, key: str) -> bytes:
-    body: bytes = endpoint.client().get_object(Bucket=bucket, Key=key)["Body"].read()
-    return body
-
-
-def keys_of(endpoint: S3Endpoint, bucket: str) -> list[str]:
-    pages = endpoint.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
-
-
 @pytest.fixture(params=["rclone", "seaweedfs"])
 def server(request: pytest.FixtureRequest) -> S3Endpoint:
     endpoint: S3Endpoint = request.getfixturevalue(f"{request.param}_s3")
@@ -130,10 +121,10 @@ def test_a_photo_copied_in_under_a_temporary_name_is_uploaded_once_renamed(
         record = watch.next_record()
         assert Path(record["path"]).name == "IMG_0001.jpg"
         assert record["status"] == "uploaded" and record["thumbnail_status"] == "generated"
-        assert object_bytes(server, bucket, record["key"]) == photo.read_bytes()
+        assert bucket_objects(server, bucket)[record["key"]] == photo.read_bytes()
         status, _rest = watch.stop()
     assert status == 0, watch.stderr
-    assert not any(".part" in key for key in keys_of(server, bucket))
+    assert not any(".part" in key for key in bucket_objects(server, bucket))
 
 
 def test_a_photo_still_being_written_is_uploaded_once_complete(
@@ -155,9 +146,10 @@ def test_a_photo_still_being_written_is_uploaded_once_complete(
             writer.write(content[len(content) // 2 :])
         second = watch.next_record()
         assert Path(second["path"]).name == "IMG_0002.jpg"
-        assert object_bytes(rclone_s3, bucket, second["key"]) == content
         watch.stop()
-    originals = [k for k in keys_of(rclone_s3, bucket) if k.startswith("IMG_0002")]
+    objects = bucket_objects(rclone_s3, bucket)
+    assert objects[second["key"]] == content
+    originals = sorted(k for k in objects if k.startswith("IMG_0002"))
     assert originals == [second["key"], second["key"] + ".json"]  # one photo, whole
 
 
@@ -181,7 +173,7 @@ def test_photos_added_while_nothing_watched_are_uploaded_when_the_watch_starts(
         status, rest = watch.stop()
     assert names == {"reverse.jpg", "edge.jpg"}  # obverse.jpg is not sent again
     assert status == 0 and rest == []
-    sidecar = json.loads(object_bytes(rclone_s3, bucket, record["metadata_key"]))
+    sidecar = json.loads(bucket_objects(rclone_s3, bucket)[record["metadata_key"]])
     assert sidecar["item"]["id"] == "Morgan 1921"  # the folder below the watched one
 
 
