@@ -12,7 +12,8 @@ Scenarios (each tool into a bucket of its own):
   tiny     3,000 tiny photos on plain loopback, no shaping (per-file overhead)
 
 Usage: python bench/network.py [--scenario camera|scans|tiny|all] [--rate-mbit 100]
-                               [--rtt-ms 40] [--keep-corpus DIR]
+                               [--rtt-ms 40] [--keep-corpus DIR] [--only ours,s5cmd]
+                               [--repeat N]
 Targets (issue 9): camera no slower than s5cmd and <= 1.08x the wire limit; scans <= 1.1x
 s5cmd; tiny <= 4x s5cmd (or within 1.2x of the floor the profile shows).
 Needs root (for the namespace and tc); prints why not otherwise.
@@ -46,6 +47,7 @@ INSIDE = "PHOTO_UPLOADER_BENCH_NETNS"
 CREDS = S3Credentials("BENCHACCESSKEY000001", "benchsecretkey0123456789abcdefghijklmnop")
 TARGETS = {"camera": 1.0, "scans": 1.1, "tiny": 4.0}
 FLOOR_TARGET = 1.2  # tiny: or within this of boto3's own cost for the same requests
+ONLY: set[str] = set()  # --only: these tools' buckets (ours, s5cmd, awscli, rclonecopy)
 
 
 # -- the link ---------------------------------------------------------------------------
@@ -69,10 +71,18 @@ def unshape_loopback() -> None:
 
 
 class DelayProxy:
-    """A TCP proxy on loopback that delivers each chunk `one_way` seconds late, in order."""
+    """A TCP proxy on loopback that delivers each chunk `one_way` seconds late, in order.
+
+    It notes when the first connection came and when the last answer byte reached the
+    client (perf_counter): what a tool spends before its first request and after its
+    last answer is then told apart from the transfer itself."""
 
     def __init__(self, target_port: int, one_way: float) -> None:
         self.port = free_loopback_port()
+        self.first_connection: float | None = None
+        self.last_answer: float | None = None
+        self.first_put: float | None = None
+        self.sent = 0  # bytes from the client to the server
         self._target = target_port
         self._delay = one_way
         self._loop = asyncio.new_event_loop()
@@ -108,7 +118,13 @@ class DelayProxy:
         finally:
             server.close()
 
+    def reset(self) -> None:
+        self.first_connection = self.last_answer = self.first_put = None
+        self.sent = 0
+
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self.first_connection is None:
+            self.first_connection = time.perf_counter()
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self._target)
         except OSError:
@@ -117,14 +133,16 @@ class DelayProxy:
         try:
             await asyncio.gather(
                 self._pipe(client_r, server_w),
-                self._pipe(server_r, client_w),
+                self._pipe(server_r, client_w, answers=True),
                 return_exceptions=True,
             )
         except asyncio.CancelledError:  # shutting down: end quietly (asyncio's stream
             client_w.close()  # callback would log a handler task that ends cancelled)
             server_w.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, answers: bool = False
+    ) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
@@ -139,11 +157,17 @@ class DelayProxy:
                         writer.write_eof()
                     return
                 writer.write(data)
+                if answers:
+                    self.last_answer = time.perf_counter()
                 await writer.drain()
 
         sender = asyncio.ensure_future(deliver())
         try:
             while data := await reader.read(64 * 1024):
+                if not answers:
+                    self.sent += len(data)
+                    if self.first_put is None and data.startswith(b"PUT "):
+                        self.first_put = time.perf_counter()
                 queue.put_nowait((loop.time() + self._delay, data))
         except OSError:
             pass
@@ -188,39 +212,51 @@ class Run:
     label: str
     seconds: float
     ok: bool
+    before_first: float | None = None  # start to its first connection (through the proxy)
+    before_put: float | None = None  # start to its first PUT
+    after_last: float | None = None  # its last answer to its exit
+    sent: int | None = None  # bytes it sent through the proxy (bodies, headers)
 
 
-def tools(folder: Path, url: str, data_dir: Path) -> Iterator[tuple[str, str, list[str]]]:
-    """(label, bucket, command) of each tool uploading `folder`'s files to `url`."""
+def tools(folder: Path, url: str, suffix: str = "") -> Iterator[tuple[str, str, list[str]]]:
+    """(label, bucket, command) of each tool uploading `folder`'s files to `url`; each
+    bucket's name ends with `suffix` (a repeat goes to empty buckets)."""
     yield (
         "ours (python -m app upload)",
-        "ours",
-        [sys.executable, "-m", "app", "upload", str(folder), "--bucket", "ours",
+        "ours" + suffix,
+        [sys.executable, "-m", "app", "upload", str(folder), "--bucket", "ours" + suffix,
          "--endpoint-url", url, "--jsonl"],
     )  # fmt: skip
     if shutil.which("s5cmd"):
         yield (
             "s5cmd cp",
-            "s5cmd",
-            ["s5cmd", "--endpoint-url", url, "cp", f"{folder}/*", "s3://s5cmd/"],
+            "s5cmd" + suffix,
+            ["s5cmd", "--endpoint-url", url, "cp", f"{folder}/*", f"s3://s5cmd{suffix}/"],
         )
     if shutil.which("aws"):
         yield (
             "aws s3 cp --recursive",
-            "awscli",
-            ["aws", "s3", "cp", str(folder), "s3://awscli/", "--recursive", "--endpoint-url",
-             url, "--only-show-errors"],
+            "awscli" + suffix,
+            ["aws", "s3", "cp", str(folder), f"s3://awscli{suffix}/", "--recursive",
+             "--endpoint-url", url, "--only-show-errors"],
         )  # fmt: skip
     yield (
         "rclone copy",
-        "rclonecopy",
-        [find_rclone(), "copy", str(folder), ":s3:rclonecopy", "--config", "",
+        "rclonecopy" + suffix,
+        [find_rclone(), "copy", str(folder), f":s3:rclonecopy{suffix}", "--config", "",
          "--s3-provider", "Other", "--s3-endpoint", url, "--s3-access-key-id", CREDS.access_key,
          "--s3-secret-access-key", CREDS.secret_key, "--s3-force-path-style"],
     )  # fmt: skip
 
 
-def run_tools(folder: Path, url: str, server: LocalS3Server, work: Path) -> list[Run]:
+def run_tools(
+    folder: Path,
+    url: str,
+    server: LocalS3Server,
+    work: Path,
+    proxy: DelayProxy | None = None,
+    suffix: str = "",
+) -> list[Run]:
     env = app_env(
         AWS_ACCESS_KEY_ID=CREDS.access_key,
         AWS_SECRET_ACCESS_KEY=CREDS.secret_key,
@@ -230,14 +266,24 @@ def run_tools(folder: Path, url: str, server: LocalS3Server, work: Path) -> list
         PHOTO_UPLOADER_CONFIG_DIR=str(work / "app-config"),
     )
     runs = []
-    for label, bucket, command in tools(folder, url, work):
+    for label, bucket, command in tools(folder, url, suffix):
+        if ONLY and bucket.removesuffix(suffix) not in ONLY:
+            continue
         server.ensure_bucket(bucket)
+        if proxy is not None:
+            proxy.reset()
         started = time.perf_counter()
         result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
-        elapsed = time.perf_counter() - started
+        ended = time.perf_counter()
         if result.returncode != 0:
             print(f"  {label}: FAILED (exit {result.returncode}): {result.stderr[-500:]}")
-        runs.append(Run(label, elapsed, result.returncode == 0))
+        run = Run(label, ended - started, result.returncode == 0)
+        if proxy is not None and proxy.first_connection and proxy.last_answer:
+            run.before_first = proxy.first_connection - started
+            run.after_last = ended - proxy.last_answer
+            run.before_put = proxy.first_put - started if proxy.first_put else None
+            run.sent = proxy.sent
+        runs.append(run)
         shutil.rmtree(work / "app-data", ignore_errors=True)  # a fresh journal each run
     return runs
 
@@ -297,6 +343,12 @@ def report(name: str, files: list[Path], runs: list[Run], rate_mbit: float | Non
             parts.append(f"  {run.seconds / s5:5.2f}x s5cmd")
         if wire:
             parts.append(f"  {run.seconds / wire:5.2f}x wire")
+        if run.before_first is not None and run.after_last is not None:
+            parts.append(f"  (first request {run.before_first:.2f} s,")
+            if run.before_put is not None:
+                parts.append(f" first PUT {run.before_put:.2f} s,")
+            parts.append(f" exit {run.after_last:.2f} s after the last answer")
+            parts.append(f", sent {run.sent / total:.3f}x the files' bytes)")
         print("".join(parts) + ("" if run.ok else "  (failed)"))
     ours = runs[0]
     # the floor for the requests we make today: the last one printed (4 PUTs a file)
@@ -328,12 +380,15 @@ def inside(args: argparse.Namespace) -> int:
         server.start()
         try:
             scenarios = ["camera", "scans", "tiny"] if args.scenario == "all" else [args.scenario]
-            for name in scenarios:
+            rounds = [(s, f"r{n}" if n else "") for s in scenarios for n in range(args.repeat)]
+            for name, suffix in rounds:
                 if name == "tiny":
                     unshape_loopback()
                     files = tiny_photos(corpora / "tiny")
-                    runs = run_tools(files[0].parent, server.endpoint_url, server, work)
-                    for puts in (3, 4):
+                    runs = run_tools(
+                        files[0].parent, server.endpoint_url, server, work, None, suffix
+                    )
+                    for puts in (3, 4) if not ONLY else ():
                         runs.append(boto3_floor(files, server.endpoint_url, server, puts))
                     report(name, files, runs, None)
                     continue
@@ -341,7 +396,7 @@ def inside(args: argparse.Namespace) -> int:
                 shape_loopback(args.rate_mbit)
                 with DelayProxy(server.port, args.rtt_ms / 2000) as proxy:
                     url = f"http://127.0.0.1:{proxy.port}"
-                    runs = run_tools(files[0].parent, url, server, work)
+                    runs = run_tools(files[0].parent, url, server, work, proxy, suffix)
                 unshape_loopback()
                 report(name, files, runs, args.rate_mbit)
         finally:
@@ -357,7 +412,12 @@ def main() -> int:
     parser.add_argument("--rate-mbit", type=float, default=100.0)
     parser.add_argument("--rtt-ms", type=float, default=40.0)
     parser.add_argument("--keep-corpus", help="reuse/keep generated files here")
+    parser.add_argument(
+        "--only", help="comma-separated tools to run: ours, s5cmd, awscli, rclonecopy (all)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="run each scenario this often")
     args = parser.parse_args()
+    ONLY.update(filter(None, (args.only or "").split(",")))
     if os.environ.get(INSIDE) == "1":
         return inside(args)
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("tc"):
