@@ -431,11 +431,16 @@ def _whole_if_small(file: IO[bytes]) -> IO[bytes]:
 def _available_pillow_formats(fmt: ImageFormat) -> tuple[str, ...]:
     """Pillow plugins for fmt, registering pillow-heif on the first HEIC/HEIF file."""
     global _pillow_initialised, _heif_attempted
+    wanted = _PILLOW_FORMATS[fmt]
     with _setup_lock:
-        if not _pillow_initialised:
+        if not all(name in Image.OPEN for name in wanted):
+            # JPEG and PNG need only Pillow's first five plugins; all its forty-odd (30 ms
+            # of imports, holding the GIL as an upload starts) only for the other formats.
+            Image.preinit()
+        if not all(name in Image.OPEN for name in wanted) and not _pillow_initialised:
             Image.init()
             _pillow_initialised = True
-        if "HEIF" in _PILLOW_FORMATS[fmt] and not _heif_attempted:
+        if "HEIF" in wanted and not _heif_attempted:
             _heif_attempted = True
             try:
                 import pillow_heif
@@ -443,7 +448,7 @@ def _available_pillow_formats(fmt: ImageFormat) -> tuple[str, ...]:
                 pillow_heif.register_heif_opener()
             except (ImportError, OSError):
                 pass  # reported below as missing support
-    names = tuple(name for name in _PILLOW_FORMATS[fmt] if name in Image.OPEN)
+    names = tuple(name for name in wanted if name in Image.OPEN)
     if not names:
         raise ThumbnailError(f"{fmt.name} support is not installed, so no thumbnail could be made.")
     return names
