@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Collection
 
 from app import __version__
 from app.core.keys import SIDECAR_SUFFIX
@@ -47,9 +48,12 @@ def sidecar_json(
     item: Item,
     keep_gps: bool = False,
     now: float | None = None,
+    landing: Collection[str] = (),
 ) -> bytes:
-    """The sidecar for an original in the bucket (its key, hash and type are known)."""
+    """The sidecar for an original in the bucket (its key, hash and type are known). It
+    names the derivatives in the bucket, and those in `landing` (keys on their way)."""
     assert outcome.key and outcome.sha256
+    thumbnail, preview = outcome.thumbnail_key, outcome.preview_key
     uploaded = time.gmtime(time.time() if now is None else now)
     record: dict[str, object] = {
         "schema": SCHEMA,
@@ -66,8 +70,8 @@ def sidecar_json(
         "orientation": facts.orientation,
         "item": item.to_json(),
         "derivatives": {
-            "thumbnail": outcome.thumbnail_key if outcome.thumbnail_in_bucket else None,
-            "preview": outcome.preview_key if outcome.preview_in_bucket else None,
+            "thumbnail": thumbnail if outcome.thumbnail_in_bucket or thumbnail in landing else None,
+            "preview": preview if outcome.preview_in_bucket or preview in landing else None,
         },
         "uploaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", uploaded),
         "app": f"photo-uploader {__version__}",

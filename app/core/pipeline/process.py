@@ -11,18 +11,14 @@ from app.core.models import FileState
 from app.core.pipeline.job import FileJob
 from app.core.pipeline.resume import resume_stage
 from app.core.pipeline.stages import (
+    derivatives_and_sidecar_stage,
     duplicate_stage,
     hash_stage,
-    item_of,
     make_thumbnail,
-    metadata_stage,
     record_stage,
     retry_thumbnail_stage,
-    rewrite_item_stage,
     thumbnail_stage,
     upload_original_stage,
-    upload_preview_stage,
-    upload_thumbnail_stage,
 )
 from app.core.pipeline.tools import PipelineTools
 from app.core.store import DIRECT_PUT_LIMIT
@@ -53,13 +49,7 @@ async def process_file(
             await _original_and_thumbnail(job, tools)
         elif job.thumbnail_bytes is None and not outcome.thumbnail_in_bucket:
             await retry_thumbnail_stage(job, tools)
-        if job.thumbnail_bytes is not None and not outcome.thumbnail_in_bucket:
-            await upload_thumbnail_stage(job, tools)
-        await upload_preview_stage(job, tools)
-        if not outcome.metadata_in_bucket:
-            await metadata_stage(job, tools)
-        elif job.item_given and job.sidecar_item != item_of(job):
-            await rewrite_item_stage(job, tools)  # (edited while its retry was queued)
+        await derivatives_and_sidecar_stage(job, tools)
         await record_stage(job, tools)
         job.finish(FileState.DUPLICATE if job.duplicate else FileState.UPLOADED)
         tools.finished(job)

@@ -1,12 +1,14 @@
 """The stages one file goes through: read and hash, duplicate check, thumbnail, original,
-thumbnail upload, index entry. Each runs on the loop and hands blocking work to the
-executors; each changes the job only through its methods."""
+then thumbnail, preview and sidecar side by side, then the index entry (last: it is what
+tells other computers the photo is there). Each runs on the loop and hands blocking work
+to the executors; each changes the job only through its methods."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Collection
 
 from app.core.errors import StoreError, describe_os_error
 from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, key_extension
@@ -465,26 +467,92 @@ def item_of(job: FileJob, context: PipelineContext | None = None) -> Item:
     return default_item(job.outcome.folder) if settings.item_from_folder else Item()
 
 
-async def metadata_stage(job: FileJob, tools: PipelineTools) -> None:
-    """Write the metadata sidecar beside the original. One that cannot be written leaves
-    the file uploaded, with a notice; the next upload of the photo writes it. Written
-    again if the collector changed the item while it was on its way."""
+async def derivatives_and_sidecar_stage(job: FileJob, tools: PipelineTools) -> None:
+    """Once the original is in: its thumbnail, preview and sidecar go side by side. On a
+    link with long round trips each would be a wait of its own, and none needs another's
+    answer. The sidecar names the derivatives on their way; one that then does not land
+    is taken out of it by a second write, so a sidecar names only what is there, as when
+    they went one after the other."""
     outcome, context = job.outcome, context_of(job)
+    thumbnail = outcome.thumbnail_key if job.thumbnail_bytes is not None else None
+    if outcome.thumbnail_in_bucket:
+        thumbnail = None  # (there already: nothing to send)
+    preview = outcome.preview_key if job.preview_bytes is not None else None
+    if context.settings.preview is None:
+        preview = None  # (made, but not sent: see upload_preview_stage)
+    landing = tuple(key for key in (thumbnail, preview) if key is not None)
+    sends = [upload_preview_stage(job, tools)]
+    if thumbnail is not None:
+        sends.append(upload_thumbnail_stage(job, tools))
+    writes_sidecar = not outcome.metadata_in_bucket
+    if writes_sidecar:
+        sends.append(metadata_stage(job, tools, landing=landing))
+    await side_by_side(*sends)
+    missed = (thumbnail is not None and not outcome.thumbnail_in_bucket) or (
+        preview is not None and not outcome.preview_in_bucket
+    )
+    if writes_sidecar and missed and outcome.metadata_in_bucket:
+        await _rewrite_sidecar(job, tools)
+    elif not writes_sidecar and job.item_given and job.sidecar_item != item_of(job):
+        await rewrite_item_stage(job, tools)  # (edited while its retry was queued)
+
+
+async def side_by_side(*steps: Awaitable[None]) -> None:
+    """Run `steps` at once and wait for all. The first that raises cancels the others
+    (awaited, so none is left changing the job) and its exception goes on, as it is."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        for task in asyncio.as_completed(tasks):
+            await task
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def metadata_stage(
+    job: FileJob, tools: PipelineTools, *, landing: Collection[str] = ()
+) -> None:
+    """Write the metadata sidecar beside the original, naming the derivatives in the
+    bucket and those `landing` (on their way). One that cannot be written leaves the file
+    uploaded, with a notice; the next upload of the photo writes it. Written again if the
+    collector changed the item while it was on its way."""
+    outcome = job.outcome
     assert outcome.key
     if job.facts is None and job.fmt is not None and await unchanged(job, tools):
         # (A retry after a restart reads them now: only from the content it uploaded.)
         job.facts = await tools.run_cpu(read_photo_facts, job.path, job.fmt)
     while job.sidecar_item != item_of(job):
-        item = item_of(job)
-        body = sidecar_json(
-            outcome, job.facts or PhotoFacts(), item=item, keep_gps=context.settings.keep_gps
-        )
-        try:
-            await _put_sidecar(job, tools, body, item)
-        except StoreError as exc:
-            job.sidecar_failed(sidecar_key(outcome.key))
-            job.notice = _done_but(job, f"{SIDECAR_NOT_WRITTEN}: {exc}")
+        if not await _write_sidecar(job, tools, item_of(job), landing):
             return
+
+
+async def _rewrite_sidecar(job: FileJob, tools: PipelineTools) -> None:
+    """The sidecar went out naming a derivative that did not land: written again, naming
+    only what is in the bucket (if that fails, Retry failed writes it)."""
+    await _write_sidecar(job, tools, job.sidecar_item or item_of(job), ())
+
+
+async def _write_sidecar(
+    job: FileJob, tools: PipelineTools, item: Item, landing: Collection[str]
+) -> bool:
+    """One sidecar written from the file's outcome; False (with the notice) if it could
+    not be."""
+    outcome, context = job.outcome, context_of(job)
+    body = sidecar_json(
+        outcome,
+        job.facts or PhotoFacts(),
+        item=item,
+        keep_gps=context.settings.keep_gps,
+        landing=landing,
+    )
+    try:
+        await _put_sidecar(job, tools, body, item)
+    except StoreError as exc:
+        job.sidecar_failed(sidecar_key(outcome.key or ""))
+        job.notice = _done_but(job, f"{SIDECAR_NOT_WRITTEN}: {exc}")
+        return False
+    return True
 
 
 async def _put_sidecar(job: FileJob, tools: PipelineTools, body: bytes, item: Item | None) -> None:

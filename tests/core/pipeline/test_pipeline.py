@@ -594,6 +594,43 @@ def test_retry_failed_writes_a_sidecar_that_could_not_be_written_and_nothing_els
     assert after[1].thumbnail_state is ThumbnailState.SKIPPED
 
 
+def test_the_thumbnail_preview_and_sidecar_go_side_by_side_and_the_index_entry_last(
+    tmp_path: Path,
+) -> None:
+    """On a link with long round trips each of the three small PUTs after the original
+    would be a wait of its own: they go at once (each waits here until all three are in
+    flight, which requests sent one after the other never are)."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg", (800, 600))
+    store = FakeStore()
+    in_flight = threading.Barrier(3, timeout=10)
+    store.hooks["put"] = store.hooks["sidecar"] = lambda _key: in_flight.wait()
+    present_at_index: list[list[str]] = []
+    store.hooks["record"] = lambda _key: present_at_index.append(sorted(store.objects))
+    snap = upload_once(store, photo, settings=EngineSettings(preview=PreviewSpec()))["coin.jpg"]
+    assert (snap.state, snap.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.GENERATED)
+    assert snap.notice is None
+    sidecar = json.loads(store.objects[f"{snap.key}.json"].data)
+    assert sidecar["derivatives"] == {"thumbnail": snap.thumbnail_key, "preview": snap.preview_key}
+    assert present_at_index == [
+        sorted([snap.key, snap.thumbnail_key, snap.preview_key, f"{snap.key}.json"])
+    ]
+
+
+def test_a_sidecar_sent_beside_a_thumbnail_that_did_not_land_is_written_again_without_it(
+    tmp_path: Path,
+) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    store.fail_next["put"] = 1  # the thumbnail
+    snap = upload_once(store, photo)["coin.jpg"]
+    assert (snap.state, snap.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.FAILED)
+    assert snap.thumbnail_key not in store.objects
+    sidecar = json.loads(store.objects[f"{snap.key}.json"].data)
+    assert sidecar["derivatives"] == {"thumbnail": None, "preview": None}
+    entry = json.loads(store.objects[index_key(sha(photo))].data)
+    assert entry.get("thumbnail_key") is None
+
+
 def test_a_duplicate_with_everything_in_place_writes_no_sidecar_again(tmp_path: Path) -> None:
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
     store = FakeStore()
