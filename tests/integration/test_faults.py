@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -44,7 +45,7 @@ from app.core.pipeline import (
     UploadPipeline,
 )
 from app.core.retry import DEFAULT_RETRY, RetryPolicy
-from app.core.store import DIRECT_PUT_LIMIT, INDEX_PREFIX, S3Store, index_key
+from app.core.store import DIRECT_PUT_LIMIT, INDEX_PREFIX, S3Store, UploadHandle, index_key
 from app.core.thumbnails import Derivatives, PreviewSpec, ThumbnailSpec
 from app.ui.badges import state_text
 from tests.helpers.faultproxy import Fault, FaultProxy, Logged
@@ -135,6 +136,7 @@ async def batch(
     read_timeout: float = 5.0,
     thumbnailer: Thumbnailer = quick_thumbnail,
     io_initializer: Callable[[], None] | None = None,
+    store_type: Callable[..., S3Store] = S3Store,
 ) -> AsyncIterator[Batch]:
     destination = Destination(
         bucket=bucket,
@@ -144,7 +146,7 @@ async def batch(
         secret_key=endpoint.secret_key,
         checksum_mode=checksum_mode,
     )
-    store = S3Store(
+    store = store_type(
         destination,
         concurrency=concurrency,
         connect_timeout=2.0,
@@ -592,15 +594,35 @@ def test_permanent_errors_fail_fast_with_one_sentence_and_no_retry_storm(
 # =========================================================================== local faults
 
 
-def _victim_hook(victim: str, mutate: Callable[[Path], None]) -> Callable[..., Derivatives]:
-    """A thumbnailer that changes one file after it was hashed and before its upload."""
+class _Victim:
+    """Changes one file after it was hashed and before its upload: in its thumbnailer
+    (which runs beside the upload), while a store made by `store_type` holds the upload
+    of that file until the change is made."""
 
-    def thumbnail(path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None) -> Derivatives:
-        if path.name == victim:
-            mutate(path)
+    def __init__(self, name: str, mutate: Callable[[Path], None]) -> None:
+        self.name, self._mutate = name, mutate
+        self._changed = threading.Event()
+
+    def thumbnail(
+        self, path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None
+    ) -> Derivatives:
+        if path.name == self.name:
+            try:
+                self._mutate(path)
+            finally:
+                self._changed.set()
         return Derivatives(_JPEG)
 
-    return thumbnail
+    def store_type(self, destination: Destination, **kwargs: Any) -> S3Store:
+        victim = self
+
+        class HoldsTheVictim(S3Store):
+            def start_upload(self, path: Path, key: str, **kw: Any) -> UploadHandle:
+                if path.name == victim.name:
+                    victim._changed.wait(10)
+                return super().start_upload(path, key, **kw)
+
+        return HoldsTheVictim(destination, **kwargs)
 
 
 def _truncate(path: Path) -> None:
@@ -634,8 +656,10 @@ def test_a_file_that_changes_between_queueing_and_upload_is_not_sent(
     others = [photo(tmp_path / "home" / f"coin_{n}.jpg") for n in range(3)]
 
     async def go() -> dict[str, FileSnapshot]:
-        hook = _victim_hook(victim.name, mutate)
-        async with batch(rclone_s3, bucket, thumbnailer=hook) as b:
+        hook = _Victim(victim.name, mutate)
+        async with batch(
+            rclone_s3, bucket, thumbnailer=hook.thumbnail, store_type=hook.store_type
+        ) as b:
             return await b.run(victim, *others)
 
     snaps = asyncio.run(go())

@@ -17,11 +17,9 @@ from app.core.pipeline.stages import (
     make_thumbnail,
     record_stage,
     retry_thumbnail_stage,
-    thumbnail_stage,
     upload_original_stage,
 )
 from app.core.pipeline.tools import PipelineTools
-from app.core.store import DIRECT_PUT_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +66,13 @@ async def process_file(
 
 
 async def _original_and_thumbnail(job: FileJob, tools: PipelineTools) -> None:
-    """Send a large original while its thumbnail is made: the network and the CPU work
-    side by side. The file shows Uploading, then Thumbnailing only if the thumbnail is
-    still being made once the original is in. A small original (one request) goes after
-    its thumbnail, as before: there is little to overlap."""
+    """Send the original while its thumbnail is made: the network and the CPU work side
+    by side, and the first bytes of a batch go out without waiting for thumbnails. (A
+    thumbnail is kept only if the file is still what was hashed: see stages._derive.)
+    The file shows Uploading, then Thumbnailing only if the thumbnail is still being
+    made once the original is in."""
     making = None
-    if job.thumbnail_bytes is None and (job.outcome.size or 0) <= DIRECT_PUT_LIMIT:
-        await thumbnail_stage(job, tools)
-    elif job.thumbnail_bytes is None:
+    if job.thumbnail_bytes is None:
         job.thumbnail_pending()
         making = asyncio.ensure_future(make_thumbnail(job, tools))
     try:

@@ -28,6 +28,7 @@ from app.core.pipeline.integrity import (
     copy_matches,
     describe_unreadable,
     ensure_unchanged,
+    identity_problem,
     problem_with,
     remove_copy,
     unchanged,
@@ -54,6 +55,10 @@ THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 WAITING_FOR_IDENTICAL = "Waiting for an identical file in this batch."
 CHANGED_SINCE_ORIGINAL = (
     "The file has changed since its original was uploaded, so no thumbnail was made for it. "
+    "Add the file again to upload the new version."
+)
+CHANGED_WHILE_THUMBNAILING = (
+    "The file changed while its thumbnail was being made, so none was kept. "
     "Add the file again to upload the new version."
 )
 THUMBNAIL_ADDED = "its thumbnail was missing there and has been added."
@@ -278,11 +283,22 @@ async def make_thumbnail(job: FileJob, tools: PipelineTools) -> None:
 async def _derive(
     job: FileJob, tools: PipelineTools, preview: PreviewSpec | None, no_memory: str
 ) -> Derivatives | str:
-    """The file's thumbnail (and preview) from one decode, or a sentence saying why not."""
+    """The file's thumbnail (and preview) from one decode, or a sentence saying why not.
+
+    Kept only if the file is still the content it was hashed as (looked at on the same
+    thread, after the decode): its keys name that content, and the original may be on
+    its way while the thumbnail is made."""
+    path, spec, outcome = job.path, context_of(job).settings.thumbnail, job.outcome
+
+    def made_from_the_hashed_content() -> Derivatives | None:
+        made = tools.thumbnailer(path, spec, preview)
+        if outcome.size is None or outcome.mtime_ns is None:
+            return made
+        return made if identity_problem(path, outcome.size, outcome.mtime_ns) is None else None
+
     try:
-        return await tools.run_cpu(
-            tools.thumbnailer, job.path, context_of(job).settings.thumbnail, preview
-        )
+        made = await tools.run_cpu(made_from_the_hashed_content)
+        return CHANGED_WHILE_THUMBNAILING if made is None else made
     except ThumbnailError as exc:
         return str(exc)
     except OSError as exc:

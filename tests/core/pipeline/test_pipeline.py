@@ -19,6 +19,7 @@ from app.core.config import EngineSettings
 from app.core.errors import StoreError
 from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.pipeline import UploadPipeline
+from app.core.pipeline.stages import CHANGED_WHILE_THUMBNAILING
 from app.core.policy import needs_retry
 from app.core.store import index_key
 from app.core.thumbnails import (
@@ -203,6 +204,59 @@ def test_index_pointing_at_deleted_object_is_not_a_duplicate(tmp_path: Path) -> 
     again = upload_once(store, photo)["coin.jpg"]
     assert again.state is FileState.UPLOADED
     assert key in store.objects
+
+
+def test_a_small_original_is_sent_while_its_thumbnail_is_made(tmp_path: Path) -> None:
+    """Its first bytes need not wait for thumbnails (of it, and of the files started with
+    it): here the thumbnail can be made only once the original is on its way."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    sending = threading.Event()
+    store.hooks["upload"] = lambda _key: sending.set()
+
+    def after_the_original_started(
+        path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None
+    ) -> Derivatives:
+        if not sending.wait(10):
+            raise ThumbnailError("the original was not on its way")
+        return make_derivatives(path, spec, preview)
+
+    snap = upload_once(store, photo, thumbnailer=after_the_original_started)["coin.jpg"]
+    assert (snap.state, snap.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.GENERATED)
+    assert store.objects[snap.key].data == photo.read_bytes()
+    assert snap.thumbnail_key in store.objects
+
+
+def test_a_thumbnail_made_from_a_file_that_changed_meanwhile_is_not_kept(tmp_path: Path) -> None:
+    """The original went as hashed; the file was edited while its thumbnail was being
+    made, so that thumbnail may show the new version: it is not stored at the old
+    content's key, and the file says why."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    original = photo.read_bytes()
+    landed = threading.Event()
+
+    class TellsWhenSent(FakeStore):
+        def _upload(self, *args: Any) -> None:
+            super()._upload(*args)
+            landed.set()
+
+    def edited_meanwhile(
+        path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None
+    ) -> Derivatives:
+        made = make_derivatives(path, spec, preview)
+        if not landed.wait(10):
+            raise ThumbnailError("the original did not land")
+        corpus.jpeg_photo(path, (90, 60))  # the collector saves an edit (another size)
+        return made
+
+    store = TellsWhenSent()
+    snap = upload_once(store, photo, thumbnailer=edited_meanwhile)["coin.jpg"]
+    assert (snap.state, snap.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.FAILED)
+    assert snap.thumbnail_error == CHANGED_WHILE_THUMBNAILING
+    assert store.objects[snap.key].data == original
+    assert store.photo_keys() == [snap.key]  # no thumbnail
+    sidecar = json.loads(store.objects[f"{snap.key}.json"].data)
+    assert sidecar["derivatives"]["thumbnail"] is None
 
 
 def test_retry_after_failed_original_does_not_remake_thumbnail(tmp_path: Path) -> None:
