@@ -47,7 +47,7 @@ INSIDE = "PHOTO_UPLOADER_BENCH_NETNS"
 CREDS = S3Credentials("BENCHACCESSKEY000001", "benchsecretkey0123456789abcdefghijklmnop")
 TARGETS = {"camera": 1.0, "scans": 1.1, "tiny": 4.0}
 FLOOR_TARGET = 1.2  # tiny: or within this of boto3's own cost for the same requests
-ONLY: set[str] = set()  # --only: these tools' buckets (ours, s5cmd, awscli, rclonecopy)
+ONLY: set[str] = set()  # --only: ours, s5cmd, awscli, rclonecopy, floor (tiny's boto3 floor)
 
 
 # -- the link ---------------------------------------------------------------------------
@@ -388,7 +388,7 @@ def inside(args: argparse.Namespace) -> int:
                     runs = run_tools(
                         files[0].parent, server.endpoint_url, server, work, None, suffix
                     )
-                    for puts in (3, 4) if not ONLY else ():
+                    for puts in (3, 4) if not ONLY or "floor" in ONLY else ():
                         runs.append(boto3_floor(files, server.endpoint_url, server, puts))
                     report(name, files, runs, None)
                     continue
@@ -413,7 +413,8 @@ def main() -> int:
     parser.add_argument("--rtt-ms", type=float, default=40.0)
     parser.add_argument("--keep-corpus", help="reuse/keep generated files here")
     parser.add_argument(
-        "--only", help="comma-separated tools to run: ours, s5cmd, awscli, rclonecopy (all)"
+        "--only",
+        help="comma-separated tools to run: ours, s5cmd, awscli, rclonecopy, floor (all)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="run each scenario this often")
     args = parser.parse_args()
