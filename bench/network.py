@@ -11,6 +11,10 @@ Scenarios (each tool into a bucket of its own):
   scans    300 small scans, about 220 kB each (latency-bound)
   tiny     3,000 tiny photos on plain loopback, no shaping (per-file overhead)
 
+Each line gives the time, its ratio to s5cmd and to the wire limit, and where the
+proxy saw it: the tool's first request and first PUT after its start, how long it took
+to exit after its last answer, and the bytes it sent over the files' own.
+
 Usage: python bench/network.py [--scenario camera|scans|tiny|all] [--rate-mbit 100]
                                [--rtt-ms 40] [--keep-corpus DIR] [--only ours,s5cmd]
                                [--repeat N]
