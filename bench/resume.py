@@ -155,7 +155,11 @@ def run_against(name: str, endpoint: S3Endpoint, big: Path, work: Path) -> bool:
               f"{(total - before) / 1e9:.3f} GB received")  # fmt: skip
         client = endpoint.client()
         listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-        (key,) = [o["Key"] for o in listed if o["Key"].startswith("atlas-scan")]
+        (key,) = [  # (not its sidecar, atlas-scan-<hash>.jpg.json)
+            o["Key"]
+            for o in listed
+            if o["Key"].startswith("atlas-scan") and not o["Key"].endswith(".json")
+        ]
         digest = hashlib.sha256()
         for chunk in client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(8 << 20):
             digest.update(chunk)
