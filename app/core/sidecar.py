@@ -85,22 +85,28 @@ _UNCHANGED = object()
 
 
 def sidecar_with(
-    body: bytes, *, item: Item | None = None, preview_key: object = _UNCHANGED
+    body: bytes,
+    *,
+    item: Item | None = None,
+    thumbnail_key: object = _UNCHANGED,
+    preview_key: object = _UNCHANGED,
 ) -> bytes | None:
-    """A sidecar as stored, with its item and/or preview key replaced and everything else
-    kept as it was (another computer may have written it). None when `body` is not one
-    of ours."""
+    """A sidecar as stored, with its item and/or derivative keys replaced and everything
+    else kept as it was (another computer may have written it). None when `body` is not
+    one of ours."""
     record = _ours(body)
     if record is None:
         return None
     if item is not None:
         record["item"] = item.to_json()
-    if preview_key is not _UNCHANGED:
+    named = {
+        name: key
+        for name, key in (("thumbnail", thumbnail_key), ("preview", preview_key))
+        if key is not _UNCHANGED
+    }
+    if named:
         derivatives = record.get("derivatives")
-        record["derivatives"] = {
-            **(derivatives if isinstance(derivatives, dict) else {}),
-            "preview": preview_key,
-        }
+        record["derivatives"] = {**(derivatives if isinstance(derivatives, dict) else {}), **named}
     return _encoded(record)
 
 

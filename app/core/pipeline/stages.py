@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Collection
+from typing import Any
 
 from app.core.errors import StoreError, describe_os_error
 from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, key_extension
@@ -208,8 +209,13 @@ async def finish_duplicate(
     has_sidecar = outcome.key and await context_of(job).inventory.may_have(sidecar_key(outcome.key))
     if not has_sidecar:
         await metadata_stage(job, tools)  # written before this app wrote sidecars, say
-    elif missing_preview is not None and outcome.preview_in_bucket:
-        await _name_preview_in_sidecar(job, tools)
+    elif added is not None:
+        await _name_in_sidecar(
+            job,
+            tools,
+            thumbnail=missing is not None and outcome.thumbnail_in_bucket,
+            preview=missing_preview is not None and outcome.preview_in_bucket,
+        )
     job.finish(FileState.DUPLICATE)
     tools.finished(job)
 
@@ -233,13 +239,20 @@ async def _make_preview(job: FileJob, tools: PipelineTools) -> None:
         job.preview_bytes = made.preview
 
 
-async def _name_preview_in_sidecar(job: FileJob, tools: PipelineTools) -> None:
-    """The sidecar of a photo in the bucket names the preview just added to it."""
-    outcome = job.outcome
+async def _name_in_sidecar(
+    job: FileJob, tools: PipelineTools, *, thumbnail: bool, preview: bool
+) -> None:
+    """The sidecar of a photo in the bucket names the thumbnail and/or preview just added
+    to it (the Bucket tab finds them through it), everything else in it kept."""
+    outcome, named = job.outcome, dict[str, Any]()
+    if thumbnail:
+        named["thumbnail_key"] = outcome.thumbnail_key
+    if preview:
+        named["preview_key"] = outcome.preview_key
     try:
         stored = await _stored_sidecar(job, tools)
-        body = sidecar_with(stored, preview_key=outcome.preview_key) if stored else None
-        if body is not None:
+        body = sidecar_with(stored, **named) if stored else None
+        if body is not None and body != stored:
             await _put_sidecar(job, tools, body, job.sidecar_item)
     except StoreError as exc:
         job.notice = _done_but(job, f"its metadata file could not be updated: {exc}")
@@ -507,9 +520,16 @@ async def derivatives_and_sidecar_stage(job: FileJob, tools: PipelineTools) -> N
     missed = (thumbnail is not None and not outcome.thumbnail_in_bucket) or (
         preview is not None and not outcome.preview_in_bucket
     )
-    if writes_sidecar and missed and outcome.metadata_in_bucket:
-        await _rewrite_sidecar(job, tools)
-    elif not writes_sidecar and job.item_given and job.sidecar_item != item_of(job):
+    if writes_sidecar:
+        if missed and outcome.metadata_in_bucket:
+            await _rewrite_sidecar(job, tools)
+        return
+    # A retry: the sidecar in the bucket was written without what lands only now.
+    added_thumbnail = thumbnail is not None and outcome.thumbnail_in_bucket
+    added_preview = preview is not None and outcome.preview_in_bucket
+    if added_thumbnail or added_preview:
+        await _name_in_sidecar(job, tools, thumbnail=added_thumbnail, preview=added_preview)
+    if job.item_given and job.sidecar_item != item_of(job):
         await rewrite_item_stage(job, tools)  # (edited while its retry was queued)
 
 

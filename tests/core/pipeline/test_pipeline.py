@@ -527,6 +527,25 @@ def test_a_duplicate_whose_thumbnail_was_deleted_gets_it_back(tmp_path: Path) ->
     assert again.thumbnail_key == thumbnail_key and thumbnail_key in store.objects
 
 
+def test_a_thumbnail_a_duplicate_makes_at_last_is_named_by_the_sidecar(tmp_path: Path) -> None:
+    """Its photo's upload could not make it (the sidecar said so); the next upload of the
+    same content makes it, and the sidecar names it now, everything else as it was."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    first = upload_once(store, photo, thumbnailer=_failing_thumbnailer)["coin.jpg"]
+    written = json.loads(store.objects[f"{first.key}.json"].data)
+    assert written["derivatives"]["thumbnail"] is None
+
+    again = upload_once(store, photo)["coin.jpg"]
+
+    assert (again.state, again.thumbnail_state) == (FileState.DUPLICATE, ThumbnailState.GENERATED)
+    sidecar = json.loads(store.objects[f"{first.key}.json"].data)
+    assert sidecar["derivatives"]["thumbnail"] == again.thumbnail_key
+    assert {k: v for k, v in sidecar.items() if k != "derivatives"} == {
+        k: v for k, v in written.items() if k != "derivatives"
+    }
+
+
 def test_a_duplicate_with_its_thumbnail_in_place_sends_nothing(tmp_path: Path) -> None:
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
     store = FakeStore()
@@ -683,6 +702,30 @@ def test_a_sidecar_sent_beside_a_thumbnail_that_did_not_land_is_written_again_wi
     assert sidecar["derivatives"] == {"thumbnail": None, "preview": None}
     entry = json.loads(store.objects[index_key(sha(photo))].data)
     assert entry.get("thumbnail_key") is None
+
+
+def test_a_thumbnail_that_retry_failed_sends_is_named_by_the_sidecar(tmp_path: Path) -> None:
+    """The sidecar written without the thumbnail that failed to land names it once Retry
+    failed sends it: the Bucket tab finds a photo's thumbnail through its sidecar."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    store.fail_next["put"] = 1  # the thumbnail
+
+    async def go() -> FileSnapshot:
+        h = Harness(store)
+        try:
+            await h.upload(photo)
+            assert h.pipeline.retry_failed()
+            await h.pipeline.wait_idle()
+            return h.final()["coin.jpg"]
+        finally:
+            await h.close()
+
+    snap = run(go)
+    assert (snap.state, snap.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.GENERATED)
+    sidecar = json.loads(store.objects[f"{snap.key}.json"].data)
+    assert sidecar["derivatives"] == {"thumbnail": snap.thumbnail_key, "preview": None}
+    assert sidecar["original_name"] == "coin.jpg"  # (the rest as written)
 
 
 def test_a_duplicate_with_everything_in_place_writes_no_sidecar_again(tmp_path: Path) -> None:
