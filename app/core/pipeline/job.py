@@ -314,8 +314,10 @@ class FileJob:
         self.outcome.thumbnail_state = ThumbnailState.GENERATED
 
     def sidecar_failed(self, metadata_key: str) -> None:
-        """Its sidecar, meant for `metadata_key`, could not be written (Retry writes it)."""
+        """Its sidecar, meant for `metadata_key`, could not be written (Retry writes it
+        whole: what the one in the bucket names, if any, is not known)."""
         self.outcome.metadata_key, self.outcome.metadata_in_bucket = metadata_key, False
+        self.sidecar_item = None
 
     def described(self, metadata_key: str, item: Item | None = None) -> None:
         """Its metadata sidecar is in the bucket, naming `item` (None: not known)."""

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Collection
-from typing import Any
+from typing import Any, TypeVar
 
 from app.core.errors import StoreError, describe_os_error
 from app.core.formats import HEAD_SIZE, describe_unrecognised, detect_format, key_extension
@@ -51,6 +51,7 @@ from app.core.store import DIRECT_PUT_LIMIT, MULTIPART_THRESHOLD, IndexEntry, Up
 from app.core.thumbnails import Derivatives, PreviewSpec, ThumbnailError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 WAITING_FOR_IDENTICAL = "Waiting for an identical file in this batch."
@@ -459,13 +460,14 @@ async def upload_thumbnail_stage(job: FileJob, tools: PipelineTools) -> None:
     context_of(job).inventory.wrote(outcome.thumbnail_key, len(data))
 
 
-async def upload_preview_stage(job: FileJob, tools: PipelineTools) -> None:
+async def upload_preview_stage(job: FileJob, tools: PipelineTools) -> str | None:
     """Send the display preview made with the thumbnail. One that cannot be sent leaves
-    the photo uploaded, with a notice; the photo's next upload makes it again."""
+    the photo uploaded, with a notice (also returned); the photo's next upload makes it
+    again."""
     outcome, context = job.outcome, context_of(job)
     data, key, spec = job.preview_bytes, outcome.preview_key, context.settings.preview
     if data is None or key is None or spec is None:
-        return
+        return None
     try:
         await store_call(
             job, tools, lambda: context.store.put_bytes(key, data, content_type=spec.content_type)
@@ -473,9 +475,11 @@ async def upload_preview_stage(job: FileJob, tools: PipelineTools) -> None:
     except StoreError as exc:
         job.preview_bytes = None
         job.notice = _done_but(job, f"its preview could not be uploaded: {exc}")
-        return
+        tools.changed(job)
+        return job.notice
     job.preview_landed()
     context.inventory.wrote(key, len(data))
+    return None
 
 
 def _done_but(job: FileJob, problem: str) -> str:
@@ -510,13 +514,15 @@ async def derivatives_and_sidecar_stage(job: FileJob, tools: PipelineTools) -> N
     if context.settings.preview is None:
         preview = None  # (made, but not sent: see upload_preview_stage)
     landing = tuple(key for key in (thumbnail, preview) if key is not None)
-    sends = [upload_preview_stage(job, tools)]
+    sends: list[Awaitable[str | None]] = [upload_preview_stage(job, tools)]
     if thumbnail is not None:
         sends.append(upload_thumbnail_stage(job, tools))
     writes_sidecar = not outcome.metadata_in_bucket
     if writes_sidecar:
         sends.append(metadata_stage(job, tools, landing=landing))
-    await side_by_side(*sends)
+    said = [notice for notice in await side_by_side(*sends) if notice is not None]
+    if said:  # (another's "retrying..." may have replaced it meanwhile, then cleared it)
+        job.notice = said[-1]  # the sidecar's, as when they went one after the other
     missed = (thumbnail is not None and not outcome.thumbnail_in_bucket) or (
         preview is not None and not outcome.preview_in_bucket
     )
@@ -533,13 +539,15 @@ async def derivatives_and_sidecar_stage(job: FileJob, tools: PipelineTools) -> N
         await rewrite_item_stage(job, tools)  # (edited while its retry was queued)
 
 
-async def side_by_side(*steps: Awaitable[None]) -> None:
-    """Run `steps` at once and wait for all. The first that raises cancels the others
-    (awaited, so none is left changing the job) and its exception goes on, as it is."""
+async def side_by_side(*steps: Awaitable[T]) -> list[T]:
+    """Run `steps` at once and return their results, in order. The first that raises
+    cancels the others (awaited, so none is left changing the job) and its exception goes
+    on, as it is."""
     tasks = [asyncio.ensure_future(step) for step in steps]
     try:
         for task in asyncio.as_completed(tasks):
             await task
+        return [task.result() for task in tasks]
     finally:
         for task in tasks:
             task.cancel()
@@ -548,19 +556,21 @@ async def side_by_side(*steps: Awaitable[None]) -> None:
 
 async def metadata_stage(
     job: FileJob, tools: PipelineTools, *, landing: Collection[str] = ()
-) -> None:
+) -> str | None:
     """Write the metadata sidecar beside the original, naming the derivatives in the
     bucket and those `landing` (on their way). One that cannot be written leaves the file
-    uploaded, with a notice; the next upload of the photo writes it. Written again if the
-    collector changed the item while it was on its way."""
+    uploaded, with a notice (also returned); the next upload of the photo writes it.
+    Written again if the collector changed the item while it was on its way."""
     outcome = job.outcome
     assert outcome.key
     if job.facts is None and job.fmt is not None and await unchanged(job, tools):
         # (A retry after a restart reads them now: only from the content it uploaded.)
         job.facts = await tools.run_cpu(read_photo_facts, job.path, job.fmt)
     while job.sidecar_item != item_of(job):
-        if not await _write_sidecar(job, tools, item_of(job), landing):
-            return
+        problem = await _write_sidecar(job, tools, item_of(job), landing)
+        if problem is not None:
+            return problem
+    return None
 
 
 async def _rewrite_sidecar(job: FileJob, tools: PipelineTools) -> None:
@@ -571,8 +581,8 @@ async def _rewrite_sidecar(job: FileJob, tools: PipelineTools) -> None:
 
 async def _write_sidecar(
     job: FileJob, tools: PipelineTools, item: Item, landing: Collection[str]
-) -> bool:
-    """One sidecar written from the file's outcome; False (with the notice) if it could
+) -> str | None:
+    """One sidecar written from the file's outcome; the notice (also set) if it could
     not be."""
     outcome, context = job.outcome, context_of(job)
     body = sidecar_json(
@@ -587,8 +597,9 @@ async def _write_sidecar(
     except StoreError as exc:
         job.sidecar_failed(sidecar_key(outcome.key or ""))
         job.notice = _done_but(job, f"{SIDECAR_NOT_WRITTEN}: {exc}")
-        return False
-    return True
+        tools.changed(job)
+        return job.notice
+    return None
 
 
 async def _put_sidecar(job: FileJob, tools: PipelineTools, body: bytes, item: Item | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import itertools
 import json
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -21,6 +22,7 @@ from app.core.models import FileSnapshot, FileState, ThumbnailState
 from app.core.pipeline import UploadPipeline
 from app.core.pipeline.stages import CHANGED_WHILE_THUMBNAILING
 from app.core.policy import needs_retry
+from app.core.retry import RetryPolicy
 from app.core.store import index_key
 from app.core.thumbnails import (
     Derivatives,
@@ -726,6 +728,83 @@ def test_a_thumbnail_that_retry_failed_sends_is_named_by_the_sidecar(tmp_path: P
     sidecar = json.loads(store.objects[f"{snap.key}.json"].data)
     assert sidecar["derivatives"] == {"thumbnail": snap.thumbnail_key, "preview": None}
     assert sidecar["original_name"] == "coin.jpg"  # (the rest as written)
+
+
+def test_a_sidecar_whose_second_write_failed_is_written_by_retry_failed(tmp_path: Path) -> None:
+    """The preview did not land and the sidecar's second write (without it) failed too:
+    the sidecar in the bucket names a preview that is not there, so Retry failed writes
+    it whole again."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    sidecar_writes = itertools.count(1)
+
+    def preview_goes_astray(key: str) -> None:
+        if "/previews/" in key:
+            raise StoreError("The preview went astray.", permanent=True)
+
+    def second_sidecar_write_fails(_key: str) -> None:
+        if next(sidecar_writes) == 2:
+            raise StoreError("The connection broke.", permanent=True)
+
+    store.hooks["put"], store.hooks["sidecar"] = preview_goes_astray, second_sidecar_write_fails
+
+    async def go() -> tuple[FileSnapshot, FileSnapshot]:
+        h = Harness(store, settings=EngineSettings(preview=PreviewSpec()))
+        try:
+            first = (await h.upload(photo))["coin.jpg"]
+            assert h.pipeline.retry_failed()
+            await h.pipeline.wait_idle()
+            return first, h.final()["coin.jpg"]
+        finally:
+            await h.close()
+
+    first, second = run(go)
+    assert first.notice and "its metadata file could not be written" in first.notice
+    assert second.metadata_key == f"{second.key}.json" and second.notice is None
+    sidecar = json.loads(store.objects[f"{second.key}.json"].data)
+    assert sidecar["derivatives"] == {"thumbnail": second.thumbnail_key, "preview": None}
+
+
+def test_a_preview_that_could_not_be_sent_says_so_though_the_thumbnail_was_retried(
+    tmp_path: Path,
+) -> None:
+    """The thumbnail's "retrying..." came after the preview's failure and was cleared
+    when the thumbnail landed: the preview's notice stays."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    store = FakeStore()
+    preview_notice_shown = threading.Event()
+    thumbnail_tries = itertools.count(1)
+
+    def put(key: str) -> None:
+        if "/previews/" in key:
+            raise StoreError("The preview went astray.", permanent=True)
+        if "/thumbnails/" in key and next(thumbnail_tries) == 1:
+            preview_notice_shown.wait(10)
+            raise StoreError("The server is busy.", retryable=True)
+
+    store.hooks["put"] = put
+    settings = EngineSettings(
+        preview=PreviewSpec(), retry=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
+    )
+
+    async def go() -> FileSnapshot:
+        h = Harness(store, settings=settings)
+
+        def watch(snaps: Sequence[FileSnapshot]) -> None:
+            if any(s.notice and "preview could not be uploaded" in s.notice for s in snaps):
+                preview_notice_shown.set()
+
+        h.pipeline.add_observer(watch)
+        try:
+            return (await h.upload(photo))["coin.jpg"]
+        finally:
+            await h.close()
+
+    snap = run(go)
+    assert (snap.state, snap.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.GENERATED)
+    assert (
+        snap.notice == "Uploaded, but its preview could not be uploaded: The preview went astray."
+    )
 
 
 def test_a_duplicate_with_everything_in_place_writes_no_sidecar_again(tmp_path: Path) -> None:
