@@ -304,15 +304,17 @@ async def _derive(
     its way while the thumbnail is made."""
     path, spec, outcome = job.path, context_of(job).settings.thumbnail, job.outcome
 
-    def made_from_the_hashed_content() -> Derivatives | None:
+    def made_from_the_hashed_content() -> Derivatives | str:
         made = tools.thumbnailer(path, spec, preview)
         if outcome.size is None or outcome.mtime_ns is None:
             return made
-        return made if identity_problem(path, outcome.size, outcome.mtime_ns) is None else None
+        problem = identity_problem(path, outcome.size, outcome.mtime_ns)
+        if problem is None:
+            return made
+        return CHANGED_WHILE_THUMBNAILING if problem == _CHANGED else problem  # (gone, say)
 
     try:
-        made = await tools.run_cpu(made_from_the_hashed_content)
-        return CHANGED_WHILE_THUMBNAILING if made is None else made
+        return await tools.run_cpu(made_from_the_hashed_content)
     except ThumbnailError as exc:
         return str(exc)
     except OSError as exc:

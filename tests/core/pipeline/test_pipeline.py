@@ -261,6 +261,31 @@ def test_a_thumbnail_made_from_a_file_that_changed_meanwhile_is_not_kept(tmp_pat
     assert sidecar["derivatives"]["thumbnail"] is None
 
 
+def test_a_thumbnail_of_a_file_deleted_meanwhile_says_it_is_gone(tmp_path: Path) -> None:
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    landed = threading.Event()
+
+    class TellsWhenSent(FakeStore):
+        def _upload(self, *args: Any) -> None:
+            super()._upload(*args)
+            landed.set()
+
+    def deleted_meanwhile(
+        path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None
+    ) -> Derivatives:
+        made = make_derivatives(path, spec, preview)
+        if not landed.wait(10):
+            raise ThumbnailError("the original did not land")
+        path.unlink()  # tidied away while its thumbnail was being made
+        return made
+
+    store = TellsWhenSent()
+    snap = upload_once(store, photo, thumbnailer=deleted_meanwhile)["coin.jpg"]
+    assert (snap.state, snap.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.FAILED)
+    assert snap.thumbnail_error == "The file is no longer there (moved, renamed or deleted)."
+    assert store.photo_keys() == [snap.key]
+
+
 def test_retry_after_failed_original_does_not_remake_thumbnail(tmp_path: Path) -> None:
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
     store = FakeStore()
