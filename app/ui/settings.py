@@ -176,9 +176,7 @@ class SecretStore:
             try:
                 keyring.set_password(self._service, access_key, secret)
             except Exception as exc:
-                log.warning(
-                    "Could not save the secret key in the keyring: %s", type(exc).__name__
-                )
+                log.warning("Could not save the secret key in the keyring: %s", type(exc).__name__)
             else:
                 self._session.pop(access_key, None)
                 return True
@@ -194,9 +192,7 @@ class SecretStore:
         except keyring.errors.PasswordDeleteError:
             pass  # there was none
         except Exception as exc:
-            log.warning(
-                "Could not delete the secret key from the keyring: %s", type(exc).__name__
-            )
+            log.warning("Could not delete the secret key from the keyring: %s", type(exc).__name__)
 
 
 class MemorySecretStore(SecretStore):
