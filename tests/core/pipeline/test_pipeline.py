@@ -229,12 +229,11 @@ def test_a_small_original_is_sent_while_its_thumbnail_is_made(tmp_path: Path) ->
     assert snap.thumbnail_key in store.objects
 
 
-def test_a_thumbnail_made_from_a_file_that_changed_meanwhile_is_not_kept(tmp_path: Path) -> None:
-    """The original went as hashed; the file was edited while its thumbnail was being
-    made, so that thumbnail may show the new version: it is not stored at the old
-    content's key, and the file says why."""
-    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
-    original = photo.read_bytes()
+def _touched_once_the_original_landed(
+    touch: Callable[[Path], object],
+) -> tuple[FakeStore, Callable[..., Derivatives]]:
+    """A store and a thumbnailer that makes the thumbnail, waits until the original is
+    in the bucket, then does `touch` to the file (an edit, a deletion) before returning."""
     landed = threading.Event()
 
     class TellsWhenSent(FakeStore):
@@ -242,16 +241,28 @@ def test_a_thumbnail_made_from_a_file_that_changed_meanwhile_is_not_kept(tmp_pat
             super()._upload(*args)
             landed.set()
 
-    def edited_meanwhile(
+    def touched_meanwhile(
         path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None
     ) -> Derivatives:
         made = make_derivatives(path, spec, preview)
         if not landed.wait(10):
             raise ThumbnailError("the original did not land")
-        corpus.jpeg_photo(path, (90, 60))  # the collector saves an edit (another size)
+        touch(path)
         return made
 
-    store = TellsWhenSent()
+    return TellsWhenSent(), touched_meanwhile
+
+
+def test_a_thumbnail_made_from_a_file_that_changed_meanwhile_is_not_kept(tmp_path: Path) -> None:
+    """The original went as hashed; the file was edited while its thumbnail was being
+    made, so that thumbnail may show the new version: it is not stored at the old
+    content's key, and the file says why."""
+    photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
+    original = photo.read_bytes()
+    # The collector saves an edit (of another size).
+    store, edited_meanwhile = _touched_once_the_original_landed(
+        lambda path: corpus.jpeg_photo(path, (90, 60))
+    )
     snap = upload_once(store, photo, thumbnailer=edited_meanwhile)["coin.jpg"]
     assert (snap.state, snap.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.FAILED)
     assert snap.thumbnail_error == CHANGED_WHILE_THUMBNAILING
@@ -263,23 +274,8 @@ def test_a_thumbnail_made_from_a_file_that_changed_meanwhile_is_not_kept(tmp_pat
 
 def test_a_thumbnail_of_a_file_deleted_meanwhile_says_it_is_gone(tmp_path: Path) -> None:
     photo = corpus.jpeg_photo(tmp_path / "coin.jpg")
-    landed = threading.Event()
-
-    class TellsWhenSent(FakeStore):
-        def _upload(self, *args: Any) -> None:
-            super()._upload(*args)
-            landed.set()
-
-    def deleted_meanwhile(
-        path: Path, spec: ThumbnailSpec, preview: PreviewSpec | None
-    ) -> Derivatives:
-        made = make_derivatives(path, spec, preview)
-        if not landed.wait(10):
-            raise ThumbnailError("the original did not land")
-        path.unlink()  # tidied away while its thumbnail was being made
-        return made
-
-    store = TellsWhenSent()
+    # Tidied away while its thumbnail was being made.
+    store, deleted_meanwhile = _touched_once_the_original_landed(Path.unlink)
     snap = upload_once(store, photo, thumbnailer=deleted_meanwhile)["coin.jpg"]
     assert (snap.state, snap.thumbnail_state) == (FileState.UPLOADED, ThumbnailState.FAILED)
     assert snap.thumbnail_error == "The file is no longer there (moved, renamed or deleted)."
