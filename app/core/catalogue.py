@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 FILE_NAME = "catalogue.sqlite3"
@@ -137,3 +137,27 @@ class Catalogue:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+Fetcher = Callable[[list[str]], Iterable[tuple[str, bytes | None]]]
+
+
+def read_through(
+    catalogue: Catalogue | None, store: str, etags: Mapping[str, str], fetch: Fetcher
+) -> dict[str, bytes]:
+    """The bodies at the keys of `etags` (key -> the ETag listed now, "" if none): those
+    the catalogue kept for the same ETag, the rest as `fetch(missing)` reads them (None:
+    not read), which the catalogue then keeps. How they are fetched (threads, progress,
+    errors, a cancel) is the caller's."""
+    known = {key: etag for key, etag in etags.items() if etag}
+    found = catalogue.bodies(store, known) if catalogue is not None and known else {}
+    missing = [key for key in etags if key not in found]
+    fetched: list[tuple[str, str, bytes]] = []
+    for key, body in fetch(missing) if missing else ():
+        if body is not None:
+            found[key] = body
+            if etags[key]:
+                fetched.append((key, etags[key], body))
+    if catalogue is not None and fetched:
+        catalogue.keep(store, fetched)
+    return found

@@ -17,7 +17,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from app.core.catalogue import Catalogue, store_id
+from app.core.catalogue import Catalogue, read_through, store_id
 from app.core.formats import ALL_FORMATS
 from app.core.models import Item
 from app.core.sidecar import sidecar_key, stored_record
@@ -290,31 +290,27 @@ def _bodies(
     cancelled: Callable[[], bool],
     say: ProgressCallback,
 ) -> dict[str, bytes]:
-    wanted = {k: listing.etags[k] for k in keys if k in listing.etags}
-    found = catalogue.bodies(store_name, wanted) if catalogue is not None else {}
-    missing = [k for k in keys if k not in found]
-
     def fetch(key: str) -> tuple[str, bytes | None]:
         return key, None if cancelled() else store.get_bytes(key, SMALL_BODY_LIMIT)
 
-    fetched: list[tuple[str, str, bytes]] = []
-    if missing:
+    def fetch_all(missing: list[str]) -> list[tuple[str, bytes | None]]:
         say(Progress("reading", 0, len(missing)))
+        read: list[tuple[str, bytes | None]] = []
         pool = concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(missing))))
         try:
-            for done, (key, body) in enumerate(pool.map(fetch, missing), 1):
+            for done, pair in enumerate(pool.map(fetch, missing), 1):
                 if done % 100 == 0 or done == len(missing):
                     say(Progress("reading", done, len(missing)))
-                if body is not None:
-                    found[key] = body
-                    if key in listing.etags:
-                        fetched.append((key, listing.etags[key], body))
+                read.append(pair)
         finally:
             # Not waiting on an exception (a signal, a cancel): a request stuck on a
             # server that stopped answering would hold the command until it times out.
             pool.shutdown(wait=sys.exc_info()[0] is None, cancel_futures=True)
+        return read
+
+    etags = {key: listing.etags.get(key, "") for key in keys}
+    found = read_through(catalogue, store_name, etags, fetch_all)
     if catalogue is not None:
-        catalogue.keep(store_name, fetched)
         catalogue.keep_listing(store_name, listing.prefixes, listing.rows())
     return found
 

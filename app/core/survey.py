@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from app.core.catalogue import Catalogue
+from app.core.catalogue import Catalogue, read_through
 from app.core.collection import (
     SMALL_BODY_LIMIT,
     Listing,
@@ -460,12 +460,6 @@ class Survey:
 
     def _entries_of(self, keys: Mapping[str, str]) -> dict[str, IndexEntry]:
         """The index entries at `keys` (key -> ETag), from the catalogue where it can."""
-        kept = (
-            self._catalogue.bodies(self._name, {k: e for k, e in keys.items() if e})
-            if self._catalogue is not None
-            else {}
-        )
-        missing = [k for k in keys if k not in kept]
 
         def fetch(key: str) -> tuple[str, bytes | None]:
             if self._stopped:
@@ -475,16 +469,11 @@ class Survey:
             except StoreError:
                 return key, None
 
-        fetched: list[tuple[str, str, bytes]] = []
-        if missing:
+        def fetch_all(missing: list[str]) -> list[tuple[str, bytes | None]]:
             with BackgroundThreadPool(self._workers, thread_name_prefix="survey-index") as pool:
-                for key, body in pool.map(fetch, missing):
-                    if body is not None:
-                        kept[key] = body
-                        if keys[key]:
-                            fetched.append((key, keys[key], body))
-        if self._catalogue is not None and fetched:
-            self._catalogue.keep(self._name, fetched)
+                return list(pool.map(fetch, missing))
+
+        kept = read_through(self._catalogue, self._name, keys, fetch_all)
         entries: dict[str, IndexEntry] = {}
         for key, body in kept.items():
             entry = IndexEntry.from_json(body)
