@@ -466,8 +466,8 @@ async def upload_preview_stage(job: FileJob, tools: PipelineTools) -> str | None
     """Send the display preview made with the thumbnail. One that cannot be sent leaves
     the photo uploaded, with a notice (also returned); the photo's next upload makes it
     again."""
-    outcome, context = job.outcome, context_of(job)
-    data, key, spec = job.preview_bytes, outcome.preview_key, context.settings.preview
+    context = context_of(job)
+    data, key, spec = job.preview_bytes, _preview_to_send(job), context.settings.preview
     if data is None or key is None or spec is None:
         return None
     try:
@@ -482,6 +482,14 @@ async def upload_preview_stage(job: FileJob, tools: PipelineTools) -> str | None
     job.preview_landed()
     context.inventory.wrote(key, len(data))
     return None
+
+
+def _preview_to_send(job: FileJob) -> str | None:
+    """The key of the preview upload_preview_stage sends now, if it sends one: made, with
+    a key, and previews still wanted."""
+    if job.preview_bytes is None or context_of(job).settings.preview is None:
+        return None
+    return job.outcome.preview_key
 
 
 def _done_but(job: FileJob, problem: str) -> str:
@@ -508,13 +516,11 @@ async def derivatives_and_sidecar_stage(job: FileJob, tools: PipelineTools) -> N
     answer. The sidecar names the derivatives on their way; one that then does not land
     is taken out of it by a second write, so a sidecar names only what is there, as when
     they went one after the other."""
-    outcome, context = job.outcome, context_of(job)
+    outcome = job.outcome
     thumbnail = outcome.thumbnail_key if job.thumbnail_bytes is not None else None
     if outcome.thumbnail_in_bucket:
         thumbnail = None  # (there already: nothing to send)
-    preview = outcome.preview_key if job.preview_bytes is not None else None
-    if context.settings.preview is None:
-        preview = None  # (made, but not sent: see upload_preview_stage)
+    preview = _preview_to_send(job)
     landing = tuple(key for key in (thumbnail, preview) if key is not None)
     sends: list[Awaitable[str | None]] = [upload_preview_stage(job, tools)]
     if thumbnail is not None:
